@@ -75,14 +75,8 @@ class Operation:
 
     def response_for(self, status: int) -> Response | None:
         """The declared response for a status code: exact, then ``NXX``, then default."""
-        exact = str(status)
-        family = f"{exact[0]}XX"
-        fallback = None
-        for response in self.responses:
-            if response.status == exact:
-                return response
-            if response.status.upper() == family:
-                fallback = response
-            elif response.status == "default" and fallback is None and status >= 400:
-                fallback = response
-        return fallback
+        by_status = {response.status.upper(): response for response in self.responses}
+        exact = by_status.get(str(status)) or by_status.get(f"{str(status)[0]}XX")
+        if exact is not None or status < 400:
+            return exact
+        return by_status.get("DEFAULT")
