@@ -1,0 +1,30 @@
+"""Small helpers the generated methods call to gather their arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import InvalidInputError
+from .unset import UNSET
+
+
+def flat_body(request: Any, fields: Mapping[str, Any]) -> Any:
+    """The request body: ``request`` as given, or the flattened keyword arguments.
+
+    ``fields`` maps Python names to the keyword values (``UNSET`` when not given). Giving
+    both ``request=`` and a flattened argument is an error, caught before any I/O.
+    """
+    given = {name: value for name, value in fields.items() if value is not UNSET}
+    if request is UNSET:
+        return given if given or fields else UNSET
+    if given:
+        names = ", ".join(sorted(given))
+        raise InvalidInputError("request", f"pass either request= or keyword arguments ({names})")
+    return request
+
+
+def require(name: str, value: Any) -> None:
+    """Raise :class:`InvalidInputError` when a required keyword argument was not given."""
+    if value is UNSET:
+        raise InvalidInputError(name, "this argument is required")

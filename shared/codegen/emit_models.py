@@ -1,0 +1,129 @@
+"""``_generated/models.py``: attrs models, open enums, unions and aliases."""
+
+from __future__ import annotations
+
+from . import ir
+from .naming import constant, unique
+from .types import annotation, names_in, runtime_expr, uses_prim
+
+
+def emit_models(api: ir.API, header: str) -> str:
+    decls = api.decls
+    classes = [d for d in decls.values() if isinstance(d, (ir.Model, ir.Enum))]
+    aliases = _ordered_aliases([d for d in decls.values() if isinstance(d, (ir.Union, ir.Alias))])
+    parts = [header, '"""Models of the API: attrs classes, open enums and unions."""', _imports(api)]
+    parts += [_enum(d) if isinstance(d, ir.Enum) else _model(d) for d in classes]
+    parts += [_alias(d) for d in aliases]
+    parts.append(_unions_table(decls))
+    parts.append(_all(decls))
+    return "\n\n".join(parts) + "\n"
+
+
+def _imports(api: ir.API) -> str:
+    types = [f.type for d in api.decls.values() if isinstance(d, ir.Model) for f in d.fields]
+    types += [t for d in api.decls.values() if isinstance(d, ir.Union) for t in d.options]
+    types += [d.target for d in api.decls.values() if isinstance(d, ir.Alias)]
+    lines = ["from __future__ import annotations", ""]
+    if any(uses_prim(t, {"datetime", "date"}) for t in types):
+        lines.append("import datetime")
+    lines.append("from typing import Any, Literal, Optional, TypeAlias, Union")
+    lines += ["", "import attrs", ""]
+    if any(uses_prim(t, {"file"}) for t in types):
+        lines.append("from shared.files import FileContent")
+    lines += [
+        "from shared.enums import OpenEnum",
+        "from shared.serialization import UnionInfo",
+        "from shared.unset import UNSET, Unset",
+    ]
+    return "\n".join(lines)
+
+
+def _enum(enum: ir.Enum) -> str:
+    lines = [f"class {enum.name}(OpenEnum):", f'    """Values of ``{enum.name}``; unknown values are accepted."""', ""]
+    taken: set[str] = set()
+    for value in enum.values:
+        lines.append(f"    {unique(constant(value), taken)} = {value!r}")
+    return "\n".join(lines)
+
+
+def _model(model: ir.Model) -> str:
+    lines = ["@attrs.define(slots=True, kw_only=True)", f"class {model.name}:"]
+    lines.append(f'    """{_model_doc(model)}"""')
+    if model.fields:
+        lines.append("")
+    for field in model.fields:
+        lines.append(f"    {_field(field)}")
+    return "\n".join(lines)
+
+
+def _model_doc(model: ir.Model) -> str:
+    title = model.title if model.title and model.title != model.name else ""
+    text = f"{title} (``{model.name}``)." if title else f"The ``{model.name}`` object."
+    required = [f.py_name for f in model.fields if f.required]
+    if required:
+        text += f"\n\n    Required: {', '.join(required)}."
+    deprecated = [f.py_name for f in model.fields if f.deprecated]
+    if deprecated:
+        text += f"\n\n    Deprecated fields: {', '.join(deprecated)}."
+    if model.deprecated:
+        text = "Deprecated. " + text
+    return text + "\n    "
+
+
+def _field(field: ir.Field) -> str:
+    kind = annotation(field.type)
+    args = []
+    if not field.required:
+        kind = f"{kind} | Unset"
+        args.append("default=UNSET")
+    if field.json_name != field.py_name:
+        args.append(f'metadata={{"json": {field.json_name!r}}}')
+    if not args:
+        return f"{field.py_name}: {kind}"
+    return f"{field.py_name}: {kind} = attrs.field({', '.join(args)})"
+
+
+def _alias(decl: ir.Union | ir.Alias) -> str:
+    if isinstance(decl, ir.Alias):
+        return f"{decl.name}: TypeAlias = {runtime_expr(decl.target)}"
+    options = ", ".join(runtime_expr(o) for o in decl.options)
+    return f"{decl.name}: TypeAlias = Union[{options}]"
+
+
+def _ordered_aliases(aliases: list[ir.Union | ir.Alias]) -> list[ir.Union | ir.Alias]:
+    """Aliases are values evaluated at import: each must follow the aliases it uses."""
+    by_name = {a.name: a for a in aliases}
+    ordered: list[ir.Union | ir.Alias] = []
+    state: dict[str, int] = {}
+
+    def visit(alias: ir.Union | ir.Alias) -> None:
+        if state.get(alias.name) == 2:
+            return
+        if state.get(alias.name) == 1:
+            raise ValueError(f"alias {alias.name} refers to itself")
+        state[alias.name] = 1
+        targets = alias.options if isinstance(alias, ir.Union) else [alias.target]
+        for name in sorted(set().union(*(names_in(t) for t in targets))):
+            if name in by_name:
+                visit(by_name[name])
+        state[alias.name] = 2
+        ordered.append(alias)
+
+    for alias in aliases:
+        visit(alias)
+    return ordered
+
+
+def _unions_table(decls: dict[str, ir.Decl]) -> str:
+    rows = []
+    for decl in decls.values():
+        if isinstance(decl, ir.Union) and decl.discriminator:
+            mapping = ", ".join(f"{tag!r}: {name}" for tag, name in decl.mapping.items())
+            rows.append(f"    UnionInfo({decl.name}, {decl.discriminator!r}, {{{mapping}}}),")
+    body = "\n".join(rows)
+    return f"UNIONS: tuple[UnionInfo, ...] = (\n{body}\n)" if rows else "UNIONS: tuple[UnionInfo, ...] = ()"
+
+
+def _all(decls: dict[str, ir.Decl]) -> str:
+    names = "\n".join(f"    {name!r}," for name in sorted(decls))
+    return f"__all__ = [\n{names}\n]"

@@ -1,0 +1,177 @@
+"""The parts of a generated method that the async and sync facades share.
+
+Both facades are written from the same :class:`MethodSpec`, so their names, signatures
+and docstrings cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import ir
+from .naming import constant
+from .types import annotation, describe
+
+OPTION_ARGS = (
+    ("retries", "RetryConfig | None", "None"),
+    ("timeout_ms", "int | None", "None"),
+    ("server_url", "str | None", "None"),
+    ("http_headers", "Mapping[str, str] | None", "None"),
+)
+
+
+@dataclass
+class Arg:
+    name: str
+    annotation: str  # as written when the argument is given
+    required: bool
+    doc: str
+
+
+@dataclass
+class MethodSpec:
+    op: ir.Operation
+    constant: str  # name of the Operation descriptor in operations.py
+    params: list[Arg]
+    fields: list[Arg]  # flattened body properties
+    request: Arg | None
+    result: str  # return annotation (async flavour)
+    stream_item: str | None  # item type when the result is a stream
+
+    @property
+    def overloaded(self) -> bool:
+        """Required body fields cannot be required in a signature that also takes request=."""
+        return self.request is not None and any(f.required for f in self.fields)
+
+    def docstring(self, indent: str) -> str:
+        return _docstring(self, indent)
+
+
+def operation_constant(op: ir.Operation) -> str:
+    return constant("_".join((*op.group, op.name)))
+
+
+def method_spec(op: ir.Operation, api: ir.API) -> MethodSpec:
+    params = [_param_arg(p) for p in _ordered(op.params)]
+    fields = [_field_arg(f) for f in _ordered(op.body.fields)] if op.body else []
+    return MethodSpec(
+        op=op,
+        constant=operation_constant(op),
+        params=params,
+        fields=fields,
+        request=_request_arg(op.body) if op.body else None,
+        result=_result(op),
+        stream_item=_stream_item(op),
+    )
+
+
+def _ordered(items: list[ir.Param] | list[ir.Field]) -> list[ir.Param] | list[ir.Field]:
+    return sorted(items, key=lambda item: not item.required)  # type: ignore[return-value]
+
+
+def _param_arg(param: ir.Param) -> Arg:
+    where = f"{param.location} parameter ``{param.name}``"
+    doc = f"{describe(param.type)}; {where}"
+    if param.deprecated:
+        doc += " (deprecated)"
+    return Arg(param.py_name, annotation(param.type, "models."), param.required, doc)
+
+
+def _field_arg(field: ir.Field) -> Arg:
+    doc = f"{describe(field.type)}; body field ``{field.json_name}``"
+    if field.deprecated:
+        doc += " (deprecated)"
+    return Arg(field.py_name, annotation(field.type, "models."), field.required, doc)
+
+
+def _request_arg(body: ir.Body) -> Arg:
+    kind = annotation(body.type, "models.")
+    if isinstance(body.type, ir.Named) and body.fields:
+        kind = f"{kind} | Mapping[str, Any]"
+        doc = f"the whole body as {describe(body.type)} or a dict keyed by its attribute names, instead of the keyword arguments"
+    else:
+        doc = f"the request body: {describe(body.type)}"
+    return Arg("request", kind, body.required and not body.fields, doc)
+
+
+def _result(op: ir.Operation) -> str:
+    results: list[str] = []
+    for response in op.success or [ir.Response("200", "empty", None, None)]:
+        text = _response_annotation(response)
+        if text not in results:
+            results.append(text)
+    if "None" in results and len(results) > 1:
+        results.remove("None")
+        results.append("None")
+    return " | ".join(results)
+
+
+def _response_annotation(response: ir.Response) -> str:
+    if response.kind in ("sse", "ndjson"):
+        return f"EventStream[{_item(response)}]"
+    if response.kind == "json" and response.type is not None:
+        return annotation(response.type, "models.")
+    return {"text": "str", "bytes": "bytes", "json": "Any"}.get(response.kind, "None")
+
+
+def _item(response: ir.Response) -> str:
+    if response.type is not None:
+        return annotation(response.type, "models.")
+    return "ServerSentEvent" if response.kind == "sse" else "Any"
+
+
+def _stream_item(op: ir.Operation) -> str | None:
+    for response in op.success:
+        if response.kind in ("sse", "ndjson"):
+            return _item(response)
+    return None
+
+
+# ---- docstrings ----------------------------------------------------------------------
+
+
+def _docstring(spec: MethodSpec, indent: str) -> str:
+    op = spec.op
+    title = op.summary.rstrip(".") or op.name.replace("_", " ").capitalize()
+    lines = [f"{title}.", "", f"``{op.method} {op.path}``" + _stream_note(spec)]
+    if op.deprecated:
+        lines += ["", ".. deprecated:: the API marks this operation deprecated; it warns when called."]
+    args = [*spec.params, *spec.fields] + ([spec.request] if spec.request else [])
+    lines += ["", "Args:"]
+    lines += [f"    {a.name}: {a.doc}{'' if a.required else ' (optional)'}." for a in args]
+    lines += ["    retries, timeout_ms, server_url, http_headers: per-call overrides of the client's settings."]
+    lines += ["", "Returns:", f"    {_returns_doc(spec)}"]
+    errors = _errors_doc(op)
+    if errors:
+        lines += ["", "Raises:", *[f"    {e}" for e in errors]]
+    body = "\n".join(f"{indent}{line}" if line else "" for line in lines)
+    return f'"""{body.lstrip()}\n{indent}"""'
+
+
+def _stream_note(spec: MethodSpec) -> str:
+    kinds = {r.kind for r in spec.op.success}
+    if "sse" in kinds:
+        return " (Server-Sent Events, read as they arrive)"
+    if "ndjson" in kinds:
+        return " (newline-delimited JSON, parsed per line as it arrives)"
+    return ""
+
+
+def _returns_doc(spec: MethodSpec) -> str:
+    if spec.stream_item:
+        return f"a stream of ``{spec.stream_item}``; use it with ``async with`` / ``with`` or iterate it."
+    if spec.result == "None":
+        return "None (the response has no body)."
+    return f"``{spec.result}``."
+
+
+def _errors_doc(op: ir.Operation) -> list[str]:
+    lines = []
+    for response in op.responses:
+        if response.status.startswith("2"):
+            continue
+        if response.kind == "json" and isinstance(response.type, ir.Named):
+            lines.append(f"HTTP {response.status}: an error whose ``data`` is :class:`{response.type.name}`.")
+    if lines or op.responses:
+        lines.append("Any other failure: the SDK's base error (status, raw body and headers).")
+    return lines

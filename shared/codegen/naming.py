@@ -1,0 +1,59 @@
+"""Python names from spec names: snake_case, PascalCase, escaping."""
+
+from __future__ import annotations
+
+import keyword
+import re
+
+# Builtins that read badly as argument or attribute names; keywords are always escaped.
+_SHADOWED = frozenset(
+    {"type", "format", "filter", "property", "input", "hash", "object", "bytes", "dict",
+     "list", "set", "str", "int", "float", "bool", "tuple", "range", "map", "open", "print",
+     "self", "cls"}
+)
+_WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z0-9])|[A-Z]?[a-z0-9]+|[A-Z]+|[0-9]+")
+
+
+def words(name: str) -> list[str]:
+    """Split ``fooBar-baz_QUX2`` into ``["foo", "Bar", "baz", "QUX2"]``."""
+    return _WORD.findall(name)
+
+
+def snake(name: str) -> str:
+    """``createAndStreamRun`` -> ``create_and_stream_run``; ``X-Glean-ActAs`` -> ``x_glean_act_as``."""
+    result = "_".join(w.lower() for w in words(name)) or "value"
+    return "_" + result if result[0].isdigit() else result
+
+
+def pascal(name: str) -> str:
+    """``list_agents`` -> ``ListAgents``; keeps existing capitals (``DTO``)."""
+    result = "".join(w[0].upper() + w[1:] for w in words(name)) or "Model"
+    return "_" + result if result[0].isdigit() else result
+
+
+def identifier(name: str) -> str:
+    """A safe argument or attribute name: snake_case, keywords/builtins get ``_``."""
+    result = snake(name).lstrip("_") or "value"
+    if result[0].isdigit():
+        result = "n" + result
+    if keyword.iskeyword(result) or keyword.issoftkeyword(result) or result in _SHADOWED:
+        result += "_"
+    return result
+
+
+def constant(value: str) -> str:
+    """Enum member name for a value: ``in-progress`` -> ``IN_PROGRESS``."""
+    result = "_".join(w.upper() for w in words(value)) or "EMPTY"
+    if result[0].isdigit():
+        result = "V" + result
+    return result
+
+
+def unique(name: str, taken: set[str]) -> str:
+    """``name`` or ``name_2``, ``name_3``... whichever is not in ``taken``; records it."""
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}_{n}" if not name.endswith("_") else f"{name}{n}"
+    taken.add(candidate)
+    return candidate
