@@ -10,11 +10,25 @@ from .naming import identifier, pascal, snake, unique
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # keyword arguments every generated method has; spec names must not take them
-RESERVED_ARGS = frozenset({"self", "request", "retries", "timeout_ms", "server_url", "http_headers"})
+RESERVED_ARGS = frozenset(
+    {"self", "request", "retries", "timeout_ms", "server_url", "http_headers"}
+)
 # names the generated models module imports; schemas may not shadow them
 RESERVED_TYPES = frozenset(
-    {"Any", "Literal", "Union", "UNSET", "Unset", "OpenEnum", "UnionInfo", "FileContent",
-     "attrs", "datetime", "typing", "UNIONS"}
+    {
+        "Any",
+        "Literal",
+        "Union",
+        "UNSET",
+        "Unset",
+        "OpenEnum",
+        "UnionInfo",
+        "FileContent",
+        "attrs",
+        "datetime",
+        "typing",
+        "UNIONS",
+    }
 )
 
 
@@ -37,7 +51,9 @@ def _servers(spec: JSON) -> list[ir.Server]:
     servers = []
     for server in spec.get("servers") or []:
         variables = [
-            ir.ServerVariable(name, str(var.get("default", "")), [str(v) for v in var.get("enum", [])])
+            ir.ServerVariable(
+                name, str(var.get("default", "")), [str(v) for v in var.get("enum", [])]
+            )
             for name, var in (server.get("variables") or {}).items()
         ]
         servers.append(ir.Server(str(server["url"]), variables))
@@ -112,19 +128,14 @@ class SchemaBuilder:
     # -- classification --------------------------------------------------------------
 
     def _is_object(self, schema: JSON) -> bool:
-        if "properties" in schema or "allOf" in schema and self._all_of_is_object(schema):
+        if "properties" in schema:
             return True
-        return "object" in _type_list(schema) and bool(schema.get("properties"))
-
-    def _all_of_is_object(self, schema: JSON) -> bool:
-        parts = schema["allOf"]
-        if len(parts) == 1 and not schema.get("properties"):
-            return False  # `allOf: [$ref]` used to attach a description: an alias
-        return True
+        # `allOf: [$ref]` alone only attaches a description to the referenced schema
+        return "allOf" in schema and len(schema["allOf"]) > 1
 
     @staticmethod
     def _is_enum(schema: JSON) -> bool:
-        values = schema.get("enum")
+        values = schema.get("enum") or []
         return bool(values) and all(isinstance(v, str) for v in values if v is not None)
 
     @staticmethod
@@ -205,14 +216,16 @@ class SchemaBuilder:
             extra = schema.get("additionalProperties")
             value = self.type_of(extra, f"{context}Value") if isinstance(extra, dict) else None
             return ir.MapOf(value or ir.Prim("any"))
-        if "enum" in schema and schema["enum"]:
+        if schema.get("enum"):
             return ir.Prim(_scalar_of(schema["enum"][0]))
         return ir.Prim(_primitive(kind, schema.get("format")))
 
     # -- models ----------------------------------------------------------------------
 
     def _model(self, name: str, schema: JSON, source: str) -> ir.Model:
-        model = ir.Model(name, [], str(schema.get("title", "")), bool(schema.get("deprecated")), source)
+        model = ir.Model(
+            name, [], str(schema.get("title", "")), bool(schema.get("deprecated")), source
+        )
         self.decls[name] = model  # registered first so self-references resolve
         properties, required = self.merged_properties(schema, name)
         missing = sorted(set(required) - set(properties))
@@ -364,7 +377,9 @@ class OperationBuilder:
         for raw in [*shared, *own]:
             param = self.resolver.deref(raw)
             merged[(param["name"], param["in"])] = param
-        taken = set(RESERVED_ARGS) | {f.py_name for f in body.fields} if body else set(RESERVED_ARGS)
+        taken = (
+            set(RESERVED_ARGS) | {f.py_name for f in body.fields} if body else set(RESERVED_ARGS)
+        )
         return [self._param(p, taken, context) for p in merged.values()]
 
     def _param(self, param: JSON, taken: set[str], context: str) -> ir.Param:
@@ -407,9 +422,7 @@ class OperationBuilder:
         model = self._model_of(body_type)
         if model is not None and kind in ("json", "multipart", "form"):
             result.fields = model.fields
-            result.file_fields = {
-                f.py_name: f.json_name for f in model.fields if _is_file(f.type)
-            }
+            result.file_fields = {f.py_name: f.json_name for f in model.fields if _is_file(f.type)}
         return result
 
     def _model_of(self, type_ref: ir.TypeRef) -> ir.Model | None:
@@ -481,18 +494,22 @@ _JSON_TYPES = ("application/json", "application/problem+json")
 
 
 def _pick_request_media(content: JSON) -> tuple[str, Any] | None:
-    order = [
-        (lambda m: m.split(";")[0].strip() in _JSON_TYPES or m.endswith("+json"), "json"),
-        (lambda m: m.startswith("multipart/form-data"), "multipart"),
-        (lambda m: m.startswith("application/x-www-form-urlencoded"), "form"),
-        (lambda m: m.startswith("text/"), "text"),
-        (lambda m: True, "bytes"),
-    ]
-    for matches, kind in order:
+    for kind in ("json", "multipart", "form", "text", "bytes"):
         for media_type in content:
-            if matches(media_type):
+            if _request_kind(media_type) == kind:
                 return media_type, kind
     return None
+
+
+def _request_kind(media_type: str) -> str:
+    base = media_type.split(";")[0].strip().lower()
+    if base in _JSON_TYPES or base.endswith("+json"):
+        return "json"
+    if base == "multipart/form-data":
+        return "multipart"
+    if base == "application/x-www-form-urlencoded":
+        return "form"
+    return "text" if base.startswith("text/") else "bytes"
 
 
 def _pick_response_media(content: JSON) -> str:
@@ -519,4 +536,3 @@ def _is_file(type_ref: ir.TypeRef) -> bool:
     if isinstance(type_ref, ir.ListOf):
         return _is_file(type_ref.item)
     return type_ref == ir.Prim("file")
-

@@ -44,7 +44,7 @@ def generate(target: Target, api: ir.API, dest: Path) -> None:
         "# Change the generator (shared/codegen) and run `python -m shared.codegen`."
     )
     files = {
-        "__init__.py": f'{header}\n"""Code generated from the spec; import from the package instead."""\n',
+        "__init__.py": f'{header}\n"""Generated from the spec; import the package instead."""\n',
         "models.py": emit_models(api, header),
         "operations.py": emit_operations(api, header),
         "resources.py": emit_resources(api, header),
@@ -115,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", type=Path, help="any OpenAPI 3.0/3.1 spec (JSON or YAML)")
     parser.add_argument("--package", help="package name to generate (with --spec)")
     parser.add_argument("--client", help="client class name (with --spec)")
-    parser.add_argument("--out", type=Path, default=Path("."), help="folder to write the package in")
+    parser.add_argument(
+        "--out", type=Path, default=Path("."), help="folder to write the package in"
+    )
     args = parser.parse_args(argv)
     if args.target:
         return run_target(TARGETS[args.target], args.check)

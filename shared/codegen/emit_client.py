@@ -53,7 +53,9 @@ def emit_operations(api: ir.API, header: str) -> str:
     for op in api.operations:
         body += ["", "", f"{method_spec(op, api).constant} = {_operation(op)}"]
     code = "\n".join(body)
-    descriptors = ", ".join(n for n in ("Body", "Operation", "Param", "Response") if f"{n}(" in code)
+    descriptors = ", ".join(
+        n for n in ("Body", "Operation", "Param", "Response") if f"{n}(" in code
+    )
     extra = {"Optional": "from typing import Optional", "Literal": "from typing import Literal"}
     imports = imports_for(code, extra=extra)
     imports.insert(-1, f"from shared.operation import {descriptors}")
@@ -126,7 +128,9 @@ class Flavour:
     def result(self, spec: MethodSpec) -> str:
         if spec.stream_item is None:
             return spec.result
-        return spec.result.replace(f"EventStream[{spec.stream_item}]", self.stream_type(spec.stream_item))
+        return spec.result.replace(
+            f"EventStream[{spec.stream_item}]", self.stream_type(spec.stream_item)
+        )
 
     def invoke(self, spec: MethodSpec, call_args: str) -> str:
         call = f"self._core.call(operations.{spec.constant}, {call_args})"
@@ -177,13 +181,19 @@ def _signature(spec: MethodSpec, flat_required: bool | None, request_required: b
 
 
 def _arg(arg: Arg, required: bool) -> str:
-    return f"{arg.name}: {arg.annotation}" if required else f"{arg.name}: {arg.annotation} | Unset = UNSET"
+    return (
+        f"{arg.name}: {arg.annotation}"
+        if required
+        else f"{arg.name}: {arg.annotation} | Unset = UNSET"
+    )
 
 
 def _body_lines(spec: MethodSpec, flavour: Flavour) -> list[str]:
     lines = []
     if spec.op.deprecated:
-        lines.append(f'warnings.warn("{spec.op.dotted} is deprecated", DeprecationWarning, stacklevel=2)')
+        lines.append(
+            f'warnings.warn("{spec.op.dotted} is deprecated", DeprecationWarning, stacklevel=2)'
+        )
     call_args = [f"params={{{', '.join(f'{a.name!r}: {a.name}' for a in spec.params)}}}"]
     if spec.request is not None:
         fields = ", ".join(f"{a.name!r}: {a.name}" for a in spec.fields)
@@ -261,7 +271,7 @@ def imports_for(code: str, first: list[str] = (), extra: dict[str, str] | None =
         sections.setdefault(section, set()).add(line)
     lines = ["from __future__ import annotations", ""]
     for section in sorted(sections):
-        lines += sorted(sections[section]) + [""]
+        lines += [*sorted(sections[section]), ""]
     return lines
 
 
@@ -278,7 +288,10 @@ def _namespace_class(node: Namespace, flavour: Flavour) -> list[str]:
         f"    def __init__(self, {owner}: {owner_type}) -> None:",
         f"        self._{owner} = {owner}",
     ]
-    lines += [f"        self.{name} = {child.class_name}({owner})" for name, child in node.children.items()]
+    lines += [
+        f"        self.{name} = {child.class_name}({owner})"
+        for name, child in node.children.items()
+    ]
     for spec in node.methods:
         lines += ["", *emit_method(spec, flavour)]
     return lines
@@ -303,7 +316,12 @@ def emit_client(api: ir.API, header: str, names: ClientNames) -> str:
     code = "\n".join(body)
     resources = sorted(c.class_name for c in tree.children.values())
     extra = {name: f"from .resources import {name}" for name in resources}
-    head = [header, f'"""The async ``{names.client}`` client."""', "", *imports_for(code, extra=extra)]
+    head = [
+        header,
+        f'"""The async ``{names.client}`` client."""',
+        "",
+        *imports_for(code, extra=extra),
+    ]
     return "\n".join(head) + "\n" + code + "\n"
 
 
@@ -312,7 +330,8 @@ def _servers(api: ir.API) -> str:
     items = []
     for server in servers:
         variables = ", ".join(
-            f"{v.name!r}: ServerVariable({v.default!r}, {tuple(v.enum)!r})" for v in server.variables
+            f"{v.name!r}: ServerVariable({v.default!r}, {tuple(v.enum)!r})"
+            for v in server.variables
         )
         items.append(f"ServerTemplate({server.url!r}, {{{variables}}})")
     return f"({', '.join(items)},)"
@@ -358,8 +377,11 @@ def _async_client(api: ir.API, tree: Namespace, names: ClientNames) -> list[str]
     if api.auth:
         config.append(f'token=TokenSource.from_arg(api_token, env_var="{names.env}_API_TOKEN")')
     config.append(f"server_variables={{{', '.join(f'{v!r}: {identifier(v)}' for v in variables)}}}")
-    config += [f"{n}={n}" for n in ("server_url", "server_idx", "retry_config", "timeout_ms", "session")]
-    config.append(f'debug_logger=debug_logger or debug_logger_from_env("{names.env}_DEBUG", {names.package!r})')
+    config += [
+        f"{n}={n}" for n in ("server_url", "server_idx", "retry_config", "timeout_ms", "session")
+    ]
+    from_env = f'debug_logger_from_env("{names.env}_DEBUG", {names.package!r})'
+    config.append(f"debug_logger=debug_logger or {from_env}")
     lines = [
         f"class {names.client}:",
         f'    """Async client of {api.title or "the API"}.',
@@ -371,7 +393,10 @@ def _async_client(api: ir.API, tree: Namespace, names: ClientNames) -> list[str]
         f"    def __init__({constructor_signature(api)}) -> None:",
         f"        self._core = HTTPCore(ClientConfig({', '.join(config)}))",
     ]
-    lines += [f"        self.{name} = {child.class_name}(self._core)" for name, child in tree.children.items()]
+    lines += [
+        f"        self.{name} = {child.class_name}(self._core)"
+        for name, child in tree.children.items()
+    ]
     lines += [
         "",
         "    async def aclose(self) -> None:",
@@ -390,7 +415,7 @@ def _async_client(api: ir.API, tree: Namespace, names: ClientNames) -> list[str]
         "        await self.aclose()",
         "",
         "    def __repr__(self) -> str:",
-        "        return f\"{type(self).__name__}({self._core!r})\"",
+        '        return f"{type(self).__name__}({self._core!r})"',
     ]
     return lines
 
@@ -411,7 +436,7 @@ def emit_sync(api: ir.API, header: str, names: ClientNames) -> str:
 def _sync_client(api: ir.API, tree: Namespace, names: ClientNames) -> list[str]:
     lines = [
         f"class {names.client}(SyncClientBase[AsyncClient]):",
-        f'    """Blocking client of {api.title or "the API"}: the async client\'s methods, each blocking.',
+        f'    """Blocking client of {api.title or "the API"}: the async methods, each blocking.',
         "",
         "    Every call runs on one background event-loop thread shared by all sync clients;",
         f"    use ``with {names.client}(...) as client:`` or call :meth:`close`.",
@@ -420,5 +445,7 @@ def _sync_client(api: ir.API, tree: Namespace, names: ClientNames) -> list[str]:
         f"    def __init__({constructor_signature(api)}) -> None:",
         f"        super().__init__(lambda: AsyncClient({constructor_call_args(api)}))",
     ]
-    lines += [f"        self.{name} = {child.class_name}(self)" for name, child in tree.children.items()]
+    lines += [
+        f"        self.{name} = {child.class_name}(self)" for name, child in tree.children.items()
+    ]
     return lines

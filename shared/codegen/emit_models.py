@@ -11,7 +11,11 @@ def emit_models(api: ir.API, header: str) -> str:
     decls = api.decls
     classes = [d for d in decls.values() if isinstance(d, (ir.Model, ir.Enum))]
     aliases = _ordered_aliases([d for d in decls.values() if isinstance(d, (ir.Union, ir.Alias))])
-    parts = [header, '"""Models of the API: attrs classes, open enums and unions."""', _imports(api)]
+    parts = [
+        header,
+        '"""Models of the API: attrs classes, open enums and unions."""',
+        _imports(api),
+    ]
     parts += [_enum(d) if isinstance(d, ir.Enum) else _model(d) for d in classes]
     parts += [_alias(d) for d in aliases]
     parts.append(_unions_table(decls))
@@ -39,7 +43,11 @@ def _imports(api: ir.API) -> str:
 
 
 def _enum(enum: ir.Enum) -> str:
-    lines = [f"class {enum.name}(OpenEnum):", f'    """Values of ``{enum.name}``; unknown values are accepted."""', ""]
+    lines = [
+        f"class {enum.name}(OpenEnum):",
+        f'    """Values of ``{enum.name}``; unknown values are accepted."""',
+        "",
+    ]
     taken: set[str] = set()
     for value in enum.values:
         lines.append(f"    {unique(constant(value), taken)} = {value!r}")
@@ -121,7 +129,11 @@ def _unions_table(decls: dict[str, ir.Decl]) -> str:
             mapping = ", ".join(f"{tag!r}: {name}" for tag, name in decl.mapping.items())
             rows.append(f"    UnionInfo({decl.name}, {decl.discriminator!r}, {{{mapping}}}),")
     body = "\n".join(rows)
-    return f"UNIONS: tuple[UnionInfo, ...] = (\n{body}\n)" if rows else "UNIONS: tuple[UnionInfo, ...] = ()"
+    return (
+        f"UNIONS: tuple[UnionInfo, ...] = (\n{body}\n)"
+        if rows
+        else "UNIONS: tuple[UnionInfo, ...] = ()"
+    )
 
 
 def _all(decls: dict[str, ir.Decl]) -> str:

@@ -7,10 +7,13 @@ and docstrings cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from . import ir
 from .naming import constant
 from .types import annotation, describe
+
+T = TypeVar("T")
 
 OPTION_ARGS = (
     ("retries", "RetryConfig | None", "None"),
@@ -65,8 +68,9 @@ def method_spec(op: ir.Operation, api: ir.API) -> MethodSpec:
     )
 
 
-def _ordered(items: list[ir.Param] | list[ir.Field]) -> list[ir.Param] | list[ir.Field]:
-    return sorted(items, key=lambda item: not item.required)  # type: ignore[return-value]
+def _ordered(items: list[T]) -> list[T]:
+    """Required arguments first, each group in spec order."""
+    return sorted(items, key=lambda item: not getattr(item, "required", False))
 
 
 def _param_arg(param: ir.Param) -> Arg:
@@ -88,7 +92,10 @@ def _request_arg(body: ir.Body) -> Arg:
     kind = annotation(body.type, "models.")
     if isinstance(body.type, ir.Named) and body.fields:
         kind = f"{kind} | Mapping[str, Any]"
-        doc = f"the whole body as {describe(body.type)} or a dict keyed by its attribute names, instead of the keyword arguments"
+        doc = (
+            f"the whole body as {describe(body.type)} or a dict keyed by its attribute"
+            " names, instead of the keyword arguments"
+        )
     else:
         doc = f"the request body: {describe(body.type)}"
     return Arg("request", kind, body.required and not body.fields, doc)
@@ -135,11 +142,14 @@ def _docstring(spec: MethodSpec, indent: str) -> str:
     title = op.summary.rstrip(".") or op.name.replace("_", " ").capitalize()
     lines = [f"{title}.", "", f"``{op.method} {op.path}``" + _stream_note(spec)]
     if op.deprecated:
-        lines += ["", ".. deprecated:: the API marks this operation deprecated; it warns when called."]
+        lines += [
+            "",
+            ".. deprecated:: the API marks this operation deprecated; it warns when called.",
+        ]
     args = [*spec.params, *spec.fields] + ([spec.request] if spec.request else [])
     lines += ["", "Args:"]
     lines += [f"    {a.name}: {a.doc}{'' if a.required else ' (optional)'}." for a in args]
-    lines += ["    retries, timeout_ms, server_url, http_headers: per-call overrides of the client's settings."]
+    lines += ["    retries, timeout_ms, server_url, http_headers: per-call overrides."]
     lines += ["", "Returns:", f"    {_returns_doc(spec)}"]
     errors = _errors_doc(op)
     if errors:
@@ -159,7 +169,7 @@ def _stream_note(spec: MethodSpec) -> str:
 
 def _returns_doc(spec: MethodSpec) -> str:
     if spec.stream_item:
-        return f"a stream of ``{spec.stream_item}``; use it with ``async with`` / ``with`` or iterate it."
+        return f"a stream of ``{spec.stream_item}``: iterate it, ideally inside ``with``."
     if spec.result == "None":
         return "None (the response has no body)."
     return f"``{spec.result}``."
@@ -171,7 +181,9 @@ def _errors_doc(op: ir.Operation) -> list[str]:
         if response.status.startswith("2"):
             continue
         if response.kind == "json" and isinstance(response.type, ir.Named):
-            lines.append(f"HTTP {response.status}: an error whose ``data`` is :class:`{response.type.name}`.")
+            lines.append(
+                f"HTTP {response.status}: an error whose ``data`` is :class:`{response.type.name}`."
+            )
     if lines or op.responses:
         lines.append("Any other failure: the SDK's base error (status, raw body and headers).")
     return lines

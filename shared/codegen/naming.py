@@ -7,9 +7,30 @@ import re
 
 # Builtins that read badly as argument or attribute names; keywords are always escaped.
 _SHADOWED = frozenset(
-    {"type", "format", "filter", "property", "input", "hash", "object", "bytes", "dict",
-     "list", "set", "str", "int", "float", "bool", "tuple", "range", "map", "open", "print",
-     "self", "cls"}
+    {
+        "type",
+        "format",
+        "filter",
+        "property",
+        "input",
+        "hash",
+        "object",
+        "bytes",
+        "dict",
+        "list",
+        "set",
+        "str",
+        "int",
+        "float",
+        "bool",
+        "tuple",
+        "range",
+        "map",
+        "open",
+        "print",
+        "self",
+        "cls",
+    }
 )
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z0-9])|[A-Z]?[a-z0-9]+|[A-Z]+|[0-9]+")
 
@@ -20,7 +41,7 @@ def words(name: str) -> list[str]:
 
 
 def snake(name: str) -> str:
-    """``createAndStreamRun`` -> ``create_and_stream_run``; ``X-Glean-ActAs`` -> ``x_glean_act_as``."""
+    """``createAndStreamRun`` -> ``create_and_stream_run``; ``X-Glean`` -> ``x_glean``."""
     result = "_".join(w.lower() for w in words(name)) or "value"
     return "_" + result if result[0].isdigit() else result
 

@@ -10,7 +10,10 @@ from pathlib import Path
 
 from . import ir
 
-INIT = '''"""Async client of {title}: ``{client}``, ``models``, ``errors``, ``converter``, ``utils``."""
+INIT = '''"""Async client of {title}.
+
+``{client}``, plus ``models``, ``errors``, ``converter`` (the wire format) and ``utils``.
+"""
 
 from . import errors, models, utils
 from ._generated.client import {client}
@@ -25,7 +28,7 @@ from ._generated.models import *  # noqa: F403
 from ._generated.models import __all__ as __all__
 '''
 
-SYNC = '''"""Blocking facade: ``{client}`` with the same methods as the async client, each blocking."""
+SYNC = '''"""Blocking facade: ``{client}`` with the async client's methods, each blocking."""
 
 from ._generated.sync_client import {client}
 
@@ -85,7 +88,7 @@ class {name}({base}, _base.SDKDataError):
     data: models.{model}
 '''
 
-ERRORS_TAIL = '''
+ERRORS_TAIL = """
 
 ERROR_TYPES = ErrorTypes(
     base={base},
@@ -94,7 +97,7 @@ ERROR_TYPES = ErrorTypes(
     response_validation=ResponseValidationError,
     by_model={{{by_model}}},
 )
-'''
+"""
 
 
 def error_models(api: ir.API) -> list[str]:
