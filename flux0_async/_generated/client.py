@@ -15,7 +15,6 @@ from shared.retries import RetryConfig
 from shared.servers import ServerTemplate
 
 from ..errors import ERROR_TYPES
-from .client import AsyncClient
 from .resources import Agents, Sessions
 from .wire import SERIALIZER
 

@@ -259,12 +259,20 @@ _IMPORTS = {
 }
 
 
+def _uses(code: str, name: str) -> bool:
+    return re.search(rf"(?<![.\w]){re.escape(name)}\b", code) is not None
+
+
+def _defines(code: str, name: str) -> bool:
+    return re.search(rf"^(class |def )?{re.escape(name)}\b\s*[=(:]", code, re.M) is not None
+
+
 def imports_for(code: str, first: list[str] = (), extra: dict[str, str] | None = None) -> list[str]:  # type: ignore[assignment]
     """The import block of a generated module: exactly the names its code uses."""
     table = dict(_IMPORTS)
     for name, line in (extra or {}).items():
         table[name] = (3, line)
-    used = {name for name in table if re.search(rf"(?<![.\w]){re.escape(name)}\b", code)}
+    used = {name for name in table if _uses(code, name) and not _defines(code, name)}
     sections: dict[int, set[str]] = {}
     for name in used:
         section, line = table[name]

@@ -1,0 +1,967 @@
+"""The HTTP core: one path for every API call, on one aiohttp session per client.
+
+``HTTPCore.call(operation, params=..., body=..., options=...)``:
+
+1. build: every argument is checked against the spec before anything is sent, then the
+   URL (server, path and query parameters), headers and body are laid out;
+2. send: per-attempt timeout, bearer token fetched per attempt, tenacity retries; every
+   response not handed to the caller is read and released before a retry waits;
+3. dispatch by status and content type: the body structured into its model, ``None``, a
+   ``str``, ``bytes``, an :class:`~shared.streams.EventStream`, or an SDK exception.
+
+Defaults: :data:`DEFAULT_TIMEOUT_MS` (60 s) is the whole-attempt limit of a normal call;
+a streaming call uses it as the connect limit and as the longest silence between two
+reads of the stream instead, so a long stream lives while a silent one times out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib.metadata
+import io
+import json
+import logging
+import mimetypes
+import os
+import platform
+import re
+import time
+import typing
+from collections.abc import Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+import aiohttp
+import attrs
+import yarl
+
+from shared import params as wire_params
+from shared.auth import TokenSource, scrub
+from shared.debuglog import excerpt, log_failure, log_request, log_response, log_retry
+from shared.errors import ErrorTypes, InvalidInputError, SDKError
+from shared.operation import Body, Operation, Param, Response
+from shared.retries import (
+    DEFAULT_RETRY_CONFIG,
+    NO_RETRIES,
+    Retryable,
+    RetryConfig,
+    run_with_retries,
+)
+from shared.servers import ServerTemplate
+from shared.unset import UNSET
+
+if TYPE_CHECKING:
+    from shared.serialization import Serializer
+
+DEFAULT_TIMEOUT_MS = 60_000
+"""Timeout of one attempt when neither the client nor the call sets ``timeout_ms``."""
+
+_PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
+_JSON_MIME = re.compile(r"^application/([\w.+-]+\+)?json$")
+_NDJSON_MIMES = frozenset(
+    {"application/x-ndjson", "application/ndjson", "application/jsonl", "application/json-seq"}
+)
+_NO_RETRY_ERRORS = (aiohttp.ClientSSLError, aiohttp.InvalidURL)
+
+
+# --- configuration ----------------------------------------------------------------------
+
+
+@attrs.define(kw_only=True, repr=False)
+class ClientConfig:
+    """What one SDK client hands its :class:`HTTPCore`.
+
+    ``sdk_name`` names the debug logger and starts the User-Agent
+    (``<sdk_name>/<version> python/<ver> aiohttp/<ver>``). ``retry_config=None`` means
+    :data:`~shared.retries.DEFAULT_RETRY_CONFIG`, ``timeout_ms=None``
+    :data:`DEFAULT_TIMEOUT_MS`. ``session`` is a caller-owned session, never closed here.
+    """
+
+    sdk_name: str
+    servers: Sequence[ServerTemplate]
+    serializer: Serializer
+    errors: ErrorTypes
+    token: TokenSource | None = None
+    server_url: str | None = None
+    server_idx: int | None = None
+    server_variables: Mapping[str, str | None] = attrs.field(factory=dict)
+    retry_config: RetryConfig | None = None
+    timeout_ms: int | None = None
+    session: aiohttp.ClientSession | None = None
+    debug_logger: logging.Logger | None = None
+    sdk_version: str | None = None
+
+    def __repr__(self) -> str:
+        token = "<hidden>" if self.token is not None else None
+        return (
+            f"ClientConfig(sdk_name={self.sdk_name!r}, server_url={self.server_url!r}, "
+            f"server_idx={self.server_idx!r}, server_variables={dict(self.server_variables)!r}, "
+            f"token={token}, retry_config={self.retry_config!r}, timeout_ms={self.timeout_ms!r}, "
+            f"session={'<borrowed>' if self.session is not None else None})"
+        )
+
+
+@attrs.frozen
+class CallOptions:
+    """Per-call overrides; ``None`` keeps the client's setting."""
+
+    retries: RetryConfig | None = None
+    timeout_ms: int | None = None
+    server_url: str | None = None
+    http_headers: Mapping[str, str] | None = None
+
+
+@functools.cache
+def _package_version(sdk_version: str | None) -> str:
+    if sdk_version:
+        return sdk_version
+    try:
+        return importlib.metadata.version("glean-flux0-async")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def user_agent(sdk_name: str, sdk_version: str | None = None) -> str:
+    """``<sdk_name>/<version> python/<ver> aiohttp/<ver>``."""
+    return (
+        f"{sdk_name}/{_package_version(sdk_version)} python/{platform.python_version()} "
+        f"aiohttp/{aiohttp.__version__}"
+    )
+
+
+def _checked_base_url(url: str, field: str) -> str:
+    try:
+        parsed = yarl.URL(url)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(field, f"not a valid URL: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise InvalidInputError(field, "must be an absolute http:// or https:// URL")
+    return str(parsed.with_query(None).with_fragment(None)).rstrip("/")
+
+
+def _base_url(config: ClientConfig) -> str:
+    if config.server_url is not None:
+        return _checked_base_url(config.server_url, "server_url")
+    index = config.server_idx or 0
+    if not 0 <= index < len(config.servers):
+        raise InvalidInputError("server_idx", f"must be between 0 and {len(config.servers) - 1}")
+    resolved = config.servers[index].resolve(config.server_variables)
+    return _checked_base_url(resolved, "server_url")
+
+
+def _timeout_ms(value: int | None, field: str) -> int | None:
+    if value is not None and (isinstance(value, bool) or not value > 0):
+        raise InvalidInputError(field, "must be a positive number of milliseconds")
+    return value
+
+
+# --- request bodies ---------------------------------------------------------------------
+
+FileValue = Any  # bytes, a binary file object, an os.PathLike, or a (name, content[, type]) tuple
+
+
+@attrs.frozen
+class _FilePart:
+    """One file to send; path contents are opened per attempt, file objects rewound."""
+
+    name: str
+    filename: str
+    content_type: str
+    content: bytes | IO[bytes] | os.PathLike[str]
+    start: int | None = None  # where a file object's content starts (None: cannot rewind)
+
+    @property
+    def replayable(self) -> bool:
+        return not _is_file_object(self.content) or self.start is not None
+
+    def open(self, opened: list[IO[bytes]]) -> bytes | IO[bytes]:
+        content = self.content
+        if isinstance(content, os.PathLike):
+            handle = open(content, "rb")  # noqa: SIM115 - closed by the attempt
+            opened.append(handle)
+            return handle
+        if isinstance(content, bytes):
+            return content
+        if self.start is not None:
+            content.seek(self.start)
+        return content
+
+
+def _is_file_object(value: Any) -> bool:
+    return hasattr(value, "read") and not isinstance(value, (bytes, str))
+
+
+@attrs.frozen
+class _TextPart:
+    name: str
+    text: str
+    content_type: str | None = None
+
+
+@attrs.frozen
+class _PreparedBody:
+    """A request body that can be laid out again for each attempt."""
+
+    content_type: str | None
+    data: bytes | None = None
+    stream: _FilePart | None = None
+    parts: tuple[_TextPart | _FilePart, ...] | None = None
+
+    @property
+    def replayable(self) -> bool:
+        """Whether every attempt can send the same bytes (file objects can be rewound)."""
+        parts = (self.stream,) if self.stream is not None else self.parts or ()
+        return all(part.replayable for part in parts if isinstance(part, _FilePart))
+
+    def describe(self) -> str:
+        if self.parts is not None:
+            files = sum(1 for part in self.parts if isinstance(part, _FilePart))
+            return f"multipart ({len(self.parts)} parts, {files} files)"
+        if self.data is not None:
+            return f"{self.content_type} {len(self.data)} bytes"
+        return f"{self.content_type} stream"
+
+    def open(self, opened: list[IO[bytes]]) -> Any:
+        """The ``data`` argument for one attempt; files it opens go into ``opened``."""
+        if self.stream is not None:
+            return self.stream.open(opened)
+        if self.parts is None:
+            return self.data
+        form = aiohttp.FormData(quote_fields=True)
+        for part in self.parts:
+            if isinstance(part, _TextPart):
+                form.add_field(part.name, part.text, content_type=part.content_type)
+            else:
+                form.add_field(
+                    part.name,
+                    part.open(opened),
+                    filename=part.filename,
+                    content_type=part.content_type,
+                )
+        return form
+
+
+def _file_part(name: str, value: FileValue, field: str) -> _FilePart:
+    """Normalise one file argument (see :data:`shared.files.FileContent`)."""
+    if isinstance(value, tuple) and len(value) in (2, 3) and isinstance(value[0], str):
+        content_type = value[2] if len(value) == 3 else None
+        return _file_content(name, value[1], field, filename=value[0], content_type=content_type)
+    return _file_content(name, value, field)
+
+
+def _file_content(
+    name: str,
+    content: Any,
+    field: str,
+    *,
+    filename: str | None = None,
+    content_type: str | None = None,
+) -> _FilePart:
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        guessed = filename or name
+        return _FilePart(name, guessed, content_type or _guess_type(guessed), bytes(content))
+    if isinstance(content, str) and filename is not None:
+        data = content.encode("utf-8")
+        return _FilePart(name, filename, content_type or _guess_type(filename), data)
+    if isinstance(content, os.PathLike):
+        path = os.fspath(content)
+        if not isinstance(path, str) or not os.path.exists(path) or os.path.isdir(path):
+            raise InvalidInputError(field, f"no such file: {path!r}")
+        guessed = filename or os.path.basename(path)
+        return _FilePart(name, guessed, content_type or _guess_type(guessed), content)
+    if _is_file_object(content):
+        if isinstance(content, io.TextIOBase):
+            raise InvalidInputError(field, "file objects must be opened in binary mode ('rb')")
+        guessed = filename or _file_object_name(content) or name
+        start = _start_position(content)
+        return _FilePart(name, guessed, content_type or _guess_type(guessed), content, start)
+    raise InvalidInputError(
+        field,
+        "expected bytes, a binary file object, an os.PathLike path or a "
+        f"(filename, content[, content_type]) tuple, got {type(content).__name__}",
+    )
+
+
+def _file_object_name(handle: Any) -> str | None:
+    name = getattr(handle, "name", None)
+    return os.path.basename(name) if isinstance(name, str) and name else None
+
+
+def _start_position(handle: Any) -> int | None:
+    try:
+        if handle.seekable():
+            return int(handle.tell())
+    except (AttributeError, OSError, ValueError):
+        pass
+    return None
+
+
+def _guess_type(filename: str) -> str:
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
+
+
+@functools.lru_cache(maxsize=256)
+def _field_types(model: type) -> dict[str, tuple[Any, str, bool]]:
+    """py_name -> (type, wire name, required) of an attrs request model."""
+    try:
+        hints = typing.get_type_hints(model)
+    except (NameError, TypeError):
+        hints = {}
+    return {
+        field.name: (
+            hints.get(field.name, Any),
+            field.metadata.get("json", field.name),
+            field.default is attrs.NOTHING,
+        )
+        for field in attrs.fields(model)
+    }
+
+
+# --- the core ---------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Request:
+    """Everything about one call that does not change between attempts."""
+
+    method: str
+    url: yarl.URL
+    headers: dict[str, str]
+    body: _PreparedBody | None
+    auth: bool
+
+
+Session = aiohttp.ClientSession
+
+
+class HTTPCore:
+    """Builds, sends, retries and dispatches every call of one client."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self._config = config
+        self._base_url = _base_url(config)
+        _timeout_ms(config.timeout_ms, "timeout_ms")
+        self._user_agent = user_agent(config.sdk_name, config.sdk_version)
+        self._owned: Session | None = None
+        self._owner: tuple[asyncio.AbstractEventLoop, int] | None = None
+        # sessions of a loop or process we left: never closed from here (their sockets
+        # belong to another loop, or are shared with the parent after fork), but kept
+        # referenced so their finalizers do not complain while this core lives
+        self._abandoned: list[Session] = []
+        self._closed = False
+
+    def __repr__(self) -> str:
+        ownership = "borrowed" if self._config.session is not None else "owned"
+        state = "closed" if self._closed else "open"
+        return (
+            f"<HTTPCore {self._config.sdk_name} {self._base_url} "
+            f"session={ownership} token={'set' if self._config.token else 'none'} {state}>"
+        )
+
+    @property
+    def config(self) -> ClientConfig:
+        return self._config
+
+    @property
+    def session(self) -> Session | None:
+        """The session in use: the borrowed one, or the owned one once created."""
+        return self._config.session if self._config.session is not None else self._owned
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def aclose(self) -> None:
+        """Close the owned session (never a borrowed one); safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        session, self._owned = self._owned, None
+        if session is None or session.closed:
+            return
+        if self._owner == (asyncio.get_running_loop(), os.getpid()):
+            await session.close()
+        else:
+            self._abandoned.append(session)
+
+    # -- session ---------------------------------------------------------------------
+
+    def _session(self) -> Session:
+        if self._closed:
+            raise RuntimeError(f"this {self._config.sdk_name} client is closed")
+        if self._config.session is not None:
+            return self._config.session
+        owner = (asyncio.get_running_loop(), os.getpid())
+        session = self._owned
+        if session is not None and self._owner != owner:
+            self._abandoned.append(session)
+            session = None
+        if session is None or session.closed:
+            session = self._new_session()
+            self._owned, self._owner = session, owner
+        return session
+
+    @staticmethod
+    def _new_session() -> Session:
+        connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, keepalive_timeout=30)
+        return aiohttp.ClientSession(
+            connector=connector, trust_env=True, timeout=aiohttp.ClientTimeout()
+        )
+
+    # -- call ------------------------------------------------------------------------
+
+    async def call(
+        self,
+        op: Operation,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = UNSET,
+        options: CallOptions | None = None,
+    ) -> Any:
+        """Send one API call and return its result (see the module docstring)."""
+        options = options or CallOptions()
+        request = self._build(op, params or {}, body, options)
+        retries = options.retries or self._config.retry_config or DEFAULT_RETRY_CONFIG
+        if request.body is not None and not request.body.replayable:
+            retries = NO_RETRIES
+        timeout = self._timeout(op, options)
+
+        async def attempt() -> Any:
+            return await self._attempt(op, request, timeout)
+
+        return await run_with_retries(retries, attempt, on_retry=self._log_retry)
+
+    def _timeout(self, op: Operation, options: CallOptions) -> aiohttp.ClientTimeout:
+        ms = _timeout_ms(options.timeout_ms, "timeout_ms") or self._config.timeout_ms
+        seconds = (ms or DEFAULT_TIMEOUT_MS) / 1000
+        if op.streaming:
+            return aiohttp.ClientTimeout(connect=seconds, sock_read=seconds)
+        return aiohttp.ClientTimeout(total=seconds)
+
+    def _log_retry(self, seconds: float, failure: Retryable) -> None:
+        if self._config.debug_logger is not None:
+            log_retry(self._config.debug_logger, seconds, failure.reason)
+
+    # -- build -----------------------------------------------------------------------
+
+    def _build(
+        self, op: Operation, values: Mapping[str, Any], body: Any, options: CallOptions
+    ) -> _Request:
+        known = {param.py_name for param in op.params}
+        for name in values:
+            if name not in known:
+                raise InvalidInputError(name, f"is not a parameter of {op.name}")
+        wire = {
+            param.py_name: self._param_value(param, values.get(param.py_name, UNSET))
+            for param in op.params
+        }
+        base = self._base_url
+        if options.server_url is not None:
+            base = _checked_base_url(options.server_url, "server_url")
+        url = yarl.URL(base + self._path(op, wire) + self._query(op, wire), encoded=True)
+        prepared = self._body(op.body, body)
+        headers = self._headers(op, wire, prepared, options.http_headers)
+        return _Request(op.method.upper(), url, headers, prepared, op.auth)
+
+    def _param_value(self, param: Param, value: Any) -> Any:
+        """The checked wire value of one parameter (``UNSET`` when it is left out)."""
+        if value is UNSET or value is None:
+            if param.required or param.location == "path":
+                raise InvalidInputError(param.py_name, "this argument is required")
+            return UNSET
+        serializer = self._config.serializer
+        return serializer.unstructure(serializer.from_python(value, param.type, param.py_name))
+
+    @staticmethod
+    def _path(op: Operation, wire: Mapping[str, Any]) -> str:
+        by_name = {param.name: param for param in op.params if param.location == "path"}
+
+        def fill(match: re.Match[str]) -> str:
+            param = by_name.get(match.group(1))
+            if param is None:
+                raise ValueError(f"{op.name}: path {op.path!r} has no parameter {match[0]}")
+            return wire_params.path_value(param, wire[param.py_name])
+
+        return _PLACEHOLDER.sub(fill, op.path)
+
+    @staticmethod
+    def _query(op: Operation, wire: Mapping[str, Any]) -> str:
+        pairs = [
+            pair
+            for param in op.params
+            if param.location == "query"
+            for pair in wire_params.query_pairs(param, wire[param.py_name])
+        ]
+        return "?" + wire_params.query_string(pairs) if pairs else ""
+
+    def _headers(
+        self,
+        op: Operation,
+        wire: Mapping[str, Any],
+        body: _PreparedBody | None,
+        extra: Mapping[str, str] | None,
+    ) -> dict[str, str]:
+        headers = {"User-Agent": self._user_agent}
+        accept = _accept(op.responses)
+        if accept:
+            headers["Accept"] = accept
+        if body is not None and body.content_type and body.parts is None:
+            headers["Content-Type"] = body.content_type
+        cookies: list[str] = []
+        for param in op.params:
+            value = wire[param.py_name]
+            if wire_params.is_omitted(value):
+                continue
+            if param.location == "header":
+                headers[param.name] = _header_safe(wire_params.header_value(param, value), param)
+            elif param.location == "cookie":
+                pairs = wire_params.cookie_pairs(param, value)
+                cookies.extend(f"{name}={text}" for name, text in pairs)
+        if cookies:
+            headers["Cookie"] = "; ".join(cookies)
+        for name, value in (extra or {}).items():
+            if any(char in f"{name}{value}" for char in "\r\n\0"):
+                raise InvalidInputError("http_headers", f"header {name!r} contains a line break")
+            headers[name] = value
+        return headers
+
+    def _body(self, spec: Body | None, value: Any) -> _PreparedBody | None:
+        if spec is None or value is UNSET:
+            if spec is not None and spec.required:
+                raise InvalidInputError("request", "a request body is required")
+            return None
+        if spec.kind == "multipart":
+            return self._multipart(spec, value)
+        if spec.kind in ("text", "bytes"):
+            return _raw_body(spec, value)
+        serializer = self._config.serializer
+        checked = serializer.from_python(value, spec.type, "request") if spec.type else value
+        if spec.kind == "form":
+            return _form_body(serializer.unstructure(checked), spec.content_type)
+        return _PreparedBody("application/json", data=serializer.dumps(checked))
+
+    def _multipart(self, spec: Body, value: Any) -> _PreparedBody:
+        if attrs.has(type(value)):
+            value = {field.name: getattr(value, field.name) for field in attrs.fields(type(value))}
+        if not isinstance(value, Mapping):
+            raise InvalidInputError("request", f"expected a mapping, got {type(value).__name__}")
+        fields = _field_types(spec.type) if attrs.has(spec.type) else {}
+        for name, (_, _, required) in fields.items():
+            if required and value.get(name, UNSET) in (UNSET, None):
+                raise InvalidInputError(f"request.{name}", "this field is required")
+        parts: list[_TextPart | _FilePart] = []
+        for name, item in value.items():
+            if fields and name not in fields:
+                raise InvalidInputError(f"request.{name}", "is not a field of the request")
+            if wire_params.is_omitted(item):
+                continue
+            field = f"request.{name}"
+            if name in spec.file_fields:
+                parts.extend(_file_parts(spec.file_fields[name], item, field))
+            else:
+                tp, wire_name, _ = fields.get(name, (Any, name, False))
+                parts.extend(self._text_parts(wire_name, item, tp, field))
+        return _PreparedBody(None, parts=tuple(parts))
+
+    def _text_parts(self, wire_name: str, value: Any, tp: Any, field: str) -> list[_TextPart]:
+        serializer = self._config.serializer
+        wire = serializer.unstructure(serializer.from_python(value, tp, field))
+        if isinstance(wire, (list, tuple)) and not any(
+            isinstance(item, (Mapping, list, tuple)) for item in wire
+        ):
+            return [_TextPart(wire_name, wire_params.to_text(item)) for item in wire]
+        if isinstance(wire, (Mapping, list, tuple)):
+            return [_TextPart(wire_name, wire_params.to_text(wire), "application/json")]
+        return [_TextPart(wire_name, wire_params.to_text(wire))]
+
+    # -- send ------------------------------------------------------------------------
+
+    async def _attempt(
+        self, op: Operation, request: _Request, timeout: aiohttp.ClientTimeout
+    ) -> Any:
+        token = await self._token(request.auth)
+        headers = dict(request.headers)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        session = self._session()
+        opened: list[IO[bytes]] = []
+        logger = self._config.debug_logger
+        try:
+            data = request.body.open(opened) if request.body is not None else None
+            if logger is not None:
+                note = request.body.describe() if request.body is not None else ""
+                log_request(logger, request.method, str(request.url), headers, note)
+            started = time.monotonic()
+            try:
+                response = await session.request(
+                    request.method,
+                    request.url,
+                    headers=headers,
+                    data=data,
+                    timeout=timeout,
+                    raise_for_status=False,
+                )
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                raise self._network_failure(op, request, exc, token) from exc
+            return await self._dispatch(op, response, started, token)
+        finally:
+            for handle in opened:
+                handle.close()
+
+    async def _token(self, auth: bool) -> str | None:
+        if not auth or self._config.token is None:
+            return None
+        return await self._config.token.get()
+
+    def _network_failure(
+        self, op: Operation, request: _Request, exc: BaseException, token: str | None
+    ) -> Exception:
+        """The SDK error for a failure without a response, wrapped for the retry policy."""
+        error = self._network_error(op, exc, token)
+        if self._config.debug_logger is not None:
+            log_failure(self._config.debug_logger, request.method, str(request.url), str(error))
+        error.__cause__ = exc
+        if isinstance(exc, _NO_RETRY_ERRORS) or not isinstance(
+            exc,
+            (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError),
+        ):
+            return error
+        return Retryable(error)
+
+    def _network_error(self, op: Operation, exc: BaseException, token: str | None) -> SDKError:
+        errors = self._config.errors
+        detail = scrub(str(exc) or type(exc).__name__, [token])
+        if isinstance(exc, asyncio.TimeoutError):
+            return errors.timeout(f"{op.name}: timed out ({detail})")
+        return errors.connection(f"{op.name}: connection error ({type(exc).__name__}: {detail})")
+
+    # -- dispatch --------------------------------------------------------------------
+
+    async def _dispatch(
+        self, op: Operation, response: aiohttp.ClientResponse, started: float, token: str | None
+    ) -> Any:
+        """Turn a response into the call's result, or raise; the response is released or
+        handed to the returned stream, whatever happens (cancellation included)."""
+        handed_over = False
+        try:
+            declared = op.response_for(response.status)
+            if _is_success(response.status) and _streams(declared, response):
+                assert declared is not None
+                self._log_response(response, started, None)
+                stream = self._stream(op, declared, response, token)
+                handed_over = True
+                return stream
+            try:
+                body = await response.read()
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                raise self._network_failure_reading(op, exc, token) from exc
+            response.release()
+            error_text = None if _is_success(response.status) else _text(body, response)
+            self._log_response(response, started, scrub(error_text or "", [token]))
+            if _is_success(response.status):
+                return self._success(op, declared, response, body, token)
+            error = self._http_error(op, declared, response, body, token)
+            raise Retryable(error, status_code=response.status, headers=response.headers)
+        finally:
+            if not handed_over:
+                response.close()
+
+    def _network_failure_reading(
+        self, op: Operation, exc: BaseException, token: str | None
+    ) -> Exception:
+        error = self._network_error(op, exc, token)
+        error.__cause__ = exc
+        return Retryable(error)
+
+    def _log_response(
+        self, response: aiohttp.ClientResponse, started: float, error_text: str | None
+    ) -> None:
+        logger = self._config.debug_logger
+        if logger is not None:
+            elapsed_ms = (time.monotonic() - started) * 1000
+            log_response(
+                logger,
+                response.status,
+                response.content_type,
+                elapsed_ms,
+                response.headers,
+                error_text,
+            )
+
+    def _success(
+        self,
+        op: Operation,
+        declared: Response | None,
+        response: aiohttp.ClientResponse,
+        body: bytes,
+        token: str | None,
+    ) -> Any:
+        if declared is None or declared.kind == "empty" or not body:
+            return None
+        if not _content_type_fits(declared, response):
+            raise self._invalid(op, response, body, token, f"expected {declared.content_type}")
+        if declared.kind == "bytes":
+            return body
+        if declared.kind == "text":
+            return _text(body, response)
+        serializer = self._config.serializer
+        try:
+            data = serializer.loads(body)
+            return data if declared.type is None else serializer.structure(data, declared.type)
+        except Exception as exc:
+            raise self._invalid(op, response, body, token, str(exc)) from exc
+
+    def _invalid(
+        self,
+        op: Operation,
+        response: aiohttp.ClientResponse,
+        body: bytes,
+        token: str | None,
+        problem: str,
+    ) -> SDKError:
+        text = _text(body, response)
+        message = (
+            f"{op.name}: HTTP {response.status} {response.content_type} response does not "
+            f"match the spec ({excerpt(problem)}): {excerpt(text)}"
+        )
+        return self._config.errors.response_validation(
+            scrub(message, [token]), response.status, text, response, response.headers
+        )
+
+    def _http_error(
+        self,
+        op: Operation,
+        declared: Response | None,
+        response: aiohttp.ClientResponse,
+        body: bytes,
+        token: str | None,
+    ) -> SDKError:
+        text = _text(body, response)
+        message = f"{op.name}: HTTP {response.status}"
+        if response.reason:
+            message += f" {response.reason}"
+        if text.strip():
+            message += f": {excerpt(text)}"
+        message = scrub(message, [token])
+        errors = self._config.errors
+        model = declared.type if declared is not None and declared.kind == "json" else None
+        error_class = errors.by_model.get(model) if model is not None else None
+        if error_class is not None:
+            serializer = self._config.serializer
+            try:
+                data = serializer.structure(serializer.loads(body), model)
+            except Exception:
+                pass  # not the documented error shape: the plain error below
+            else:
+                return error_class(
+                    message, response.status, text, response, response.headers, data=data
+                )
+        return errors.base(message, response.status, text, response, response.headers)
+
+    # -- streams ---------------------------------------------------------------------
+
+    def _stream(
+        self,
+        op: Operation,
+        declared: Response,
+        response: aiohttp.ClientResponse,
+        token: str | None,
+    ) -> Any:
+        from shared.sse import NDJSONDecoder, SSEDecoder
+        from shared.streams import EventStream
+
+        parse = _StreamParser(op, declared, response, self._config, token)
+        map_error = functools.partial(self._map_stream_error, op, response, token)
+        if declared.kind == "sse":
+            return EventStream(response, SSEDecoder(), parse.event, map_error=map_error)
+        return EventStream(response, NDJSONDecoder(), parse.value, map_error=map_error)
+
+    def _map_stream_error(
+        self,
+        op: Operation,
+        response: aiohttp.ClientResponse,
+        token: str | None,
+        exc: BaseException,
+    ) -> BaseException:
+        """The SDK error for a failure while a stream is read."""
+        errors = self._config.errors
+        status, headers = response.status, response.headers
+        detail = scrub(str(exc) or type(exc).__name__, [token])
+        if isinstance(exc, SDKError):
+            return exc
+        if isinstance(exc, asyncio.TimeoutError):
+            message = f"{op.name}: timed out reading the stream ({detail})"
+            return errors.timeout(message, status, "", response, headers)
+        if isinstance(exc, aiohttp.ClientError):
+            message = f"{op.name}: connection lost reading the stream ({detail})"
+            return errors.connection(message, status, "", response, headers)
+        if isinstance(exc, ValueError):
+            message = f"{op.name}: unreadable stream ({excerpt(detail)})"
+            return errors.response_validation(message, status, detail, response, headers)
+        return exc
+
+
+@attrs.frozen
+class _StreamParser:
+    """Turns each decoded stream item into the declared model."""
+
+    op: Operation
+    declared: Response
+    response: aiohttp.ClientResponse
+    config: ClientConfig
+    token: str | None
+
+    def event(self, event: Any) -> Any:
+        """One Server-Sent Event -> its model (the event itself when no type is declared)."""
+        if self.declared.type is None:
+            return event
+        raw = _event_text(event)
+        if self.declared.sse_envelope:
+            data: Any = _json_or_text(event.data)
+            payload = {"event": event.event, "data": data, "id": event.id, "retry": event.retry}
+            payload = {key: value for key, value in payload.items() if value is not None}
+            return self._structure(payload, raw)
+        try:
+            value = self.config.serializer.loads(event.data.encode("utf-8"))
+        except ValueError as exc:
+            raise self._invalid(raw, f"event data is not JSON: {exc}") from exc
+        return self._structure(value, raw)
+
+    def value(self, value: Any) -> Any:
+        """One NDJSON value -> its model."""
+        if self.declared.type is None:
+            return value
+        return self._structure(value, json.dumps(value, default=str))
+
+    def _structure(self, value: Any, raw: str) -> Any:
+        try:
+            return self.config.serializer.structure(value, self.declared.type)
+        except Exception as exc:
+            raise self._invalid(raw, str(exc)) from exc
+
+    def _invalid(self, raw: str, problem: str) -> SDKError:
+        message = f"{self.op.name}: stream item does not match the spec ({excerpt(problem)})"
+        return self.config.errors.response_validation(
+            scrub(f"{message}: {excerpt(raw)}", [self.token]),
+            self.response.status,
+            raw,
+            self.response,
+            self.response.headers,
+        )
+
+
+def _event_text(event: Any) -> str:
+    lines = [f"event: {event.event}"]
+    if event.id is not None:
+        lines.append(f"id: {event.id}")
+    lines.extend(f"data: {line}" for line in event.data.split("\n"))
+    return "\n".join(lines)
+
+
+def _json_or_text(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return data
+
+
+# --- helpers ----------------------------------------------------------------------------
+
+
+def _is_success(status: int) -> bool:
+    return 200 <= status < 300
+
+
+def _streams(declared: Response | None, response: aiohttp.ClientResponse) -> bool:
+    """Whether a success response is handed out as a stream (its content type fits)."""
+    return (
+        declared is not None
+        and declared.kind in ("sse", "ndjson")
+        and _content_type_fits(declared, response)
+    )
+
+
+def _mime(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _content_type_fits(declared: Response, response: aiohttp.ClientResponse) -> bool:
+    """Whether the response's content type is one the declared response can be read as."""
+    actual = _mime(response.headers.get("Content-Type"))
+    expected = _mime(declared.content_type)
+    if not actual or declared.kind == "bytes" or actual == expected:
+        return True
+    kind: Literal["json", "sse", "ndjson", "text", "bytes", "empty"] = declared.kind
+    if kind == "json":
+        return bool(_JSON_MIME.match(actual))
+    if kind == "ndjson":
+        return actual in _NDJSON_MIMES or actual == "text/plain" or bool(_JSON_MIME.match(actual))
+    if kind == "text":
+        return actual.startswith("text/") or expected in ("", "*/*")
+    return False
+
+
+def _accept(responses: Sequence[Response]) -> str:
+    types: list[str] = []
+    for response in responses:
+        content_type = response.content_type
+        if response.status.startswith("2") and content_type and content_type not in types:
+            types.append(content_type)
+    return ", ".join(types)
+
+
+def _text(body: bytes, response: aiohttp.ClientResponse) -> str:
+    charset = response.charset or "utf-8"
+    try:
+        return body.decode(charset, errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
+
+
+def _header_safe(value: str, param: Param) -> str:
+    if any(char in value for char in "\r\n\0"):
+        raise InvalidInputError(param.py_name, "a header value cannot contain line breaks")
+    return value
+
+
+def _file_parts(wire_name: str, value: Any, field: str) -> list[_FilePart]:
+    if isinstance(value, list) or (
+        isinstance(value, tuple) and not (value and isinstance(value[0], str))
+    ):
+        return [
+            _file_part(wire_name, item, f"{field}[{index}]") for index, item in enumerate(value)
+        ]
+    return [_file_part(wire_name, value, field)]
+
+
+def _raw_body(spec: Body, value: Any) -> _PreparedBody:
+    content_type = spec.content_type
+    if isinstance(value, str):
+        return _PreparedBody(content_type, data=value.encode("utf-8"))
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _PreparedBody(content_type, data=bytes(value))
+    if spec.kind == "bytes":
+        stream = _file_content("request", value, "request", filename="request")
+        return _PreparedBody(content_type, stream=stream)
+    raise InvalidInputError("request", f"expected str or bytes, got {type(value).__name__}")
+
+
+def _form_body(wire: Any, content_type: str) -> _PreparedBody:
+    if not isinstance(wire, Mapping):
+        raise InvalidInputError("request", "a form body must be an object")
+    pairs = [
+        pair
+        for name, value in wire.items()
+        for pair in wire_params.query_pairs(Param(name, name, "query", Any), value)
+    ]
+    data = wire_params.query_string(pairs).encode("ascii")
+    return _PreparedBody(content_type or "application/x-www-form-urlencoded", data=data)
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT_MS",
+    "CallOptions",
+    "ClientConfig",
+    "HTTPCore",
+    "user_agent",
+]

@@ -1,0 +1,1147 @@
+"""Conversion between the generated attrs models, wire JSON and user input, on cattrs.
+
+:class:`Serializer` holds two converters that share the model conventions of
+``ARCHITECTURE.md``:
+
+* ``converter``, a :class:`cattrs.Converter` for the wire format: JSON names from
+  ``field.metadata["json"]``, unset fields omitted, strict primitives, ISO 8601
+  dates, open enums and unions (discriminated or "first branch that fits");
+* :meth:`Serializer.from_python`, a strict validator for request arguments given as
+  model instances or dicts keyed by the Python attribute names.
+
+Hooks are built lazily, per type, on first use; nothing is built at import time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import enum
+import importlib
+import json
+import re
+import threading
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, MutableSequence, Sequence
+from typing import Any, Literal, Union
+
+import attrs
+import cattrs
+from cattrs.errors import (
+    AttributeValidationNote,
+    BaseValidationError,
+    ClassValidationError,
+    IterableValidationError,
+    IterableValidationNote,
+)
+from cattrs.fns import identity
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from shared.enums import OpenEnum
+from shared.errors import InvalidInputError
+from shared.unset import UNSET, Unset
+
+
+def _optional_module(name: str) -> Any:
+    """Import ``name`` if it is installed (optional speedups), else ``None``."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+_orjson: Any = _optional_module("orjson")
+
+__all__ = [
+    "ModelValidationError",
+    "SequenceValidationError",
+    "Serializer",
+    "StructureError",
+    "UnionInfo",
+    "UnionValidationError",
+    "describe_error",
+    "format_datetime",
+    "make_serializer",
+    "parse_date",
+    "parse_datetime",
+]
+
+StructureHook = Callable[[Any, Any], Any]
+UnstructureHook = Callable[[Any], Any]
+InputHook = Callable[[Any, str], Any]
+
+_NONE_TYPE = type(None)
+_SCALARS = (str, int, float, bool)
+_LIST_ORIGINS = (list, Sequence, MutableSequence)
+_DICT_ORIGINS = (dict, Mapping, MutableMapping)
+_SHORT_REPR = 40
+_MAX_LISTED_ERRORS = 10
+
+
+@attrs.frozen
+class UnionInfo:
+    """A discriminated union: ``mapping`` sends each ``discriminator`` value to a model."""
+
+    type: Any
+    discriminator: str
+    mapping: Mapping[str, Any]
+
+
+# ---------------------------------------------------------------------------
+# Errors
+
+
+class StructureError(ValueError):
+    """Wire data does not fit the expected type; ``errors`` lists ``problem @ $.path``."""
+
+    def __init__(self, type_name: str, errors: list[str]) -> None:
+        super().__init__(f"invalid data for {type_name}: {_join_errors(errors)}")
+        self.errors = errors
+
+
+class ModelValidationError(ClassValidationError):
+    """Wire data does not fit a model; ``str()`` lists every problem with its JSON path."""
+
+    def __str__(self) -> str:
+        return f"invalid {_type_name(self.cl)}: {_join_errors(describe_error(self))}"
+
+
+class SequenceValidationError(IterableValidationError):
+    """Wire data does not fit a list or map; ``str()`` lists the bad items."""
+
+    def __str__(self) -> str:
+        return f"invalid {_type_name(self.cl)}: {_join_errors(describe_error(self))}"
+
+
+class UnionValidationError(BaseValidationError):
+    """No branch of an undiscriminated union fits; ``exceptions`` holds one per branch."""
+
+    branches: tuple[Any, ...]
+
+    def __str__(self) -> str:
+        return _join_errors(describe_error(self))
+
+
+def describe_error(exc: BaseException, path: str = "$") -> list[str]:
+    """List the problems in ``exc`` as ``problem @ $.json.path`` lines (wire names)."""
+    if isinstance(exc, UnionValidationError):
+        return [_describe_union(exc, path)]
+    if isinstance(exc, ClassValidationError):
+        return _describe_group(exc, path, _attribute_path(exc.cl))
+    if isinstance(exc, IterableValidationError):
+        return _describe_group(exc, path, _index_path)
+    return [f"{_leaf_problem(exc)} @ {path}"]
+
+
+def _describe_group(
+    exc: BaseValidationError, path: str, step: Callable[[str, Any], str]
+) -> list[str]:
+    lines: list[str] = []
+    for sub in exc.exceptions:
+        note = _validation_note(sub)
+        sub_path = path if note is None else step(path, note)
+        lines.extend(describe_error(sub, sub_path))
+    return lines
+
+
+def _validation_note(exc: BaseException) -> Any:
+    for note in getattr(exc, "__notes__", ()):
+        if isinstance(note, (AttributeValidationNote, IterableValidationNote)):
+            return note
+    return None
+
+
+def _attribute_path(cl: Any) -> Callable[[str, Any], str]:
+    def step(path: str, note: Any) -> str:
+        name = getattr(note, "name", None)
+        if name is None:
+            return path
+        return f"{path}.{_wire_name_of(cl, name)}"
+
+    return step
+
+
+def _index_path(path: str, note: Any) -> str:
+    index = getattr(note, "index", None)
+    return path if index is None else f"{path}[{index!r}]"
+
+
+def _wire_name_of(cl: Any, name: str) -> str:
+    if attrs.has(cl):
+        field = attrs.fields_dict(cl).get(name)
+        if field is not None:
+            return str(field.metadata.get("json", name))
+    return name
+
+
+def _describe_union(exc: UnionValidationError, path: str) -> str:
+    suffix = f" @ {path}"
+    parts = []
+    for branch, sub in zip(getattr(exc, "branches", ()), exc.exceptions, strict=False):
+        lines = [line.removesuffix(suffix) for line in describe_error(sub, path)]
+        parts.append(f"{_type_name(branch)}: {', '.join(lines)}")
+    return f"no variant of {_type_name(exc.cl)} fits ({'; '.join(parts)}){suffix}"
+
+
+def _leaf_problem(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, (TypeError, ValueError)) and str(exc):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _join_errors(errors: list[str]) -> str:
+    shown = errors[:_MAX_LISTED_ERRORS]
+    more = len(errors) - len(shown)
+    text = "; ".join(shown)
+    return f"{text}; ... and {more} more" if more > 0 else text
+
+
+def _type_name(tp: Any) -> str:
+    if tp is None or tp is _NONE_TYPE:
+        return "None"
+    if isinstance(tp, type) and not typing.get_args(tp):
+        return tp.__name__
+    if _is_union(tp):
+        return " | ".join(_type_name(arg) for arg in typing.get_args(tp))
+    return repr(tp).replace("typing.", "")
+
+
+def _describe_value(value: Any) -> str:
+    """Name the type of ``value``, with its repr only when that is short."""
+    if value is None:
+        return "None"
+    text = repr(value)
+    name = type(value).__name__
+    return f"{name} {text}" if len(text) <= _SHORT_REPR else name
+
+
+def _short_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHORT_REPR else f"{text[:_SHORT_REPR]}..."
+
+
+def _mismatch(expected: str, value: Any) -> str:
+    return f"expected {expected}, got {_describe_value(value)}"
+
+
+# ---------------------------------------------------------------------------
+# Type inspection
+
+
+def _is_union(tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    return origin is Union or origin is types.UnionType
+
+
+def _is_literal(tp: Any) -> bool:
+    return typing.get_origin(tp) is Literal
+
+
+def _is_list(tp: Any) -> bool:
+    return tp is list or typing.get_origin(tp) in _LIST_ORIGINS
+
+
+def _is_dict(tp: Any) -> bool:
+    return tp is dict or typing.get_origin(tp) in _DICT_ORIGINS
+
+
+def _is_model(tp: Any) -> bool:
+    return isinstance(tp, type) and attrs.has(tp)
+
+
+def _is_open_enum(tp: Any) -> bool:
+    return isinstance(tp, type) and issubclass(tp, OpenEnum)
+
+
+def _is_any(tp: Any) -> bool:
+    return tp is Any or tp is None or tp is object
+
+
+def _item_type(tp: Any) -> Any:
+    args = typing.get_args(tp)
+    return args[0] if args else Any
+
+
+def _map_types(tp: Any) -> tuple[Any, Any]:
+    args = typing.get_args(tp)
+    return (args[0], args[1]) if len(args) == 2 else (str, Any)
+
+
+def _split_union(tp: Any) -> tuple[tuple[Any, ...], bool, bool]:
+    """Return the branches of ``tp`` other than None/Unset, and whether each was there."""
+    args = typing.get_args(tp)
+    rest = tuple(arg for arg in args if arg is not _NONE_TYPE and arg is not Unset)
+    return rest, _NONE_TYPE in args, Unset in args
+
+
+def _wire_name(field: attrs.Attribute[Any]) -> str:
+    return str(field.metadata.get("json", field.name))
+
+
+def _resolved_fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
+    attrs.resolve_types(cls)
+    return tuple(attrs.fields(cls))
+
+
+# ---------------------------------------------------------------------------
+# Dates
+
+
+_DATETIME_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?"
+    r"\s*(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?"
+)
+
+
+def parse_datetime(text: str) -> dt.datetime:
+    """Parse an ISO 8601 date-time; accepts ``Z`` and naive values on every Python."""
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return _parse_datetime_fallback(text)
+
+
+def _parse_datetime_fallback(text: str) -> dt.datetime:
+    """Parse the ISO 8601 forms ``fromisoformat`` rejects on Python 3.10 (``Z``, odd fractions)."""
+    match = _DATETIME_RE.fullmatch(text.strip())
+    if match is None:
+        raise ValueError(f"not an ISO 8601 date-time: {_describe_value(text)}")
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+    micros = int((fraction or "0")[:6].ljust(6, "0"))
+    tz: dt.tzinfo | None = None
+    if zulu:
+        tz = dt.timezone.utc
+    elif sign:
+        offset = dt.timedelta(hours=int(off_h), minutes=int(off_m or 0))
+        tz = dt.timezone(-offset if sign == "-" else offset)
+    try:
+        return dt.datetime(
+            int(year), int(month), int(day), int(hour), int(minute), int(second or 0), micros, tz
+        )
+    except ValueError as exc:
+        raise ValueError(f"not a valid date-time: {_describe_value(text)} ({exc})") from None
+
+
+def parse_date(text: str) -> dt.date:
+    """Parse an ISO 8601 calendar date (``YYYY-MM-DD``)."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 date: {_describe_value(text)}") from None
+
+
+def format_datetime(value: dt.datetime) -> str:
+    """``value.isoformat()``, with a UTC offset written as ``Z``."""
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+# ---------------------------------------------------------------------------
+# Wire hooks for scalars
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise TypeError(_mismatch("str", value))
+
+
+def _structure_int(value: Any, _: Any) -> Any:
+    if value.__class__ is int or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise TypeError(_mismatch("int", value))
+
+
+def _structure_float(value: Any, _: Any) -> Any:
+    cls = value.__class__
+    if cls is float or cls is int:
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    raise TypeError(_mismatch("float", value))
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    if value is True or value is False:
+        return value
+    raise TypeError(_mismatch("bool", value))
+
+
+def _structure_none(value: Any, _: Any) -> None:
+    if value is not None:
+        raise TypeError(_mismatch("null", value))
+
+
+def _structure_unset(value: Any, _: Any) -> Unset:
+    if value is not UNSET:
+        raise TypeError(_mismatch("UNSET", value))
+    return Unset.UNSET
+
+
+def _structure_datetime(value: Any, _: Any) -> dt.datetime:
+    if isinstance(value, str):
+        return parse_datetime(value)
+    raise TypeError(_mismatch("an ISO 8601 date-time string", value))
+
+
+def _structure_date(value: Any, _: Any) -> dt.date:
+    if isinstance(value, str):
+        return parse_date(value)
+    raise TypeError(_mismatch("an ISO 8601 date string", value))
+
+
+def _structure_open_enum(value: Any, cls: Any) -> Any:
+    if isinstance(value, str):
+        return cls(value)
+    raise TypeError(_mismatch(f"{cls.__name__} (a string)", value))
+
+
+def _structure_enum(value: Any, cls: Any) -> Any:
+    try:
+        return cls(value)
+    except ValueError:
+        choices = ", ".join(repr(member.value) for member in cls)
+        raise ValueError(f"{_describe_value(value)} is not one of {choices}") from None
+
+
+def _unstructure_open_enum(value: Any) -> Any:
+    return value._value_
+
+
+def _unstructure_date(value: dt.date) -> str:
+    return value.isoformat()
+
+
+def _literal_hook(tp: Any) -> StructureHook:
+    allowed = typing.get_args(tp)
+
+    def structure_literal(value: Any, _: Any) -> Any:
+        for option in allowed:
+            if value == option and type(value) is type(option):
+                return value
+        expected = " or ".join(repr(option) for option in allowed)
+        raise ValueError(_mismatch(expected, value))
+
+    return structure_literal
+
+
+# ---------------------------------------------------------------------------
+# The serializer
+
+
+class Serializer:
+    """Wire converter (``converter``) plus the strict converter for user input."""
+
+    def __init__(self, unions: Iterable[UnionInfo] = ()) -> None:
+        self.converter = cattrs.Converter(detailed_validation=True)
+        self._unions = _index_unions(unions)
+        self._lock = threading.RLock()
+        self._structure_hooks: dict[Any, StructureHook] = {}
+        self._unstructure_hooks: dict[Any, UnstructureHook] = {}
+        self._building: set[Any] = set()
+        self._building_unstructure: set[Any] = set()
+        self._input = _InputConverter(self._unions)
+        self._register_hooks()
+
+    # -- public API ---------------------------------------------------------
+
+    def structure(self, data: Any, tp: Any) -> Any:
+        """Turn wire JSON data into ``tp``; raises :class:`StructureError` on bad data."""
+        try:
+            return self.converter.structure(data, tp)
+        except Exception as exc:
+            raise StructureError(_type_name(tp), describe_error(exc)) from exc
+
+    def unstructure(self, obj: Any) -> Any:
+        """Turn models (and lists/dicts of them) into wire JSON data."""
+        return self.converter.unstructure(obj)
+
+    def from_python(self, value: Any, tp: Any, name: str) -> Any:
+        """Validate user input ``value`` against ``tp``; raises :class:`InvalidInputError`.
+
+        ``name`` is the argument name, the start of the field path in errors.
+        """
+        return self._input.convert(value, tp, name)
+
+    def dumps(self, obj: Any) -> bytes:
+        """Unstructure ``obj`` and encode it as compact JSON."""
+        data = self.converter.unstructure(obj)
+        if _orjson is not None:
+            return bytes(_orjson.dumps(data))
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return text.encode("utf-8")
+
+    def loads(self, data: bytes | str) -> Any:
+        """Decode JSON text into plain Python data (not structured)."""
+        if _orjson is not None:
+            return _orjson.loads(data)
+        return json.loads(data)
+
+    # -- hook registration --------------------------------------------------
+
+    def _register_hooks(self) -> None:
+        conv = self.converter
+        for cls, hook in (
+            (str, _structure_str),
+            (int, _structure_int),
+            (float, _structure_float),
+            (bool, _structure_bool),
+            (_NONE_TYPE, _structure_none),
+            (Unset, _structure_unset),
+            (dt.datetime, _structure_datetime),
+            (dt.date, _structure_date),
+            (OpenEnum, _structure_open_enum),
+            (enum.Enum, _structure_enum),
+        ):
+            conv.register_structure_hook(cls, hook)
+        conv.register_unstructure_hook(dt.datetime, format_datetime)
+        conv.register_unstructure_hook(dt.date, _unstructure_date)
+        conv.register_unstructure_hook(OpenEnum, _unstructure_open_enum)
+        conv.register_unstructure_hook(enum.Enum, _unstructure_open_enum)
+        conv.register_unstructure_hook(Unset, identity)
+        conv.register_structure_hook_factory(_is_literal, _literal_hook)
+        conv.register_structure_hook_factory(_is_list, self._cached(self._list_hook))
+        conv.register_structure_hook_factory(_is_dict, self._cached(self._dict_hook))
+        conv.register_structure_hook_factory(_is_union, self._cached(self._union_hook))
+        conv.register_structure_hook_factory(_is_model, self._model_structure_factory)
+        conv.register_unstructure_hook_factory(_is_union, self._union_unstructure_hook)
+        conv.register_unstructure_hook_factory(_is_model, self._model_unstructure_factory)
+
+    def _cached(self, build: Callable[[Any], StructureHook]) -> Callable[[Any], StructureHook]:
+        """Wrap a hook factory so each type's hook is built once (cattrs asks repeatedly)."""
+
+        def factory(tp: Any) -> StructureHook:
+            hook = self._structure_hooks.get(tp)
+            if hook is None:
+                with self._lock:
+                    hook = self._structure_hooks.get(tp) or build(tp)
+                    self._structure_hooks[tp] = hook
+            return hook
+
+        return factory
+
+    def _hook(self, tp: Any) -> StructureHook:
+        # Uncached lookup: the factories keep their own caches, and a cached lookup
+        # could pin the late-binding hook of a recursive model in cattrs' dispatch cache.
+        return self.converter.get_structure_hook(tp, cache_result=False)
+
+    # -- containers ---------------------------------------------------------
+
+    def _list_hook(self, tp: Any) -> StructureHook:
+        item_type = _item_type(tp)
+        name = _type_name(tp)
+        if _is_any(item_type):
+
+            def structure_any_list(value: Any, _: Any) -> list[Any]:
+                if isinstance(value, (list, tuple)):
+                    return list(value)
+                raise TypeError(_mismatch("a list", value))
+
+            return structure_any_list
+        item_hook = self._hook(item_type)
+
+        def structure_list(value: Any, _: Any) -> list[Any]:
+            if not isinstance(value, (list, tuple)):
+                raise TypeError(_mismatch("a list", value))
+            try:
+                return [item_hook(item, item_type) for item in value]
+            except Exception:
+                raise _list_error(value, item_hook, item_type, tp, name) from None
+
+        return structure_list
+
+    def _dict_hook(self, tp: Any) -> StructureHook:
+        key_type, value_type = _map_types(tp)
+        name = _type_name(tp)
+        key_hook = None if key_type is str or _is_any(key_type) else self._hook(key_type)
+        value_hook = None if _is_any(value_type) else self._hook(value_type)
+
+        def structure_dict(value: Any, _: Any) -> dict[Any, Any]:
+            if not isinstance(value, Mapping):
+                raise TypeError(_mismatch("an object", value))
+            if key_hook is None and value_hook is None:
+                return dict(value)
+            try:
+                return {
+                    key if key_hook is None else key_hook(key, key_type): (
+                        item if value_hook is None else value_hook(item, value_type)
+                    )
+                    for key, item in value.items()
+                }
+            except Exception:
+                raise _dict_error(value, key_hook, value_hook, tp, name) from None
+
+        return structure_dict
+
+    # -- unions -------------------------------------------------------------
+
+    def _union_hook(self, tp: Any) -> StructureHook:
+        branches, has_none, has_unset = _split_union(tp)
+        if not branches:
+            inner: StructureHook = _structure_none
+            inner_type: Any = _NONE_TYPE
+        elif len(branches) == 1:
+            inner_type = branches[0]
+            inner = self._hook(inner_type)
+        else:
+            inner_type = Union[branches]  # noqa: UP007 - branches is a runtime tuple
+            info = self._unions.get(frozenset(branches))
+            inner = (
+                self._tagged_hook(info, inner_type)
+                if info is not None
+                else self._first_fit_hook(branches, inner_type)
+            )
+
+        def structure_union(value: Any, _: Any) -> Any:
+            if value is None and has_none:
+                return None
+            if value is UNSET and has_unset:
+                return UNSET
+            return inner(value, inner_type)
+
+        return structure_union
+
+    def _tagged_hook(self, info: UnionInfo, tp: Any) -> StructureHook:
+        key = info.discriminator
+        hooks = {tag: (self._hook(cls), cls) for tag, cls in info.mapping.items()}
+        name = _type_name(tp)
+        tags = ", ".join(repr(tag) for tag in info.mapping)
+
+        def structure_tagged(value: Any, _: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise TypeError(_mismatch(f"an object ({name})", value))
+            tag = value.get(key)
+            found = hooks.get(tag) if isinstance(tag, str) else None
+            if found is None:
+                raise ValueError(
+                    f"unknown {key!r} value {_short_repr(tag)} for {name}; expected one of {tags}"
+                )
+            return found[0](value, found[1])
+
+        return structure_tagged
+
+    def _first_fit_hook(self, branches: tuple[Any, ...], tp: Any) -> StructureHook:
+        hooks = [(self._hook(branch), branch) for branch in branches]
+        exact = {branch: hook for hook, branch in hooks if branch in _SCALARS}
+
+        def structure_first_fit(value: Any, _: Any) -> Any:
+            hook = exact.get(value.__class__)
+            if hook is not None:
+                return hook(value, value.__class__)
+            errors: list[Exception] = []
+            for branch_hook, branch in hooks:
+                try:
+                    return branch_hook(value, branch)
+                except Exception as exc:
+                    errors.append(exc)
+            error = UnionValidationError(f"no variant of {_type_name(tp)} fits", errors, tp)
+            error.branches = branches
+            raise error
+
+        return structure_first_fit
+
+    def _union_unstructure_hook(self, tp: Any) -> UnstructureHook:
+        branches, _, _ = _split_union(tp)
+        if all(branch in _SCALARS or _is_literal(branch) for branch in branches):
+            return identity
+        if len(branches) == 1:
+            hook = self.converter.get_unstructure_hook(branches[0])
+
+            def unstructure_optional(value: Any) -> Any:
+                return value if value is None or value is UNSET else hook(value)
+
+            return unstructure_optional
+        return self.converter.unstructure
+
+    # -- models -------------------------------------------------------------
+
+    def _model_structure_factory(self, cls: type) -> StructureHook:
+        hook = self._structure_hooks.get(cls)
+        if hook is not None:
+            return hook
+        with self._lock:
+            hook = self._structure_hooks.get(cls)
+            if hook is None:
+                if cls in self._building:
+                    return self._late_structure(cls)
+                self._building.add(cls)
+                try:
+                    hook = self._model_structure_hook(cls)
+                finally:
+                    self._building.discard(cls)
+                self._structure_hooks[cls] = hook
+        return hook
+
+    def _late_structure(self, cls: type) -> StructureHook:
+        """A hook for a model whose own hook is being built (recursive models)."""
+        hooks = self._structure_hooks
+
+        def structure_late(value: Any, tp: Any) -> Any:
+            return hooks[cls](value, tp)
+
+        return structure_late
+
+    def _model_structure_hook(self, cls: type) -> StructureHook:
+        renames = {
+            field.name: override(rename=_wire_name(field))
+            for field in _resolved_fields(cls)
+            if _wire_name(field) != field.name
+        }
+        make: Callable[..., StructureHook] = make_dict_structure_fn
+        fast = make(cls, self.converter, _cattrs_detailed_validation=False, **renames)
+        detailed: list[StructureHook] = []
+
+        def explain(value: Any) -> Exception | None:
+            """Re-run a failed structure in detailed mode to collect every error."""
+            if not isinstance(value, Mapping):
+                return TypeError(_mismatch(f"an object ({cls.__name__})", value))
+            if not detailed:
+                detailed.append(
+                    make(cls, self.converter, _cattrs_detailed_validation=True, **renames)
+                )
+            try:
+                detailed[0](value, cls)
+            except ClassValidationError as exc:
+                return ModelValidationError(exc.message, exc.exceptions, cls)
+            except Exception as exc:
+                return exc
+            return None
+
+        def structure_model(value: Any, _: Any) -> Any:
+            try:
+                return fast(value, cls)
+            except Exception:
+                error = explain(value)
+                if error is None:
+                    raise
+                raise error from None
+
+        return structure_model
+
+    def _model_unstructure_factory(self, cls: type) -> UnstructureHook:
+        hook = self._unstructure_hooks.get(cls)
+        if hook is not None:
+            return hook
+        with self._lock:
+            hook = self._unstructure_hooks.get(cls)
+            if hook is None:
+                if cls in self._building_unstructure:
+                    hooks = self._unstructure_hooks
+                    return lambda value: hooks[cls](value)
+                self._building_unstructure.add(cls)
+                try:
+                    hook = self._model_unstructure_hook(cls)
+                finally:
+                    self._building_unstructure.discard(cls)
+                self._unstructure_hooks[cls] = hook
+        return hook
+
+    def _model_unstructure_hook(self, cls: type) -> UnstructureHook:
+        overrides = {}
+        for field in _resolved_fields(cls):
+            wire = _wire_name(field)
+            omit = field.default is UNSET
+            if wire != field.name or omit:
+                overrides[field.name] = override(rename=wire, omit_if_default=omit or None)
+        make: Callable[..., UnstructureHook] = make_dict_unstructure_fn
+        return make(cls, self.converter, **overrides)
+
+
+def make_serializer(unions: Iterable[UnionInfo] = ()) -> Serializer:
+    """Build the :class:`Serializer` of one SDK from its discriminated unions."""
+    return Serializer(unions)
+
+
+def _index_unions(unions: Iterable[UnionInfo]) -> dict[frozenset[Any], UnionInfo]:
+    """Key each union by its set of branches (so ``A | B | None`` finds ``A | B``)."""
+    index: dict[frozenset[Any], UnionInfo] = {}
+    for info in unions:
+        index[frozenset(info.mapping.values())] = info
+        branches, _, _ = _split_union(info.type)
+        if branches and all(isinstance(branch, type) for branch in branches):
+            index[frozenset(branches)] = info
+    return index
+
+
+def _add_note(exc: BaseException, note: str) -> None:
+    """``exc.add_note(note)``, also on Python 3.10 (notes live in the instance dict)."""
+    vars(exc).setdefault("__notes__", []).append(note)
+
+
+def _list_error(
+    value: Any, item_hook: StructureHook, item_type: Any, tp: Any, name: str
+) -> Exception:
+    errors: list[Exception] = []
+    for index, item in enumerate(value):
+        try:
+            item_hook(item, item_type)
+        except Exception as exc:
+            _add_note(exc, IterableValidationNote(f"{name} @ index {index}", index, item_type))
+            errors.append(exc)
+    return SequenceValidationError(f"While structuring {name}", errors, tp)
+
+
+def _dict_error(
+    value: Mapping[Any, Any],
+    key_hook: StructureHook | None,
+    value_hook: StructureHook | None,
+    tp: Any,
+    name: str,
+) -> Exception:
+    key_type, value_type = _map_types(tp)
+    errors: list[Exception] = []
+    for key, item in value.items():
+        try:
+            if key_hook is not None:
+                key_hook(key, key_type)
+            if value_hook is not None:
+                value_hook(item, value_type)
+        except Exception as exc:
+            _add_note(exc, IterableValidationNote(f"{name} @ key {key!r}", key, value_type))
+            errors.append(exc)
+    return SequenceValidationError(f"While structuring {name}", errors, tp)
+
+
+# ---------------------------------------------------------------------------
+# Strict user input
+
+
+class _InputConverter:
+    """Validates request arguments: model instances or dicts keyed by Python names."""
+
+    def __init__(self, unions: Mapping[frozenset[Any], UnionInfo]) -> None:
+        self._unions = unions
+        self._hooks: dict[Any, InputHook] = {}
+        self._lock = threading.RLock()
+
+    def convert(self, value: Any, tp: Any, name: str) -> Any:
+        return self.hook(tp)(value, name)
+
+    def hook(self, tp: Any) -> InputHook:
+        hook = self._hooks.get(tp)
+        if hook is None:
+            with self._lock:
+                hook = self._hooks.get(tp)
+                if hook is None:
+                    try:
+                        hook = self._build(tp)
+                    except BaseException:
+                        self._hooks.pop(tp, None)  # drop a late-binding placeholder
+                        raise
+                    self._hooks[tp] = hook
+        return hook
+
+    def _build(self, tp: Any) -> InputHook:
+        if _is_any(tp):
+            return _input_any
+        scalar = _INPUT_SCALARS.get(tp)
+        if scalar is not None:
+            return scalar
+        if _is_model(tp):
+            return self._model(tp)
+        if _is_union(tp):
+            return self._union(tp)
+        if _is_list(tp):
+            return self._list(tp)
+        if _is_dict(tp):
+            return self._dict(tp)
+        if _is_literal(tp):
+            return _input_literal(tp)
+        if _is_open_enum(tp):
+            return _input_open_enum(tp)
+        if isinstance(tp, type) and issubclass(tp, enum.Enum):
+            return _input_enum(tp)
+        if isinstance(tp, type) and tp.__module__ not in ("typing", "collections.abc"):
+            return _input_instance(tp)
+        return _input_any
+
+    def _list(self, tp: Any) -> InputHook:
+        item_type = _item_type(tp)
+        item_hook = self.hook(item_type)
+
+        def convert_list(value: Any, path: str) -> list[Any]:
+            if not isinstance(value, (list, tuple)):
+                raise InvalidInputError(path, _mismatch("a list or tuple", value))
+            return [item_hook(item, f"{path}[{index}]") for index, item in enumerate(value)]
+
+        return convert_list
+
+    def _dict(self, tp: Any) -> InputHook:
+        key_type, value_type = _map_types(tp)
+        key_hook = self.hook(key_type)
+        value_hook = self.hook(value_type)
+
+        def convert_dict(value: Any, path: str) -> dict[Any, Any]:
+            if not isinstance(value, Mapping):
+                raise InvalidInputError(path, _mismatch("a dict", value))
+            result = {}
+            for key, item in value.items():
+                item_path = f"{path}[{key!r}]"
+                result[key_hook(key, item_path)] = value_hook(item, item_path)
+            return result
+
+        return convert_dict
+
+    def _union(self, tp: Any) -> InputHook:
+        branches, has_none, has_unset = _split_union(tp)
+        if len(branches) == 1:
+            inner = self.hook(branches[0])
+        elif not branches:
+            inner = _input_none
+        else:
+            info = self._unions.get(frozenset(branches))
+            first_fit = self._first_fit(branches, tp)
+            inner = first_fit if info is None else self._tagged(info, tp, first_fit)
+
+        def convert_union(value: Any, path: str) -> Any:
+            if value is None and has_none:
+                return None
+            if value is UNSET and has_unset:
+                return UNSET
+            return inner(value, path)
+
+        return convert_union
+
+    def _first_fit(self, branches: tuple[Any, ...], tp: Any) -> InputHook:
+        hooks = [(branch, self.hook(branch)) for branch in branches]
+        exact = {branch: hook for branch, hook in hooks if branch in _SCALARS or _is_model(branch)}
+        name = _type_name(tp)
+
+        def convert_first_fit(value: Any, path: str) -> Any:
+            hook = exact.get(value.__class__)
+            if hook is not None:
+                return hook(value, path)
+            problems = []
+            for branch, branch_hook in hooks:
+                try:
+                    return branch_hook(value, path)
+                except InvalidInputError as exc:
+                    where = "" if exc.field == path else f" at '{exc.field}'"
+                    problems.append(f"{_type_name(branch)}{where}: {exc.problem}")
+            raise InvalidInputError(path, f"does not fit {name} ({'; '.join(problems)})")
+
+        return convert_first_fit
+
+    def _tagged(self, info: UnionInfo, tp: Any, first_fit: InputHook) -> InputHook:
+        classes = list(dict.fromkeys(info.mapping.values()))
+        by_class = {cls: self.hook(cls) for cls in classes}
+        keys = {_python_name_of(cls, info.discriminator) for cls in classes} - {None}
+        tags = ", ".join(repr(tag) for tag in info.mapping)
+        name = _type_name(tp)
+
+        def convert_tagged(value: Any, path: str) -> Any:
+            hook = by_class.get(value.__class__)
+            if hook is not None:
+                return hook(value, path)
+            if not isinstance(value, Mapping):
+                raise InvalidInputError(path, _mismatch(f"one of {name} or a dict", value))
+            for key in keys:
+                if key in value:
+                    tag = value[key]
+                    cls = info.mapping.get(tag) if isinstance(tag, str) else None
+                    if cls is None:
+                        problem = f"unknown {info.discriminator!r} value {_short_repr(tag)}"
+                        raise InvalidInputError(f"{path}.{key}", f"{problem}; expected {tags}")
+                    return by_class[cls](value, path)
+            return first_fit(value, path)
+
+        return convert_tagged
+
+    def _model(self, cls: type) -> InputHook:
+        fields = [field for field in _resolved_fields(cls) if field.init]
+        self._hooks[cls] = self._late(cls)  # recursive models see the finished hook later
+        specs = [(field.name, field.alias or field.name, self.hook(field.type)) for field in fields]
+        by_name = {name: (alias, hook) for name, alias, hook in specs}
+        required = [field.name for field in fields if field.default is attrs.NOTHING]
+        wire_names = {_wire_name(field): field.name for field in fields}
+
+        def convert_instance(value: Any, path: str) -> Any:
+            changed = False
+            kwargs: dict[str, Any] = {}
+            for name, alias, hook in specs:
+                current = getattr(value, name)
+                checked = hook(current, f"{path}.{name}")
+                changed = changed or checked is not current
+                kwargs[alias] = checked
+            return cls(**kwargs) if changed else value
+
+        def convert_mapping(value: Mapping[Any, Any], path: str) -> Any:
+            for key in value:
+                if key not in by_name:
+                    raise InvalidInputError(
+                        f"{path}.{key}", _unknown_key(cls, key, by_name, wire_names)
+                    )
+            missing = [name for name in required if name not in value]
+            if missing:
+                listed = ", ".join(repr(name) for name in missing)
+                raise InvalidInputError(
+                    path, f"missing required field(s) of {cls.__name__}: {listed}"
+                )
+            kwargs: dict[str, Any] = {}
+            for key, item in value.items():
+                alias, hook = by_name[key]
+                kwargs[alias] = hook(item, f"{path}.{key}")
+            return cls(**kwargs)
+
+        def convert_model(value: Any, path: str) -> Any:
+            if isinstance(value, cls):
+                return convert_instance(value, path)
+            if isinstance(value, Mapping):
+                return convert_mapping(value, path)
+            raise InvalidInputError(path, _mismatch(f"{cls.__name__} or a dict", value))
+
+        return convert_model
+
+    def _late(self, tp: Any) -> InputHook:
+        hooks = self._hooks
+
+        def convert_late(value: Any, path: str) -> Any:
+            return hooks[tp](value, path)
+
+        return convert_late
+
+
+def _python_name_of(cls: type, wire: str) -> str | None:
+    for field in attrs.fields(cls):
+        if _wire_name(field) == wire:
+            return str(field.name)
+    return None
+
+
+def _unknown_key(
+    cls: type, key: Any, known: Mapping[str, Any], wire_names: Mapping[str, str]
+) -> str:
+    problem = f"unknown field {key!r} for {cls.__name__}"
+    if key in wire_names:
+        return f"{problem}; use the Python name {wire_names[key]!r}"
+    close = difflib.get_close_matches(str(key), list(known), n=1)
+    return f"{problem}; did you mean {close[0]!r}?" if close else problem
+
+
+def _input_any(value: Any, path: str) -> Any:
+    return value
+
+
+def _input_none(value: Any, path: str) -> None:
+    if value is not None:
+        raise InvalidInputError(path, _mismatch("None", value))
+
+
+def _input_str(value: Any, path: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise InvalidInputError(path, _mismatch("str", value))
+
+
+def _input_int(value: Any, path: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise InvalidInputError(path, _mismatch("int", value))
+
+
+def _input_float(value: Any, path: str) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    raise InvalidInputError(path, _mismatch("float", value))
+
+
+def _input_bool(value: Any, path: str) -> bool:
+    if value is True or value is False:
+        return value
+    raise InvalidInputError(path, _mismatch("bool", value))
+
+
+def _input_unset(value: Any, path: str) -> Unset:
+    if value is UNSET:
+        return Unset.UNSET
+    raise InvalidInputError(path, _mismatch("UNSET", value))
+
+
+def _input_datetime(value: Any, path: str) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_datetime(value)
+        except ValueError as exc:
+            raise InvalidInputError(path, str(exc)) from None
+    raise InvalidInputError(path, _mismatch("a datetime or an ISO 8601 string", value))
+
+
+def _input_date(value: Any, path: str) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return parse_date(value)
+        except ValueError as exc:
+            raise InvalidInputError(path, str(exc)) from None
+    raise InvalidInputError(path, _mismatch("a date or an ISO 8601 date string", value))
+
+
+_INPUT_SCALARS: dict[Any, InputHook] = {
+    str: _input_str,
+    int: _input_int,
+    float: _input_float,
+    bool: _input_bool,
+    _NONE_TYPE: _input_none,
+    Unset: _input_unset,
+    dt.datetime: _input_datetime,
+    dt.date: _input_date,
+}
+
+
+def _input_literal(tp: Any) -> InputHook:
+    allowed = typing.get_args(tp)
+    expected = " or ".join(repr(option) for option in allowed)
+
+    def convert_literal(value: Any, path: str) -> Any:
+        for option in allowed:
+            if value == option and _same_kind(value, option):
+                return option
+        raise InvalidInputError(path, _mismatch(expected, value))
+
+    return convert_literal
+
+
+def _same_kind(value: Any, option: Any) -> bool:
+    """``True`` when ``value`` may stand for the literal ``option`` (no ``True`` for ``1``)."""
+    if isinstance(option, str):
+        return isinstance(value, str)
+    return type(value) is type(option)
+
+
+def _input_open_enum(cls: type[OpenEnum]) -> InputHook:
+    def convert_open_enum(value: Any, path: str) -> Any:
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        raise InvalidInputError(path, _mismatch(f"{cls.__name__} or its string value", value))
+
+    return convert_open_enum
+
+
+def _input_enum(cls: type[enum.Enum]) -> InputHook:
+    def convert_enum(value: Any, path: str) -> Any:
+        if isinstance(value, cls):
+            return value
+        try:
+            return cls(value)
+        except ValueError:
+            choices = ", ".join(repr(member.value) for member in cls)
+            raise InvalidInputError(path, _mismatch(f"one of {choices}", value)) from None
+
+    return convert_enum
+
+
+def _input_instance(cls: type) -> InputHook:
+    def convert_instance(value: Any, path: str) -> Any:
+        if isinstance(value, cls):
+            return value
+        raise InvalidInputError(path, _mismatch(cls.__name__, value))
+
+    return convert_instance

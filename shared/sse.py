@@ -1,0 +1,264 @@
+"""Incremental decoders for streamed response bodies: Server-Sent Events and NDJSON.
+
+Both decoders take the body as it arrives, in chunks cut anywhere (even inside a UTF-8
+sequence or between the CR and LF of a CRLF), and return the items completed so far.
+:class:`SSEDecoder` follows the WHATWG HTML "event stream interpretation" rules;
+:class:`NDJSONDecoder` reads one JSON value per line. Lines are cut by
+:class:`LineSplitter`, which bounds how long a line may grow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, cast
+
+import attrs
+
+__all__ = [
+    "DEFAULT_MAX_LINE_BYTES",
+    "Decoder",
+    "LineSplitter",
+    "NDJSONDecoder",
+    "SSEDecoder",
+    "ServerSentEvent",
+]
+
+DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
+_UTF8_BOM = b"\xef\xbb\xbf"
+_ERROR_LINE_CHARS = 500
+
+T = TypeVar("T")
+
+
+def _pick_json_loads() -> Callable[[str], Any]:
+    """Return ``orjson.loads`` when orjson is installed, else ``json.loads``."""
+    try:
+        orjson = importlib.import_module("orjson")
+    except ImportError:
+        return json.loads
+    return cast("Callable[[str], Any]", orjson.loads)
+
+
+json_loads = _pick_json_loads()
+
+
+class Decoder(Protocol[T]):
+    """Turns body chunks into items; :meth:`flush` returns what is left at end of body."""
+
+    def feed(self, chunk: bytes) -> list[T]:
+        """Take the next chunk of the body; return the items it completed."""
+        ...
+
+    def flush(self) -> list[T]:
+        """Signal the end of the body; return the items still pending."""
+        ...
+
+
+@attrs.frozen
+class ServerSentEvent:
+    """One dispatched Server-Sent Event.
+
+    ``id`` is the stream's last event id when the event was dispatched: it persists from
+    earlier events until an ``id`` field changes it (``None`` while none was ever given).
+    ``retry`` is the reconnection time in milliseconds when this event carried a valid
+    ``retry`` field.
+    """
+
+    event: str = "message"
+    data: str = ""
+    id: str | None = None
+    retry: int | None = None
+
+    def json(self) -> Any:
+        """Parse ``data`` as JSON."""
+        return json_loads(self.data)
+
+
+class LineSplitter:
+    """Cuts a byte stream into lines ended by CR, LF or CRLF.
+
+    A CRLF split across two chunks ends one line, not two. Returned lines do not include
+    their line end. A line longer than ``max_line_bytes`` raises ``ValueError``, so a
+    body without line ends cannot grow the buffer without bound.
+    """
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        if max_line_bytes <= 0:
+            raise ValueError("max_line_bytes must be positive")
+        self.max_line_bytes = max_line_bytes
+        self._buffer = bytearray()
+        self._skip_lf = False  # the previous chunk ended with CR: a leading LF is its pair
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        """Take the next chunk; return the lines it completed."""
+        if self._skip_lf and chunk:
+            self._skip_lf = False
+            if chunk[:1] == b"\n":
+                chunk = chunk[1:]
+        end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+        if end < 0:
+            self._buffer += chunk
+            self._check_length(len(self._buffer))
+            return []
+        text = bytes(self._buffer) + chunk[: end + 1]
+        self._buffer = bytearray(chunk[end + 1 :])
+        self._check_length(len(self._buffer))
+        self._skip_lf = not self._buffer and text.endswith(b"\r")
+        return self._split(text)
+
+    def flush(self) -> list[bytes]:
+        """Signal end of input; return the last line when it had no line end."""
+        self._skip_lf = False
+        if not self._buffer:
+            return []
+        line = bytes(self._buffer)
+        self._buffer.clear()
+        return [line]
+
+    def _split(self, text: bytes) -> list[bytes]:
+        """Split ``text``, which ends with a line end, into its lines."""
+        if b"\r" in text:
+            text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = text.split(b"\n")
+        lines.pop()  # the empty piece after the final line end
+        self._check_length(max(map(len, lines)))
+        return lines
+
+    def _check_length(self, length: int) -> None:
+        if length > self.max_line_bytes:
+            raise ValueError(f"line longer than {self.max_line_bytes} bytes")
+
+
+class SSEDecoder:
+    """Incremental ``text/event-stream`` decoder following the WHATWG rules.
+
+    One leading UTF-8 BOM is dropped, text is decoded as UTF-8 with replacement, an
+    event is dispatched at a blank line only when it has data, and an event still open
+    at end of body is discarded.
+    """
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self._lines = LineSplitter(max_line_bytes)
+        self._at_start = True
+        self._data: list[str] = []
+        self._event = ""
+        self._retry: int | None = None
+        self._id_buffer: str | None = None
+        self._last_event_id: str | None = None
+        self._reconnection_time: int | None = None
+
+    @property
+    def last_event_id(self) -> str | None:
+        """The id to resume from: set at each blank line from the latest ``id`` field."""
+        return self._last_event_id
+
+    @property
+    def retry(self) -> int | None:
+        """The latest valid ``retry`` value in milliseconds, ``None`` if none was seen."""
+        return self._reconnection_time
+
+    def feed(self, chunk: bytes) -> list[ServerSentEvent]:
+        """Take the next chunk of the body; return the events it completed."""
+        events = []
+        for line in self._lines.feed(chunk):
+            event = self._process_line(self._decode(line))
+            if event is not None:
+                events.append(event)
+        return events
+
+    def flush(self) -> list[ServerSentEvent]:
+        """End of body: an event without its closing blank line is discarded."""
+        self._lines.flush()
+        self._reset_event()
+        return []
+
+    def _decode(self, line: bytes) -> str:
+        if self._at_start:
+            self._at_start = False
+            if line.startswith(_UTF8_BOM):
+                line = line[len(_UTF8_BOM) :]
+        return line.decode("utf-8", "replace")
+
+    def _process_line(self, line: str) -> ServerSentEvent | None:
+        if not line:
+            return self._dispatch()
+        if line[0] == ":":
+            return None
+        name, colon, value = line.partition(":")
+        if colon and value[:1] == " ":
+            value = value[1:]
+        self._process_field(name, value)
+        return None
+
+    def _process_field(self, name: str, value: str) -> None:
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                self._id_buffer = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self._retry = int(value)
+            self._reconnection_time = self._retry
+
+    def _dispatch(self) -> ServerSentEvent | None:
+        self._last_event_id = self._id_buffer
+        if not self._data:
+            self._reset_event()
+            return None
+        event = ServerSentEvent(
+            event=self._event or "message",
+            data="\n".join(self._data),
+            id=self._id_buffer,
+            retry=self._retry,
+        )
+        self._reset_event()
+        return event
+
+    def _reset_event(self) -> None:
+        self._data = []
+        self._event = ""
+        self._retry = None
+
+
+class NDJSONDecoder:
+    """Incremental newline-delimited JSON decoder: one JSON value per line.
+
+    Blank lines are skipped; the last line counts even without a trailing newline. A
+    line that is not JSON raises ``ValueError`` quoting (the start of) the line.
+    """
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self._lines = LineSplitter(max_line_bytes)
+        self._at_start = True
+
+    def feed(self, chunk: bytes) -> list[Any]:
+        """Take the next chunk of the body; return the values it completed."""
+        return self._parse_lines(self._lines.feed(chunk))
+
+    def flush(self) -> list[Any]:
+        """End of body: return the value on a last line that had no newline."""
+        return self._parse_lines(self._lines.flush())
+
+    def _parse_lines(self, lines: list[bytes]) -> list[Any]:
+        values = []
+        for line in lines:
+            if self._at_start:
+                self._at_start = False
+                if line.startswith(_UTF8_BOM):
+                    line = line[len(_UTF8_BOM) :]
+            if line.strip():
+                values.append(self._parse(line))
+        return values
+
+    @staticmethod
+    def _parse(line: bytes) -> Any:
+        text = line.decode("utf-8", "replace")
+        try:
+            return json_loads(text)
+        except ValueError as exc:
+            shown = text if len(text) <= _ERROR_LINE_CHARS else text[:_ERROR_LINE_CHARS] + "..."
+            raise ValueError(f"invalid JSON line in NDJSON stream: {shown!r}") from exc

@@ -1,0 +1,1 @@
+"""Helpers for tests/test_runtime.py: a toy async client and scripts run as subprocesses."""
