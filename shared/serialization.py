@@ -75,6 +75,7 @@ _NONE_TYPE = type(None)
 _SCALARS = (str, int, float, bool)
 _LIST_ORIGINS = (list, Sequence, MutableSequence)
 _DICT_ORIGINS = (dict, Mapping, MutableMapping)
+_PLAIN: dict[Any, tuple[type, ...]] = {str: (str,), int: (int,), float: (float, int), bool: (bool,)}
 _SHORT_REPR = 40
 _MAX_LISTED_ERRORS = 10
 
@@ -270,6 +271,14 @@ def _map_types(tp: Any) -> tuple[Any, Any]:
     return (args[0], args[1]) if len(args) == 2 else (str, Any)
 
 
+def _plain_classes(types_: Iterable[Any]) -> frozenset[type]:
+    """Classes of wire values that scalar types among ``types_`` take unchanged."""
+    plain: set[type] = set()
+    for tp in types_:
+        plain.update(_PLAIN.get(tp, ()))
+    return frozenset(plain)
+
+
 def _split_union(tp: Any) -> tuple[tuple[Any, ...], bool, bool]:
     """Return the branches of ``tp`` other than None/Unset, and whether each was there."""
     args = typing.get_args(tp)
@@ -343,8 +352,12 @@ def format_datetime(value: dt.datetime) -> str:
 # Wire hooks for scalars
 
 
+def _pass_through(value: Any, _: Any) -> Any:
+    return value
+
+
 def _structure_str(value: Any, _: Any) -> str:
-    if isinstance(value, str):
+    if value.__class__ is str or isinstance(value, str):
         return value
     raise TypeError(_mismatch("str", value))
 
@@ -542,10 +555,13 @@ class Serializer:
 
             return structure_any_list
         item_hook = self._hook(item_type)
+        plain = _plain_classes((item_type,))
 
         def structure_list(value: Any, _: Any) -> list[Any]:
             if not isinstance(value, (list, tuple)):
                 raise TypeError(_mismatch("a list", value))
+            if plain and all(item.__class__ in plain for item in value):
+                return list(value)
             try:
                 return [item_hook(item, item_type) for item in value]
             except Exception:
@@ -556,21 +572,23 @@ class Serializer:
     def _dict_hook(self, tp: Any) -> StructureHook:
         key_type, value_type = _map_types(tp)
         name = _type_name(tp)
-        key_hook = None if key_type is str or _is_any(key_type) else self._hook(key_type)
-        value_hook = None if _is_any(value_type) else self._hook(value_type)
+        check_keys = not (key_type is str or _is_any(key_type))
+        key_hook = self._hook(key_type) if check_keys else _pass_through
+        value_hook = _pass_through if _is_any(value_type) else self._hook(value_type)
+        copy_only = value_hook is _pass_through and not check_keys
 
         def structure_dict(value: Any, _: Any) -> dict[Any, Any]:
-            if not isinstance(value, Mapping):
+            if value.__class__ is not dict and not isinstance(value, Mapping):
                 raise TypeError(_mismatch("an object", value))
-            if key_hook is None and value_hook is None:
+            if copy_only:
                 return dict(value)
             try:
-                return {
-                    key if key_hook is None else key_hook(key, key_type): (
-                        item if value_hook is None else value_hook(item, value_type)
-                    )
-                    for key, item in value.items()
-                }
+                if check_keys:
+                    return {
+                        key_hook(key, key_type): value_hook(item, value_type)
+                        for key, item in value.items()
+                    }
+                return {key: value_hook(item, value_type) for key, item in value.items()}
             except Exception:
                 raise _dict_error(value, key_hook, value_hook, tp, name) from None
 
@@ -595,7 +613,11 @@ class Serializer:
                 else self._first_fit_hook(branches, inner_type)
             )
 
+        plain = _plain_classes(branches)
+
         def structure_union(value: Any, _: Any) -> Any:
+            if value.__class__ in plain:
+                return value
             if value is None and has_none:
                 return None
             if value is UNSET and has_unset:
@@ -611,14 +633,13 @@ class Serializer:
         tags = ", ".join(repr(tag) for tag in info.mapping)
 
         def structure_tagged(value: Any, _: Any) -> Any:
-            if not isinstance(value, Mapping):
+            if value.__class__ is not dict and not isinstance(value, Mapping):
                 raise TypeError(_mismatch(f"an object ({name})", value))
             tag = value.get(key)
             found = hooks.get(tag) if isinstance(tag, str) else None
             if found is None:
-                raise ValueError(
-                    f"unknown {key!r} value {_short_repr(tag)} for {name}; expected one of {tags}"
-                )
+                problem = "missing" if key not in value else f"unknown value {_short_repr(tag)}"
+                raise ValueError(f"{problem} {key!r} for {name}; expected one of {tags}")
             return found[0](value, found[1])
 
         return structure_tagged
@@ -786,8 +807,8 @@ def _list_error(
 
 def _dict_error(
     value: Mapping[Any, Any],
-    key_hook: StructureHook | None,
-    value_hook: StructureHook | None,
+    key_hook: StructureHook,
+    value_hook: StructureHook,
     tp: Any,
     name: str,
 ) -> Exception:
@@ -795,10 +816,8 @@ def _dict_error(
     errors: list[Exception] = []
     for key, item in value.items():
         try:
-            if key_hook is not None:
-                key_hook(key, key_type)
-            if value_hook is not None:
-                value_hook(item, value_type)
+            key_hook(key, key_type)
+            value_hook(item, value_type)
         except Exception as exc:
             _add_note(exc, IterableValidationNote(f"{name} @ key {key!r}", key, value_type))
             errors.append(exc)

@@ -5,13 +5,23 @@ Usage: python -W default never_closed.py BASE_URL
 
 from __future__ import annotations
 
+import atexit
 import sys
 import threading
 
-from toyclient import ToySyncClient
+
+def report_closed() -> None:
+    # Registered before shared.runtime is imported, so it runs after the runtime's hook.
+    print("closed at exit:", async_client.closed, flush=True)
+
+
+atexit.register(report_closed)
+
+from toyclient import ToySyncClient  # noqa: E402
 
 client = ToySyncClient(sys.argv[1])  # never closed
 print("global", client.get("/hello"), flush=True)
+async_client = client.async_client()
 
 
 def dropped_client() -> str:

@@ -1,0 +1,249 @@
+"""The generated sync facade, against the fake flux0 server over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import flux0_async
+from flux0_async import errors, models
+from flux0_async.sync import Flux0
+from flux0_async.testing import FakeFlux0Server
+from shared.errors import InvalidInputError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[FakeFlux0Server]:
+    with FakeFlux0Server.in_thread() as fake:
+        yield fake
+
+
+@pytest.fixture
+def flux0(server: FakeFlux0Server) -> Iterator[Flux0]:
+    with Flux0(server_url=server.url) as client:
+        yield client
+
+
+def reply_text(events: list[Any]) -> str:
+    chunks = [e.data for e in events if isinstance(e, models.ChunkEventStream)]
+    texts = sorted((c for c in chunks if all(p.path == "/-" for p in c.patches)), key=lambda c: c.seq)
+    return "".join(str(p.value) for c in texts for p in c.patches)
+
+
+def new_session(flux0: Flux0, agent_type: str = "echo") -> models.SessionDTO:
+    agent = flux0.agents.create(name="Drizzle", type_=agent_type)
+    return flux0.sessions.create(agent_id=agent.id)
+
+
+def test_facade_mirrors_the_async_client_signatures_and_docstrings() -> None:
+    sync_client = Flux0(server_url="http://127.0.0.1:9")
+    async_client = flux0_async.Flux0(server_url="http://127.0.0.1:9")
+    for namespace in ("agents", "sessions"):
+        sync_ns, async_ns = getattr(sync_client, namespace), getattr(async_client, namespace)
+        names = [n for n in dir(async_ns) if not n.startswith("_")]
+        assert names == [n for n in dir(sync_ns) if not n.startswith("_")]
+        for name in names:
+            sync_fn, async_fn = getattr(sync_ns, name), getattr(async_ns, name)
+            assert inspect.iscoroutinefunction(async_fn) and not inspect.iscoroutinefunction(sync_fn)
+            assert sync_fn.__doc__ == async_fn.__doc__
+            sync_params = list(inspect.signature(sync_fn).parameters)
+            assert sync_params == list(inspect.signature(async_fn).parameters)
+    sync_client.close()
+
+
+def test_every_operation(flux0: Flux0) -> None:
+    agent = flux0.agents.create(name="Drizzle", type_="echo")
+    assert flux0.agents.retrieve(agent_id=agent.id).id == agent.id
+    assert agent.id in [a.id for a in flux0.agents.list().data]
+    session = flux0.sessions.create(agent_id=agent.id, title="SF", allow_greeting=False)
+    assert flux0.sessions.retrieve(session_id=session.id) == session
+    assert session.id in [s.id for s in flux0.sessions.list(agent_id=agent.id).data]
+    with flux0.sessions.create_event(
+        session_id=session.id, type_="message", source="user", content="hello sync"
+    ) as events:
+        received = list(events)
+    assert reply_text(received) == "Echo: hello sync"
+    listed = flux0.sessions.list_events(session_id=session.id, request=["message"])
+    assert [e.source for e in listed.data] == ["user", "ai_agent"]
+
+
+def test_errors_and_bad_input(flux0: Flux0, server: FakeFlux0Server) -> None:
+    with pytest.raises(errors.HTTPValidationError) as caught:
+        flux0.agents.retrieve(agent_id="short")
+    assert caught.value.data.detail
+    with pytest.raises(errors.APIError) as missing:
+        flux0.sessions.retrieve(session_id="abcdefghij")
+    assert missing.value.status_code == 404
+    before = len(server.state.agents)
+    with pytest.raises(InvalidInputError, match="name"):
+        flux0.agents.create(name=["x"], type_="echo")  # type: ignore[arg-type]
+    assert len(server.state.agents) == before
+
+
+def test_break_closes_the_stream(flux0: Flux0, server: FakeFlux0Server) -> None:
+    session = new_session(flux0, "echo_crash")
+    for _ in flux0.sessions.create_event(
+        session_id=session.id, type_="message", source="user", content="x"
+    ):
+        break
+    deadline = time.monotonic() + 5
+    while server.state.open_streams and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.state.open_streams == 0
+
+
+def test_stream_read_timeout_raises_the_sdk_error(flux0: Flux0) -> None:
+    session = new_session(flux0, "echo_crash")
+    with (
+        pytest.raises(errors.APITimeoutError),
+        flux0.sessions.create_event(
+            session_id=session.id, type_="message", source="user", content="x", timeout_ms=300
+        ) as events,
+    ):
+        for _ in events:
+            pass
+
+
+def test_called_from_inside_a_running_event_loop() -> None:
+    result = run_script(
+        """
+        import asyncio, warnings
+        from flux0_async.sync import Flux0
+        from flux0_async.testing import FakeFlux0Server
+
+        async def inside(flux0):
+            flux0.agents.create(name="jupyter", type_="echo")
+            return [a.name for a in flux0.agents.list().data]
+
+        with FakeFlux0Server.in_thread() as server, Flux0(server_url=server.url) as flux0:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                print(asyncio.run(inside(flux0)))
+            print(sorted({w.category.__name__ for w in caught}))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["['jupyter']", "['RuntimeWarning']"]
+
+
+def test_sixteen_threads_share_one_connection_pool(flux0: Flux0, server: FakeFlux0Server) -> None:
+    agent = flux0.agents.create(name="pool", type_="echo")
+    failures: list[BaseException] = []
+    sessions: set[Any] = set()
+
+    def worker() -> None:
+        try:
+            for _ in range(10):
+                assert flux0.agents.retrieve(agent_id=agent.id).id == agent.id
+            sessions.add(id(flux0._run(_session_of)))
+        except BaseException as exc:  # collected and re-raised in the test thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not failures
+    assert len(sessions) == 1
+
+
+async def _session_of(client: flux0_async.Flux0) -> Any:
+    return client._core.session
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_usable_in_a_child_after_fork(flux0: Flux0) -> None:
+    agent = flux0.agents.create(name="before-fork", type_="echo")
+    pid = os.fork()
+    if pid == 0:  # child: exit code tells the parent what happened
+        code = 1
+        try:
+            code = 0 if flux0.agents.retrieve(agent_id=agent.id).id == agent.id else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert flux0.agents.retrieve(agent_id=agent.id).name == "before-fork"
+
+
+def run_script(source: str, *, interrupt_after: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``source`` in a fresh interpreter; optionally SIGINT it after a marker line."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONWARNINGS="default")
+    process = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(source)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert process.stdout is not None
+    if interrupt_after:
+        for line in process.stdout:
+            if interrupt_after in line:
+                time.sleep(0.2)
+                process.send_signal(signal.SIGINT)
+                break
+    out, err = process.communicate(timeout=30)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_ctrl_c_cancels_the_in_flight_read() -> None:
+    result = run_script(
+        """
+        import time
+        from flux0_async.sync import Flux0
+        from flux0_async.testing import FakeFlux0Server
+
+        with FakeFlux0Server.in_thread() as server, Flux0(server_url=server.url) as flux0:
+            agent = flux0.agents.create(name="a", type_="echo_crash")
+            session = flux0.sessions.create(agent_id=agent.id)
+            stream = flux0.sessions.create_event(
+                session_id=session.id, type_="message", source="user", content="x"
+            )
+            try:
+                for event in stream:
+                    print("READY", flush=True)
+            except KeyboardInterrupt:
+                deadline = time.monotonic() + 5
+                while server.state.open_streams and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                print("INTERRUPTED open_streams=%d" % server.state.open_streams, flush=True)
+        """,
+        interrupt_after="READY",
+    )
+    assert "INTERRUPTED open_streams=0" in result.stdout, result.stderr
+
+
+def test_a_client_never_closed_leaves_no_warnings_at_exit() -> None:
+    result = run_script(
+        """
+        from flux0_async.sync import Flux0
+        from flux0_async.testing import FakeFlux0Server
+
+        with FakeFlux0Server.in_thread() as server:
+            flux0 = Flux0(server_url=server.url)
+            flux0.agents.create(name="leak", type_="echo")
+            print(len(flux0.agents.list().data))
+            leaked_too = Flux0(server_url=server.url)
+            leaked_too.agents.list()
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
+    for text in ("Unclosed", "Event loop is closed", "Traceback"):
+        assert text not in result.stderr
