@@ -60,16 +60,16 @@ async def async_tour(url: str) -> None:
                 show_event(event)
         show_event.end_line()
         saved = await flux0.sessions.list_events(session_id=session.id, request=["message"])
-        for event in saved.data:
-            data = event.data
+        for saved_event in saved.data:
+            data = saved_event.data
             if isinstance(data, models.MessageEventDataDTO):
                 text = " ".join(str(getattr(p, "content", "")) for p in data.parts)
-                print(f"saved #{event.offset} from {event.source}: {text}")
+                print(f"saved #{saved_event.offset} from {saved_event.source}: {text}")
         try:
             await flux0.agents.retrieve(agent_id="too-short")
         except errors.HTTPValidationError as error:
-            detail = error.data.detail[0]
-            print(f"HTTP {error.status_code}: {detail.msg} at {detail.loc}")
+            for detail in error.data.detail or []:
+                print(f"HTTP {error.status_code}: {detail.msg} at {detail.loc}")
 
 
 def sync_tour(url: str) -> None:

@@ -25,7 +25,7 @@ class ResponseValidationError(APIError, _base.ResponseValidationError):
 
 
 class HTTPValidationError(APIError, _base.SDKDataError):
-    """An error response whose body parsed into :class:`models.HTTPValidationError` (in ``data``)."""
+    """An error response whose body parsed into ``models.HTTPValidationError`` (``data``)."""
 
     data: models.HTTPValidationError
 

@@ -431,8 +431,7 @@ class _ClientHolder(Generic[A]):
         """The async client for this process, created on first use (loop thread)."""
         if self.closed:
             raise RuntimeError("This client is closed")
-        if self._client is not None and self._pid != os.getpid():
-            self.abandon()
+
         if self._client is None:
             self._client = self._make()
             self._pid = os.getpid()
@@ -615,7 +614,7 @@ def _after_fork_in_child() -> None:
     _loop_lock = threading.Lock()
     _loop = None
     for loop in list(_ALL_LOOPS):
-        loop._forget()
+        loop._running = None
 
 
 def _close_at_exit() -> None:

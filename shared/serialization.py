@@ -454,6 +454,7 @@ class Serializer:
         self._lock = threading.RLock()
         self._structure_hooks: dict[Any, StructureHook] = {}
         self._unstructure_hooks: dict[Any, UnstructureHook] = {}
+        self._quick_hooks: dict[Any, StructureHook] = {}  # models: generated fn, no re-run
         self._building: set[Any] = set()
         self._building_unstructure: set[Any] = set()
         self._input = _InputConverter(self._unions)
@@ -647,11 +648,19 @@ class Serializer:
     def _first_fit_hook(self, branches: tuple[Any, ...], tp: Any) -> StructureHook:
         hooks = [(self._hook(branch), branch) for branch in branches]
         exact = {branch: hook for hook, branch in hooks if branch in _SCALARS}
+        # Models are tried with their plain generated function first: a branch that
+        # does not fit then fails cheaply, without the detailed re-run that explains it.
+        quick = [(self._quick_hooks.get(branch, hook), branch) for hook, branch in hooks]
 
         def structure_first_fit(value: Any, _: Any) -> Any:
             hook = exact.get(value.__class__)
             if hook is not None:
                 return hook(value, value.__class__)
+            for branch_hook, branch in quick:
+                try:
+                    return branch_hook(value, branch)
+                except Exception:  # next branch; explained below if none fits
+                    continue
             errors: list[Exception] = []
             for branch_hook, branch in hooks:
                 try:
@@ -713,6 +722,7 @@ class Serializer:
         }
         make: Callable[..., StructureHook] = make_dict_structure_fn
         fast = make(cls, self.converter, _cattrs_detailed_validation=False, **renames)
+        self._quick_hooks[cls] = fast
         detailed: list[StructureHook] = []
 
         def explain(value: Any) -> Exception | None:
@@ -912,7 +922,7 @@ class _InputConverter:
             inner = _input_none
         else:
             info = self._unions.get(frozenset(branches))
-            first_fit = self._first_fit(branches, tp)
+            first_fit = self._first_fit(branches)
             inner = first_fit if info is None else self._tagged(info, tp, first_fit)
 
         def convert_union(value: Any, path: str) -> Any:
@@ -924,10 +934,10 @@ class _InputConverter:
 
         return convert_union
 
-    def _first_fit(self, branches: tuple[Any, ...], tp: Any) -> InputHook:
+    def _first_fit(self, branches: tuple[Any, ...]) -> InputHook:
         hooks = [(branch, self.hook(branch)) for branch in branches]
         exact = {branch: hook for branch, hook in hooks if branch in _SCALARS or _is_model(branch)}
-        name = _type_name(tp)
+        name = " | ".join(_type_name(branch) for branch in branches)
 
         def convert_first_fit(value: Any, path: str) -> Any:
             hook = exact.get(value.__class__)

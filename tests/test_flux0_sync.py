@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import os
 import signal
@@ -40,7 +39,9 @@ def flux0(server: FakeFlux0Server) -> Iterator[Flux0]:
 
 def reply_text(events: list[Any]) -> str:
     chunks = [e.data for e in events if isinstance(e, models.ChunkEventStream)]
-    texts = sorted((c for c in chunks if all(p.path == "/-" for p in c.patches)), key=lambda c: c.seq)
+    texts = sorted(
+        (c for c in chunks if all(p.path == "/-" for p in c.patches)), key=lambda c: c.seq
+    )
     return "".join(str(p.value) for c in texts for p in c.patches)
 
 
@@ -58,7 +59,9 @@ def test_facade_mirrors_the_async_client_signatures_and_docstrings() -> None:
         assert names == [n for n in dir(sync_ns) if not n.startswith("_")]
         for name in names:
             sync_fn, async_fn = getattr(sync_ns, name), getattr(async_ns, name)
-            assert inspect.iscoroutinefunction(async_fn) and not inspect.iscoroutinefunction(sync_fn)
+            assert inspect.iscoroutinefunction(async_fn) and not inspect.iscoroutinefunction(
+                sync_fn
+            )
             assert sync_fn.__doc__ == async_fn.__doc__
             sync_params = list(inspect.signature(sync_fn).parameters)
             assert sync_params == list(inspect.signature(async_fn).parameters)
@@ -181,7 +184,9 @@ def test_usable_in_a_child_after_fork(flux0: Flux0) -> None:
     assert flux0.agents.retrieve(agent_id=agent.id).name == "before-fork"
 
 
-def run_script(source: str, *, interrupt_after: str | None = None) -> subprocess.CompletedProcess[str]:
+def run_script(
+    source: str, *, interrupt_after: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run ``source`` in a fresh interpreter; optionally SIGINT it after a marker line."""
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONWARNINGS="default")
     process = subprocess.Popen(

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import datetime
-from typing import Any, Literal, TypeAlias, Union
+from typing import Any, Literal, TypeAlias
 
 import attrs
 
@@ -24,7 +24,7 @@ class AgentCreationParamsDTO:
 
     name: str
     type_: str = attrs.field(metadata={"json": "type"})
-    description: str | None | Unset = attrs.field(default=UNSET)
+    description: str | Unset | None = attrs.field(default=UNSET)
 
 
 @attrs.define(slots=True, kw_only=True)
@@ -37,7 +37,7 @@ class AgentDTO:
     id: str
     name: str
     type_: str = attrs.field(metadata={"json": "type"})
-    description: str | None | Unset = attrs.field(default=UNSET)
+    description: str | Unset | None = attrs.field(default=UNSET)
     created_at: datetime.datetime
 
 
@@ -81,7 +81,7 @@ class ChunkEventStream:
 class ConsumptionOffsetsDTO:
     """ConsumptionOffsets (``ConsumptionOffsetsDTO``)."""
 
-    client: int | None | Unset = attrs.field(default=UNSET)
+    client: int | Unset | None = attrs.field(default=UNSET)
 
 
 @attrs.define(slots=True, kw_only=True)
@@ -124,7 +124,7 @@ class EmittedEventDTO:
     type_: EventTypeDTO = attrs.field(metadata={"json": "type"})
     source: EventSourceDTO
     data: EmittedEventDTOData
-    metadata: dict[str, Any] | None | Unset = attrs.field(default=UNSET)
+    metadata: dict[str, Any] | Unset | None = attrs.field(default=UNSET)
 
 
 @attrs.define(slots=True, kw_only=True)
@@ -148,7 +148,7 @@ class EventCreationParamsDTO:
 
     type_: EventTypeDTO = attrs.field(metadata={"json": "type"})
     source: EventSourceDTO
-    content: str | None | Unset = attrs.field(default=UNSET)
+    content: str | Unset | None = attrs.field(default=UNSET)
 
 
 @attrs.define(slots=True, kw_only=True)
@@ -165,7 +165,7 @@ class EventDTO:
     offset: int
     data: EventDTOData
     deleted: bool
-    metadata: dict[str, Any] | None | Unset = attrs.field(default=UNSET)
+    metadata: dict[str, Any] | Unset | None = attrs.field(default=UNSET)
     created_at: datetime.datetime
 
 
@@ -230,10 +230,10 @@ class MessageEventDataDTO:
     """
 
     type_: Literal["message"] = attrs.field(metadata={"json": "type"})
-    tags: list[str] | None | Unset = attrs.field(default=UNSET)
-    flagged: bool | None | Unset = attrs.field(default=UNSET)
+    tags: list[str] | Unset | None = attrs.field(default=UNSET)
+    flagged: bool | Unset | None = attrs.field(default=UNSET)
     parts: list[MessageEventDataDTOPartsItem]
-    participant: dict[str, str] | None | Unset = attrs.field(default=UNSET)
+    participant: dict[str, str] | Unset | None = attrs.field(default=UNSET)
 
 
 @attrs.define(slots=True, kw_only=True)
@@ -255,8 +255,8 @@ class SessionCreationParamsDTO:
     """
 
     agent_id: str
-    id: str | None | Unset = attrs.field(default=UNSET)
-    title: str | None | Unset = attrs.field(default=UNSET)
+    id: str | Unset | None = attrs.field(default=UNSET)
+    title: str | Unset | None = attrs.field(default=UNSET)
 
 
 @attrs.define(slots=True, kw_only=True)
@@ -269,7 +269,7 @@ class SessionDTO:
     id: str
     agent_id: str
     user_id: str
-    title: str | None | Unset = attrs.field(default=UNSET)
+    title: str | Unset | None = attrs.field(default=UNSET)
     consumption_offsets: ConsumptionOffsetsDTO
     created_at: datetime.datetime
 
@@ -293,8 +293,8 @@ class StatusEventDataDTO:
 
     type_: Literal["status"] = attrs.field(metadata={"json": "type"})
     status: StatusEventDataStatusField
-    acknowledged_offset: int | None | Unset = attrs.field(default=UNSET)
-    data: Any | None | Unset = attrs.field(default=UNSET)
+    acknowledged_offset: int | Unset | None = attrs.field(default=UNSET)
+    data: Any | Unset | None = attrs.field(default=UNSET)
 
 
 class StatusEventDataStatusField(OpenEnum):
@@ -319,8 +319,8 @@ class ToolCallDTO:
     tool_call_id: str
     tool_name: str
     args: dict[str, Any]
-    result: ToolResultDTO | None | Unset = attrs.field(default=UNSET)
-    error: str | None | Unset = attrs.field(default=UNSET)
+    result: ToolResultDTO | Unset | None = attrs.field(default=UNSET)
+    error: str | Unset | None = attrs.field(default=UNSET)
 
 
 @attrs.define(slots=True, kw_only=True)
@@ -373,15 +373,15 @@ class ValidationError:
     ctx: dict[str, Any] | Unset = attrs.field(default=UNSET)
 
 
-EmittedEventDTOData: TypeAlias = Union[MessageEventDataDTO, StatusEventDataDTO, ToolEventDataDTO]
+EmittedEventDTOData: TypeAlias = MessageEventDataDTO | StatusEventDataDTO | ToolEventDataDTO
 
-EventDTOData: TypeAlias = Union[MessageEventDataDTO, StatusEventDataDTO, ToolEventDataDTO]
+EventDTOData: TypeAlias = MessageEventDataDTO | StatusEventDataDTO | ToolEventDataDTO
 
-MessageEventDataDTOPartsItem: TypeAlias = Union[ContentPartDTO, ReasoningPartDTO, ToolPartDTO]
+MessageEventDataDTOPartsItem: TypeAlias = ContentPartDTO | ReasoningPartDTO | ToolPartDTO
 
-SessionStream: TypeAlias = Union[ChunkEventStream, EmittedEventStream]
+SessionStream: TypeAlias = ChunkEventStream | EmittedEventStream
 
-ValidationErrorLocItem: TypeAlias = Union[str, int]
+ValidationErrorLocItem: TypeAlias = str | int
 
 UNIONS: tuple[UnionInfo, ...] = (
     UnionInfo(

@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from shared.operation import Body, Operation, Param, Response
 
 from . import models
@@ -49,7 +47,7 @@ SESSIONS_LIST = Operation(
     name="sessions.list",
     method="GET",
     path="/api/sessions",
-    params=(Param("agent_id", "agent_id", "query", Optional[str], style="form", explode=True),),
+    params=(Param("agent_id", "agent_id", "query", str | None, style="form", explode=True),),
     responses=(
         Response("200", "json", content_type="application/json", type=models.SessionsDTO),
         Response("422", "json", content_type="application/json", type=models.HTTPValidationError),
@@ -121,15 +119,13 @@ SESSIONS_LIST_EVENTS = Operation(
         Param(
             "session_id", "session_id", "path", str, required=True, style="simple", explode=False
         ),
-        Param("min_offset", "min_offset", "query", Optional[int], style="form", explode=True),
+        Param("min_offset", "min_offset", "query", int | None, style="form", explode=True),
         Param(
-            "source", "source", "query", Optional[models.EventSourceDTO], style="form", explode=True
+            "source", "source", "query", models.EventSourceDTO | None, style="form", explode=True
         ),
-        Param(
-            "correlation_id", "correlation_id", "query", Optional[str], style="form", explode=True
-        ),
+        Param("correlation_id", "correlation_id", "query", str | None, style="form", explode=True),
     ),
-    body=Body("json", "application/json", Optional[list[models.EventTypeDTO]]),
+    body=Body("json", "application/json", list[models.EventTypeDTO] | None),
     responses=(
         Response("200", "json", content_type="application/json", type=models.EventsDTO),
         Response("404", "empty"),

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from . import ir
 from .methods import OPTION_ARGS, Arg, MethodSpec, method_spec
 from .naming import identifier, pascal
-from .types import runtime_expr
+from .types import or_unset, runtime_expr
 
 # ---- the namespace tree ----------------------------------------------------------------
 
@@ -181,11 +181,9 @@ def _signature(spec: MethodSpec, flat_required: bool | None, request_required: b
 
 
 def _arg(arg: Arg, required: bool) -> str:
-    return (
-        f"{arg.name}: {arg.annotation}"
-        if required
-        else f"{arg.name}: {arg.annotation} | Unset = UNSET"
-    )
+    if required:
+        return f"{arg.name}: {arg.annotation}"
+    return f"{arg.name}: {or_unset(arg.annotation)} = UNSET"
 
 
 def _body_lines(spec: MethodSpec, flavour: Flavour) -> list[str]:
@@ -227,6 +225,7 @@ def emit_resources(api: ir.API, header: str) -> str:
 
 # name used in generated code -> (section, import line); sections keep isort's order
 _IMPORTS = {
+    "builtins": (0, "import builtins"),
     "warnings": (0, "import warnings"),
     "logging": (0, "import logging"),
     "Awaitable": (0, "from collections.abc import Awaitable, Callable"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import ir
 from .naming import constant, unique
-from .types import annotation, names_in, runtime_expr, uses_prim
+from .types import annotation, names_in, or_unset, runtime_expr, uses_prim
 
 
 def emit_models(api: ir.API, header: str) -> str:
@@ -30,7 +30,7 @@ def _imports(api: ir.API) -> str:
     lines = ["from __future__ import annotations", ""]
     if any(uses_prim(t, {"datetime", "date"}) for t in types):
         lines.append("import datetime")
-    lines.append("from typing import Any, Literal, Optional, TypeAlias, Union")
+    lines.append("from typing import Any, Literal, TypeAlias")
     lines += ["", "import attrs", ""]
     if any(uses_prim(t, {"file"}) for t in types):
         lines.append("from shared.files import FileContent")
@@ -82,7 +82,7 @@ def _field(field: ir.Field) -> str:
     kind = annotation(field.type)
     args = []
     if not field.required:
-        kind = f"{kind} | Unset"
+        kind = or_unset(kind)
         args.append("default=UNSET")
     if field.json_name != field.py_name:
         args.append(f'metadata={{"json": {field.json_name!r}}}')
@@ -94,8 +94,8 @@ def _field(field: ir.Field) -> str:
 def _alias(decl: ir.Union | ir.Alias) -> str:
     if isinstance(decl, ir.Alias):
         return f"{decl.name}: TypeAlias = {runtime_expr(decl.target)}"
-    options = ", ".join(runtime_expr(o) for o in decl.options)
-    return f"{decl.name}: TypeAlias = Union[{options}]"
+    options = " | ".join(runtime_expr(o) for o in decl.options)
+    return f"{decl.name}: TypeAlias = {options}"
 
 
 def _ordered_aliases(aliases: list[ir.Union | ir.Alias]) -> list[ir.Union | ir.Alias]:

@@ -54,15 +54,22 @@ def operation_constant(op: ir.Operation) -> str:
     return constant("_".join((*op.group, op.name)))
 
 
+def loose_names(api: ir.API) -> frozenset[str]:
+    """Types an argument may also give as a string: enums, dates and date-times."""
+    enums = {name for name, decl in api.decls.items() if isinstance(decl, ir.Enum)}
+    return frozenset(enums | {"datetime", "date"})
+
+
 def method_spec(op: ir.Operation, api: ir.API) -> MethodSpec:
-    params = [_param_arg(p) for p in _ordered(op.params)]
-    fields = [_field_arg(f) for f in _ordered(op.body.fields)] if op.body else []
+    loose = loose_names(api)
+    params = [_param_arg(p, loose) for p in _ordered(op.params)]
+    fields = [_field_arg(f, loose) for f in _ordered(op.body.fields)] if op.body else []
     return MethodSpec(
         op=op,
         constant=operation_constant(op),
         params=params,
         fields=fields,
-        request=_request_arg(op.body) if op.body else None,
+        request=_request_arg(op.body, loose) if op.body else None,
         result=_result(op),
         stream_item=_stream_item(op),
     )
@@ -73,23 +80,23 @@ def _ordered(items: list[T]) -> list[T]:
     return sorted(items, key=lambda item: not getattr(item, "required", False))
 
 
-def _param_arg(param: ir.Param) -> Arg:
+def _param_arg(param: ir.Param, loose: frozenset[str]) -> Arg:
     where = f"{param.location} parameter ``{param.name}``"
     doc = f"{describe(param.type)}; {where}"
     if param.deprecated:
         doc += " (deprecated)"
-    return Arg(param.py_name, annotation(param.type, "models."), param.required, doc)
+    return Arg(param.py_name, annotation(param.type, "models.", loose), param.required, doc)
 
 
-def _field_arg(field: ir.Field) -> Arg:
+def _field_arg(field: ir.Field, loose: frozenset[str]) -> Arg:
     doc = f"{describe(field.type)}; body field ``{field.json_name}``"
     if field.deprecated:
         doc += " (deprecated)"
-    return Arg(field.py_name, annotation(field.type, "models."), field.required, doc)
+    return Arg(field.py_name, annotation(field.type, "models.", loose), field.required, doc)
 
 
-def _request_arg(body: ir.Body) -> Arg:
-    kind = annotation(body.type, "models.")
+def _request_arg(body: ir.Body, loose: frozenset[str]) -> Arg:
+    kind = annotation(body.type, "models.", loose)
     if isinstance(body.type, ir.Named) and body.fields:
         kind = f"{kind} | Mapping[str, Any]"
         doc = (

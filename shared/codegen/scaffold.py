@@ -83,7 +83,7 @@ class ResponseValidationError({base}, _base.ResponseValidationError):
 DATA_ERROR = '''
 
 class {name}({base}, _base.SDKDataError):
-    """An error response whose body parsed into :class:`models.{model}` (in ``data``)."""
+    """An error response whose body parsed into ``models.{model}`` (``data``)."""
 
     data: models.{model}
 '''

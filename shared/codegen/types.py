@@ -17,35 +17,37 @@ _PRIMS = {
 }
 
 
-def annotation(type_ref: ir.TypeRef, prefix: str = "") -> str:
-    """Source of a type; ``prefix`` qualifies declared names (``models.``)."""
+def annotation(type_ref: ir.TypeRef, prefix: str = "", loose: frozenset[str] = frozenset()) -> str:
+    """Source of a type; ``prefix`` qualifies declared names (``models.``).
+
+    Names (enums) and primitive kinds (``datetime``) in ``loose`` also accept ``str``:
+    arguments take an enum's string value or an ISO date-time string.
+
+    With a prefix (code outside the models module), ``list``/``dict`` are spelled
+    ``builtins.list``: a method named ``list`` would shadow them inside a class body.
+    """
+    containers = "builtins." if prefix else ""
     if isinstance(type_ref, ir.Prim):
-        return _PRIMS[type_ref.kind]
+        text = _PRIMS[type_ref.kind]
+        return f"{text} | str" if type_ref.kind in loose else text
     if isinstance(type_ref, ir.ListOf):
-        return f"list[{annotation(type_ref.item, prefix)}]"
+        return f"{containers}list[{annotation(type_ref.item, prefix, loose)}]"
     if isinstance(type_ref, ir.MapOf):
-        return f"dict[str, {annotation(type_ref.value, prefix)}]"
+        return f"{containers}dict[str, {annotation(type_ref.value, prefix, loose)}]"
     if isinstance(type_ref, ir.Named):
-        return f"{prefix}{type_ref.name}"
+        text = f"{prefix}{type_ref.name}"
+        return f"{text} | str" if type_ref.name in loose else text
     if isinstance(type_ref, ir.Const):
         return f"Literal[{type_ref.value!r}]"
-    inner = annotation(type_ref.inner, prefix)
+    inner = annotation(type_ref.inner, prefix, loose)
+    if inner.startswith("builtins.") and not prefix:
+        inner = inner.removeprefix("builtins.")
     return inner if inner.endswith("| None") or inner == "None" else f"{inner} | None"
 
 
 def runtime_expr(type_ref: ir.TypeRef, prefix: str = "") -> str:
-    """Like :func:`annotation`, but valid as an expression evaluated at import time.
-
-    ``X | None`` needs ``typing.Optional`` when ``X`` may be a string forward reference
-    or a typing alias on Python 3.10, so unions are spelled with ``Optional``.
-    """
-    if isinstance(type_ref, ir.Nullable):
-        return f"Optional[{runtime_expr(type_ref.inner, prefix)}]"
-    if isinstance(type_ref, ir.ListOf):
-        return f"list[{runtime_expr(type_ref.item, prefix)}]"
-    if isinstance(type_ref, ir.MapOf):
-        return f"dict[str, {runtime_expr(type_ref.value, prefix)}]"
-    return annotation(type_ref, prefix)
+    """Like :func:`annotation`, for expressions evaluated at import (no class scope)."""
+    return annotation(type_ref, prefix).replace("builtins.", "")
 
 
 def names_in(type_ref: ir.TypeRef) -> set[str]:
@@ -84,3 +86,10 @@ def describe(type_ref: ir.TypeRef) -> str:
     if isinstance(type_ref, ir.Named):
         return f":class:`{type_ref.name}`"
     return annotation(type_ref)
+
+
+def or_unset(text: str) -> str:
+    """``X`` -> ``X | Unset``; ``X | None`` -> ``X | Unset | None`` (None last)."""
+    if text.endswith(" | None"):
+        return f"{text.removesuffix(' | None')} | Unset | None"
+    return f"{text} | Unset"
