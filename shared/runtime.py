@@ -431,7 +431,8 @@ class _ClientHolder(Generic[A]):
         """The async client for this process, created on first use (loop thread)."""
         if self.closed:
             raise RuntimeError("This client is closed")
-
+        if self._client is not None and self._pid != os.getpid():
+            self.abandon()
         if self._client is None:
             self._client = self._make()
             self._pid = os.getpid()
@@ -614,7 +615,7 @@ def _after_fork_in_child() -> None:
     _loop_lock = threading.Lock()
     _loop = None
     for loop in list(_ALL_LOOPS):
-        loop._running = None
+        loop._forget()
 
 
 def _close_at_exit() -> None:

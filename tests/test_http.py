@@ -192,7 +192,7 @@ async def serve(routes: dict[str, Handler]) -> AsyncIterator[Server]:
         await test_server.close()
 
 
-def reply_json(payload: Any, status: int = 200, **headers: str) -> Handler:
+def reply_json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Handler:
     async def handler(request: web.Request, server: Server) -> web.StreamResponse:
         return web.json_response(payload, status=status, headers=headers)
 
@@ -436,7 +436,7 @@ async def test_path_argument_is_streamed_not_read_whole(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("params", "body", "field"),
     [
-        ({"q": 3}, UNSET, "q"),
+        ({"id_": "1", "q": 3}, {"id": "1"}, "q"),
         ({}, UNSET, "id_"),
         ({"id_": None}, UNSET, "id_"),
         ({"id_": "1", "nope": 1}, UNSET, "nope"),
@@ -656,7 +656,7 @@ async def test_stream_answered_with_json_is_a_response_validation_error() -> Non
 @pytest.mark.anyio
 async def test_error_statuses_map_to_sdk_errors() -> None:
     routes = {
-        "GET /problem": reply_json({"detail": "id must be 10 chars"}, status=422, X_Req="r1"),
+        "GET /problem": reply_json({"detail": "id must be 10 chars"}, 422, {"X-Req": "r1"}),
         "GET /odd-problem": reply_json({"detail": ["a", "list"]}, status=422),
         "GET /missing": raw(b"Not here", "text/plain", 404),
     }
@@ -1061,9 +1061,13 @@ def test_owned_session_is_replaced_when_the_event_loop_changes() -> None:
     ready = threading.Event()
     box: dict[str, Any] = {}
 
+    async def thing(request: web.Request) -> web.Response:
+        return web.json_response({"id": "t"})
+
     async def start() -> None:
-        runner = web.AppRunner(web.Application())
-        runner.app.router.add_get("/thing", lambda request: web.json_response({"id": "t"}))
+        app = web.Application()
+        app.router.add_get("/thing", thing)
+        runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
