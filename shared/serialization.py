@@ -639,8 +639,12 @@ class Serializer:
             tag = value.get(key)
             found = hooks.get(tag) if isinstance(tag, str) else None
             if found is None:
-                problem = "missing" if key not in value else f"unknown value {_short_repr(tag)}"
-                raise ValueError(f"{problem} {key!r} for {name}; expected one of {tags}")
+                problem = (
+                    f"missing discriminator {key!r}"
+                    if key not in value
+                    else f"unknown {key!r} value {_short_repr(tag)}"
+                )
+                raise ValueError(f"{problem} for {name}; expected one of {tags}")
             return found[0](value, found[1])
 
         return structure_tagged

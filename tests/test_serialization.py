@@ -177,7 +177,9 @@ def test_converter_is_a_cattrs_converter(ser: Serializer) -> None:
     [
         FULL_WIRE,
         session_wire(),
-        session_wire(pet={"name": "Tom", "meows": True}, scalar="7", lastPart={"kind": "text", "content": ""}),
+        session_wire(
+            pet={"name": "Tom", "meows": True}, scalar="7", lastPart={"kind": "text", "content": ""}
+        ),
         session_wire(scalar=7.25, metadata=None, created_at="2024-05-06T07:08:09.123456+02:00"),
         session_wire(created_at="2024-05-06T07:08:09", color="ultraviolet", pet=None),
     ],
@@ -269,11 +271,25 @@ def test_datetime_formats(ser: Serializer) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("2024-01-02T03:04:05Z", datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)),
-        ("2024-01-02T03:04:05.123Z", datetime.datetime(2024, 1, 2, 3, 4, 5, 123000, tzinfo=datetime.timezone.utc)),
-        ("2024-01-02T03:04:05.1234567z", datetime.datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.timezone.utc)),
+        (
+            "2024-01-02T03:04:05Z",
+            datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc),
+        ),
+        (
+            "2024-01-02T03:04:05.123Z",
+            datetime.datetime(2024, 1, 2, 3, 4, 5, 123000, tzinfo=datetime.timezone.utc),
+        ),
+        (
+            "2024-01-02T03:04:05.1234567z",
+            datetime.datetime(2024, 1, 2, 3, 4, 5, 123456, tzinfo=datetime.timezone.utc),
+        ),
         ("2024-01-02 03:04", datetime.datetime(2024, 1, 2, 3, 4)),
-        ("2024-01-02T03:04:05+0100", datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=1)))),
+        (
+            "2024-01-02T03:04:05+0100",
+            datetime.datetime(
+                2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone(datetime.timedelta(hours=1))
+            ),
+        ),
     ],
 )
 def test_datetime_fallback_parser_covers_python_310(text: str, expected: datetime.datetime) -> None:
@@ -378,10 +394,10 @@ def test_discriminated_union_rejects_unknown_or_missing_tag(ser: Serializer) -> 
     with pytest.raises(StructureError) as info:
         ser.structure(session_wire(parts=[{"kind": "video", "url": "u"}]), Session)
     assert info.value.errors == [
-        "unknown value 'video' 'kind' for TextPart | ToolPart; "
+        "unknown 'kind' value 'video' for TextPart | ToolPart; "
         "expected one of 'text', 'tool' @ $.parts[0]"
     ]
-    with pytest.raises(StructureError, match=r"missing 'kind'.* @ \$\.lastPart"):
+    with pytest.raises(StructureError, match=r"missing discriminator 'kind'.* @ \$\.lastPart"):
         ser.structure(session_wire(lastPart={"content": "x"}), Session)
 
 
@@ -510,7 +526,9 @@ def test_instance_fields_are_validated_and_converted(ser: Serializer) -> None:
     checked = ser.from_python(given, Session, "request")
     assert checked is not given
     assert checked.created_at == datetime.datetime(2024, 1, 2, tzinfo=datetime.timezone.utc)
-    bad = Session(id=1, title=None, created_at=datetime.datetime(2024, 1, 1), kind="session", parts=[])  # type: ignore[arg-type]
+    bad = Session(
+        id=1, title=None, created_at=datetime.datetime(2024, 1, 1), kind="session", parts=[]
+    )  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError) as info:
         ser.from_python(bad, Session, "request")
     assert info.value.field == "request.id"
@@ -557,9 +575,7 @@ def test_input_scalars_enums_dates_literals(ser: Serializer) -> None:
         ("x" * 500, int, "arg", "expected int, got str"),
     ],
 )
-def test_input_type_errors(
-    ser: Serializer, value: Any, tp: Any, field: str, problem: str
-) -> None:
+def test_input_type_errors(ser: Serializer, value: Any, tp: Any, field: str, problem: str) -> None:
     with pytest.raises(InvalidInputError) as info:
         ser.from_python(value, tp, "arg")
     assert info.value.field == field
@@ -578,14 +594,30 @@ def test_input_type_errors(
         ({"agent_di": "a"}, "request.agent_di", "did you mean 'agent_id'?"),
         ({"pet": {"name": "x"}}, "request.pet", "does not fit Cat | Dog"),
         ({"pet": {"name": "x", "barks": "loud"}}, "request.pet", "at 'request.pet.barks'"),
-        ({"tree": {"name": "r", "children": [{"name": 2, "children": []}]}}, "request.tree.children[0].name", "expected str"),
-        ({"parts_by_id": {"k": {"kind": "text"}}}, "request.parts_by_id['k']", "missing required field(s) of TextPart: 'content'"),
+        (
+            {"tree": {"name": "r", "children": [{"name": 2, "children": []}]}},
+            "request.tree.children[0].name",
+            "expected str",
+        ),
+        (
+            {"parts_by_id": {"k": {"kind": "text"}}},
+            "request.parts_by_id['k']",
+            "missing required field(s) of TextPart: 'content'",
+        ),
         ({"metadata": "{}"}, "request.metadata", "expected a dict, got str"),
         ({"owner": 5}, "request.owner", "expected Owner or a dict, got int 5"),
     ],
 )
-def test_input_model_errors(ser: Serializer, patch: dict[str, Any], field: str, problem: str) -> None:
-    value = {"id": "s", "title": None, "created_at": "2024-01-01T00:00:00", "kind": "session", "parts": []}
+def test_input_model_errors(
+    ser: Serializer, patch: dict[str, Any], field: str, problem: str
+) -> None:
+    value = {
+        "id": "s",
+        "title": None,
+        "created_at": "2024-01-01T00:00:00",
+        "kind": "session",
+        "parts": [],
+    }
     value.update(patch)
     with pytest.raises(InvalidInputError) as info:
         ser.from_python(value, Session, "request")
@@ -603,9 +635,9 @@ def test_input_missing_required_fields_are_named(ser: Serializer) -> None:
 
 
 def test_input_tagged_union_without_tag_falls_back_to_first_fit(ser: Serializer) -> None:
-    assert ser.from_python({"kind": "tool", "tool_name": "t", "arguments": {}}, TextPart | ToolPart, "p") == ToolPart(
-        kind="tool", tool_name="t", arguments={}
-    )
+    assert ser.from_python(
+        {"kind": "tool", "tool_name": "t", "arguments": {}}, TextPart | ToolPart, "p"
+    ) == ToolPart(kind="tool", tool_name="t", arguments={})
     with pytest.raises(InvalidInputError, match="does not fit TextPart | ToolPart"):
         ser.from_python({"content": "c"}, TextPart | ToolPart, "p")
 
@@ -635,13 +667,21 @@ def test_hooks_are_built_lazily_per_class() -> None:
 
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(), inner, max_size=3),
     max_leaves=8,
 )
-_TIMEZONES = st.none() | st.just(datetime.timezone.utc) | st.builds(
-    lambda minutes: datetime.timezone(datetime.timedelta(minutes=minutes)),
-    st.integers(-12 * 60, 14 * 60),
+_TIMEZONES = (
+    st.none()
+    | st.just(datetime.timezone.utc)
+    | st.builds(
+        lambda minutes: datetime.timezone(datetime.timedelta(minutes=minutes)),
+        st.integers(-12 * 60, 14 * 60),
+    )
 )
 _SCALAR_STRATEGIES: dict[Any, st.SearchStrategy[Any]] = {
     str: st.text(),
