@@ -36,7 +36,7 @@ import attrs
 import yarl
 
 from shared import params as wire_params
-from shared.auth import TokenSource, scrub
+from shared.auth import TokenSource, redact_headers, scrub
 from shared.debuglog import excerpt, log_failure, log_request, log_response, log_retry
 from shared.errors import ErrorTypes, InvalidInputError, SDKError
 from shared.operation import Body, Operation, Param, Response
@@ -51,6 +51,7 @@ from shared.servers import ServerTemplate
 from shared.unset import UNSET
 
 if TYPE_CHECKING:
+    from shared.files import FileContent
     from shared.serialization import Serializer
 
 DEFAULT_TIMEOUT_MS = 60_000
@@ -101,6 +102,10 @@ class ClientConfig:
         )
 
 
+def _redacted_repr(headers: Mapping[str, str] | None) -> str:
+    return repr(redact_headers(headers) if headers is not None else None)
+
+
 @attrs.frozen
 class CallOptions:
     """Per-call overrides; ``None`` keeps the client's setting."""
@@ -108,7 +113,7 @@ class CallOptions:
     retries: RetryConfig | None = None
     timeout_ms: int | None = None
     server_url: str | None = None
-    http_headers: Mapping[str, str] | None = None
+    http_headers: Mapping[str, str] | None = attrs.field(default=None, repr=_redacted_repr)
 
 
 @functools.cache
@@ -156,8 +161,6 @@ def _timeout_ms(value: int | None, field: str) -> int | None:
 
 
 # --- request bodies ---------------------------------------------------------------------
-
-FileValue = Any  # bytes, a binary file object, an os.PathLike, or a (name, content[, type]) tuple
 
 
 @attrs.frozen
@@ -241,7 +244,7 @@ class _PreparedBody:
         return form
 
 
-def _file_part(name: str, value: FileValue, field: str) -> _FilePart:
+def _file_part(name: str, value: FileContent, field: str) -> _FilePart:
     """Normalise one file argument (see :data:`shared.files.FileContent`)."""
     if isinstance(value, tuple) and len(value) in (2, 3) and isinstance(value[0], str):
         content_type = value[2] if len(value) == 3 else None
@@ -331,9 +334,6 @@ class _Request:
     auth: bool
 
 
-Session = aiohttp.ClientSession
-
-
 class HTTPCore:
     """Builds, sends, retries and dispatches every call of one client."""
 
@@ -342,12 +342,12 @@ class HTTPCore:
         self._base_url = _base_url(config)
         _timeout_ms(config.timeout_ms, "timeout_ms")
         self._user_agent = user_agent(config.sdk_name, config.sdk_version)
-        self._owned: Session | None = None
+        self._owned: aiohttp.ClientSession | None = None
         self._owner: tuple[asyncio.AbstractEventLoop, int] | None = None
         # sessions of a loop or process we left: never closed from here (their sockets
         # belong to another loop, or are shared with the parent after fork), but kept
         # referenced so their finalizers do not complain while this core lives
-        self._abandoned: list[Session] = []
+        self._abandoned: list[aiohttp.ClientSession] = []
         self._closed = False
 
     def __repr__(self) -> str:
@@ -363,7 +363,7 @@ class HTTPCore:
         return self._config
 
     @property
-    def session(self) -> Session | None:
+    def session(self) -> aiohttp.ClientSession | None:
         """The session in use: the borrowed one, or the owned one once created."""
         return self._config.session if self._config.session is not None else self._owned
 
@@ -386,7 +386,7 @@ class HTTPCore:
 
     # -- session ---------------------------------------------------------------------
 
-    def _session(self) -> Session:
+    def _session(self) -> aiohttp.ClientSession:
         if self._closed:
             raise RuntimeError(f"this {self._config.sdk_name} client is closed")
         if self._config.session is not None:
@@ -402,7 +402,7 @@ class HTTPCore:
         return session
 
     @staticmethod
-    def _new_session() -> Session:
+    def _new_session() -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, keepalive_timeout=30)
         return aiohttp.ClientSession(
             connector=connector, trust_env=True, timeout=aiohttp.ClientTimeout()
@@ -538,7 +538,8 @@ class HTTPCore:
         checked = serializer.from_python(value, spec.type, "request") if spec.type else value
         if spec.kind == "form":
             return _form_body(serializer.unstructure(checked), spec.content_type)
-        return _PreparedBody("application/json", data=serializer.dumps(checked))
+        content_type = spec.content_type if "json" in spec.content_type else "application/json"
+        return _PreparedBody(content_type, data=serializer.dumps(checked))
 
     def _multipart(self, spec: Body, value: Any) -> _PreparedBody:
         if attrs.has(type(value)):
@@ -547,7 +548,7 @@ class HTTPCore:
             raise InvalidInputError("request", f"expected a mapping, got {type(value).__name__}")
         fields = _field_types(spec.type) if attrs.has(spec.type) else {}
         for name, (_, _, required) in fields.items():
-            if required and value.get(name, UNSET) in (UNSET, None):
+            if required and wire_params.is_omitted(value.get(name)):
                 raise InvalidInputError(f"request.{name}", "this field is required")
         parts: list[_TextPart | _FilePart] = []
         for name, item in value.items():
@@ -647,7 +648,7 @@ class HTTPCore:
             declared = op.response_for(response.status)
             if _is_success(response.status) and _streams(declared, response):
                 assert declared is not None
-                self._log_response(response, started, None)
+                self._log_response(response, started, b"", token)
                 stream = self._stream(op, declared, response, token)
                 handed_over = True
                 return stream
@@ -656,8 +657,7 @@ class HTTPCore:
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 raise self._network_failure_reading(op, exc, token) from exc
             response.release()
-            error_text = None if _is_success(response.status) else _text(body, response)
-            self._log_response(response, started, scrub(error_text or "", [token]))
+            self._log_response(response, started, body, token)
             if _is_success(response.status):
                 return self._success(op, declared, response, body, token)
             error = self._http_error(op, declared, response, body, token)
@@ -674,19 +674,19 @@ class HTTPCore:
         return Retryable(error)
 
     def _log_response(
-        self, response: aiohttp.ClientResponse, started: float, error_text: str | None
+        self, response: aiohttp.ClientResponse, started: float, body: bytes, token: str | None
     ) -> None:
+        """Log the status line; an error body is shown as a short excerpt."""
         logger = self._config.debug_logger
-        if logger is not None:
-            elapsed_ms = (time.monotonic() - started) * 1000
-            log_response(
-                logger,
-                response.status,
-                response.content_type,
-                elapsed_ms,
-                response.headers,
-                error_text,
-            )
+        if logger is None:
+            return
+        elapsed_ms = (time.monotonic() - started) * 1000
+        error_text = None
+        if body and not _is_success(response.status):
+            error_text = scrub(_text(body[:4096], response), [token])
+        log_response(
+            logger, response.status, response.content_type, elapsed_ms, response.headers, error_text
+        )
 
     def _success(
         self,
@@ -696,7 +696,8 @@ class HTTPCore:
         body: bytes,
         token: str | None,
     ) -> Any:
-        if declared is None or declared.kind == "empty" or not body:
+        blank = not body.strip() if declared is not None and declared.kind == "json" else not body
+        if declared is None or declared.kind == "empty" or blank:
             return None
         if not _content_type_fits(declared, response):
             raise self._invalid(op, response, body, token, f"expected {declared.content_type}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 import enum
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -25,6 +25,8 @@ from shared.unset import Unset
 
 _RESERVED = ":/?#[]@!$&'()*+,;="
 _QUERY_DELIMITERS = {"form": ",", "spaceDelimited": "%20", "pipeDelimited": "|"}
+
+Encoder = Callable[[Any], str]
 
 
 def is_omitted(value: Any) -> bool:
@@ -89,13 +91,13 @@ def path_value(param: Param, value: Any) -> str:
     return ",".join(parts)
 
 
-def _object_parts(entries: list[tuple[str, Any]], explode: bool, enc: Any) -> list[str]:
+def _object_parts(entries: list[tuple[str, Any]], explode: bool, enc: Encoder) -> list[str]:
     if explode:
         return [f"{enc(key)}={enc(item)}" for key, item in entries]
     return [part for key, item in entries for part in (enc(key), enc(item))]
 
 
-def _matrix(param: Param, value: Any, enc: Any) -> str:
+def _matrix(param: Param, value: Any, enc: Encoder) -> str:
     name = enc(param.name)
     if _is_array(value):
         items = [enc(item) for item in _items(value)]
@@ -107,7 +109,8 @@ def _matrix(param: Param, value: Any, enc: Any) -> str:
         if param.explode:
             return "".join(f";{enc(key)}={enc(item)}" for key, item in entries)
         return f";{name}=" + ",".join(_object_parts(entries, False, enc))
-    return f";{name}={enc(value)}"
+    text = enc(value)
+    return f";{name}={text}" if text else f";{name}"
 
 
 # --- query ------------------------------------------------------------------------------
@@ -143,9 +146,10 @@ def query_pairs(param: Param, value: Any) -> list[tuple[str, str]]:
         entries = _entries(value)
         if not entries:
             return []
-        if param.explode:
+        if param.explode and param.style == "form":
             return [(enc(key), enc(item)) for key, item in entries]
-        return [(name, ",".join(_object_parts(entries, False, enc)))]
+        delimiter = _QUERY_DELIMITERS.get(param.style, ",")
+        return [(name, delimiter.join(_object_parts(entries, False, enc)))]
     return [(name, enc(value))]
 
 

@@ -420,7 +420,7 @@ def _structure_enum(value: Any, cls: Any) -> Any:
         raise ValueError(f"{_describe_value(value)} is not one of {choices}") from None
 
 
-def _unstructure_open_enum(value: Any) -> Any:
+def _enum_value(value: Any) -> Any:
     return value._value_
 
 
@@ -464,8 +464,9 @@ class Serializer:
 
     def structure(self, data: Any, tp: Any) -> Any:
         """Turn wire JSON data into ``tp``; raises :class:`StructureError` on bad data."""
+        hook = self.converter.get_structure_hook(tp)  # a bad model definition raises here
         try:
-            return self.converter.structure(data, tp)
+            return hook(data, tp)
         except Exception as exc:
             raise StructureError(_type_name(tp), describe_error(exc)) from exc
 
@@ -513,8 +514,8 @@ class Serializer:
             conv.register_structure_hook(cls, hook)
         conv.register_unstructure_hook(dt.datetime, format_datetime)
         conv.register_unstructure_hook(dt.date, _unstructure_date)
-        conv.register_unstructure_hook(OpenEnum, _unstructure_open_enum)
-        conv.register_unstructure_hook(enum.Enum, _unstructure_open_enum)
+        conv.register_unstructure_hook(OpenEnum, _enum_value)
+        conv.register_unstructure_hook(enum.Enum, _enum_value)
         conv.register_unstructure_hook(Unset, identity)
         conv.register_structure_hook_factory(_is_literal, _literal_hook)
         conv.register_structure_hook_factory(_is_list, self._cached(self._list_hook))
@@ -650,16 +651,13 @@ class Serializer:
         return structure_tagged
 
     def _first_fit_hook(self, branches: tuple[Any, ...], tp: Any) -> StructureHook:
+        # Exact scalar matches never get here: the union hook returns them first.
         hooks = [(self._hook(branch), branch) for branch in branches]
-        exact = {branch: hook for hook, branch in hooks if branch in _SCALARS}
         # Models are tried with their plain generated function first: a branch that
         # does not fit then fails cheaply, without the detailed re-run that explains it.
         quick = [(self._quick_hooks.get(branch, hook), branch) for hook, branch in hooks]
 
         def structure_first_fit(value: Any, _: Any) -> Any:
-            hook = exact.get(value.__class__)
-            if hook is not None:
-                return hook(value, value.__class__)
             for branch_hook, branch in quick:
                 try:
                     return branch_hook(value, branch)
@@ -895,10 +893,11 @@ class _InputConverter:
         item_type = _item_type(tp)
         item_hook = self.hook(item_type)
 
-        def convert_list(value: Any, path: str) -> list[Any]:
+        def convert_list(value: Any, path: str) -> Any:
             if not isinstance(value, (list, tuple)):
                 raise InvalidInputError(path, _mismatch("a list or tuple", value))
-            return [item_hook(item, f"{path}[{index}]") for index, item in enumerate(value)]
+            items = [item_hook(item, f"{path}[{index}]") for index, item in enumerate(value)]
+            return value if type(value) is list and _same_items(value, items) else items
 
         return convert_list
 
@@ -907,14 +906,15 @@ class _InputConverter:
         key_hook = self.hook(key_type)
         value_hook = self.hook(value_type)
 
-        def convert_dict(value: Any, path: str) -> dict[Any, Any]:
+        def convert_dict(value: Any, path: str) -> Any:
             if not isinstance(value, Mapping):
                 raise InvalidInputError(path, _mismatch("a dict", value))
             result = {}
             for key, item in value.items():
                 item_path = f"{path}[{key!r}]"
                 result[key_hook(key, item_path)] = value_hook(item, item_path)
-            return result
+            same = type(value) is dict and _same_items(value, result)
+            return value if same and _same_items(value.values(), result.values()) else result
 
         return convert_dict
 
@@ -1035,6 +1035,11 @@ class _InputConverter:
             return hooks[tp](value, path)
 
         return convert_late
+
+
+def _same_items(given: Iterable[Any], checked: Iterable[Any]) -> bool:
+    """``True`` when validation kept every item of ``given`` as it was (same objects)."""
+    return all(a is b for a, b in zip(given, checked, strict=True))
 
 
 def _python_name_of(cls: type, wire: str) -> str | None:

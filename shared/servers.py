@@ -8,7 +8,7 @@ is refused: values may only hold the RFC 3986 unreserved characters ``A-Z a-z 0-
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -16,12 +16,16 @@ _PLACEHOLDER = re.compile(r"\{([^{}]+)\}")
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9._~-]+")
 
 
+def _as_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
 @attrs.frozen
 class ServerVariable:
     """One ``{name}`` of a server template: its default and, when declared, allowed values."""
 
     default: str
-    enum: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    enum: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple)
 
 
 def _check_placeholders(template: ServerTemplate, _: object, url: str) -> None:
