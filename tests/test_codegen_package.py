@@ -6,7 +6,6 @@ import importlib
 import json
 import subprocess
 import sys
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
