@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from shared import errors as _base
 from shared.errors import ErrorTypes
 
-from ._generated import models
+if TYPE_CHECKING:
+    from ._generated import models
 
 
 class APIError(_base.SDKError):
@@ -30,10 +33,17 @@ class HTTPValidationError(APIError, _base.SDKDataError):
     data: models.HTTPValidationError
 
 
+def _data_errors() -> dict[Any, type[_base.SDKDataError]]:
+    """Error body models and their exceptions; imports the models on the first error."""
+    from ._generated import models
+
+    return {models.HTTPValidationError: HTTPValidationError}
+
+
 ERROR_TYPES = ErrorTypes(
     base=APIError,
     connection=APIConnectionError,
     timeout=APITimeoutError,
     response_validation=ResponseValidationError,
-    by_model={models.HTTPValidationError: HTTPValidationError},
+    by_model=_data_errors,
 )

@@ -7,7 +7,7 @@ and unreadable responses alike. Messages never contain credentials.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -86,13 +86,28 @@ class InvalidInputError(TypeError, ValueError):
         self.problem = problem
 
 
+DataErrors = Mapping[Any, type[SDKDataError]]
+
+
 @attrs.frozen
 class ErrorTypes:
-    """The exception classes one SDK raises, handed to the HTTP core."""
+    """The exception classes one SDK raises, handed to the HTTP core.
+
+    ``by_model`` maps the model of an error response body to the exception class that
+    carries it parsed in ``data``. It may be given as a function returning that mapping,
+    called at the first error, so building a client does not import the models.
+    """
 
     base: type[SDKError]
     connection: type[SDKError]
     timeout: type[SDKError]
     response_validation: type[SDKError]
-    # model of an error response body -> exception class carrying the parsed ``data``
-    by_model: Mapping[Any, type[SDKDataError]] = attrs.field(factory=dict)
+    data_errors: DataErrors | Callable[[], DataErrors] = attrs.field(factory=dict, alias="by_model")
+    _resolved: list[DataErrors] = attrs.field(factory=list, init=False, eq=False, repr=False)
+
+    @property
+    def by_model(self) -> DataErrors:
+        if not self._resolved:
+            source = self.data_errors
+            self._resolved.append(source() if callable(source) else source)
+        return self._resolved[0]

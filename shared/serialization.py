@@ -19,12 +19,21 @@ import difflib
 import enum
 import importlib
 import json
+import os
 import re
 import threading
 import types
 import typing
-from collections.abc import Callable, Iterable, Mapping, MutableMapping, MutableSequence, Sequence
-from typing import Any, Literal, Union
+from collections.abc import (
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    MutableMapping,
+    MutableSequence,
+    Sequence,
+)
+from typing import Any, Literal, TypeAlias, Union
 
 import attrs
 import cattrs
@@ -445,12 +454,15 @@ def _literal_hook(tp: Any) -> StructureHook:
 # The serializer
 
 
+UnionSource: TypeAlias = Iterable[UnionInfo] | Callable[[], Iterable[UnionInfo]]
+
+
 class Serializer:
     """Wire converter (``converter``) plus the strict converter for user input."""
 
-    def __init__(self, unions: Iterable[UnionInfo] = ()) -> None:
+    def __init__(self, unions: UnionSource = ()) -> None:
         self.converter = cattrs.Converter(detailed_validation=True)
-        self._unions = _index_unions(unions)
+        self._unions = _UnionIndex(unions)
         self._lock = threading.RLock()
         self._structure_hooks: dict[Any, StructureHook] = {}
         self._unstructure_hooks: dict[Any, UnstructureHook] = {}
@@ -518,6 +530,7 @@ class Serializer:
         conv.register_unstructure_hook(enum.Enum, _enum_value)
         conv.register_unstructure_hook(Unset, identity)
         conv.register_structure_hook_factory(_is_literal, _literal_hook)
+        conv.register_structure_hook_factory(_is_file_handle, _file_handle_hook)
         conv.register_structure_hook_factory(_is_list, self._cached(self._list_hook))
         conv.register_structure_hook_factory(_is_dict, self._cached(self._dict_hook))
         conv.register_structure_hook_factory(_is_union, self._cached(self._union_hook))
@@ -783,9 +796,48 @@ class Serializer:
         return make(cls, self.converter, **overrides)
 
 
-def make_serializer(unions: Iterable[UnionInfo] = ()) -> Serializer:
-    """Build the :class:`Serializer` of one SDK from its discriminated unions."""
+def _is_file_handle(tp: Any) -> bool:
+    """File objects and paths: only ever given by callers (multipart), never on the wire."""
+    return typing.get_origin(tp) in (typing.IO, os.PathLike) or tp in (typing.IO, os.PathLike)
+
+
+def _file_handle_hook(tp: Any) -> StructureHook:
+    def keep(value: Any, _: Any) -> Any:
+        return value
+
+    return keep
+
+
+def make_serializer(unions: UnionSource = ()) -> Serializer:
+    """Build the :class:`Serializer` of one SDK from its discriminated unions.
+
+    ``unions`` may be a function returning them, called on first use, so an SDK can
+    build its serializer without importing its models.
+    """
     return Serializer(unions)
+
+
+class _UnionIndex(Mapping[frozenset[Any], UnionInfo]):
+    """The discriminated unions keyed by branch set, built on first lookup."""
+
+    def __init__(self, source: UnionSource) -> None:
+        self._source = source
+        self._index: dict[frozenset[Any], UnionInfo] | None = None
+
+    def _built(self) -> dict[frozenset[Any], UnionInfo]:
+        if self._index is None:
+            source = self._source
+            self._index = _index_unions(source() if callable(source) else source)
+        return self._index
+
+    def __getitem__(self, key: frozenset[Any]) -> UnionInfo:
+        return self._built()[key]
+
+    def __iter__(self) -> Iterator[frozenset[Any]]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
 
 
 def _index_unions(unions: Iterable[UnionInfo]) -> dict[frozenset[Any], UnionInfo]:

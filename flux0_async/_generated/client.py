@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -15,8 +17,11 @@ from shared.retries import RetryConfig
 from shared.servers import ServerTemplate
 
 from ..errors import ERROR_TYPES
-from .resources import Agents, Sessions
 from .wire import SERIALIZER
+
+if TYPE_CHECKING:
+    from .resources import Agents, Sessions
+
 
 SERVERS = (ServerTemplate("http://localhost:8080", {}),)
 
@@ -53,8 +58,20 @@ class Flux0:
                 debug_logger=debug_logger or debug_logger_from_env("FLUX0_DEBUG", "flux0_async"),
             )
         )
-        self.agents = Agents(self._core)
-        self.sessions = Sessions(self._core)
+
+    @functools.cached_property
+    def agents(self) -> Agents:
+        """``agents`` operations (their code and models load on first use)."""
+        from .resources import Agents
+
+        return Agents(self._core)
+
+    @functools.cached_property
+    def sessions(self) -> Sessions:
+        """``sessions`` operations (their code and models load on first use)."""
+        from .resources import Sessions
+
+        return Sessions(self._core)
 
     async def aclose(self) -> None:
         """Close the owned aiohttp session (a session passed in stays open)."""

@@ -2,9 +2,17 @@
 # Change the generator (shared/codegen) and run `python -m shared.codegen`.
 """The wire format: the serializer built for this API's models."""
 
-from shared.serialization import make_serializer
+from __future__ import annotations
 
-from .models import UNIONS
+from shared.serialization import UnionInfo, make_serializer
 
-SERIALIZER = make_serializer(UNIONS)
+
+def _unions() -> tuple[UnionInfo, ...]:
+    """The discriminated unions, imported with the models when first needed."""
+    from .models import UNIONS
+
+    return UNIONS
+
+
+SERIALIZER = make_serializer(_unions)
 converter = SERIALIZER.converter

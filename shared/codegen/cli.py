@@ -13,7 +13,14 @@ from pathlib import Path
 
 from . import ir
 from .build import build
-from .emit_client import ClientNames, emit_client, emit_operations, emit_resources, emit_sync
+from .emit_client import (
+    ClientNames,
+    emit_client,
+    emit_operations,
+    emit_resources,
+    emit_sync,
+    emit_sync_resources,
+)
 from .emit_models import emit_models
 from .loader import load
 from .scaffold import write_scaffold
@@ -50,6 +57,7 @@ def generate(target: Target, api: ir.API, dest: Path) -> None:
         "resources.py": emit_resources(api, header),
         "client.py": emit_client(api, header, names),
         "sync_client.py": emit_sync(api, header, names),
+        "sync_resources.py": emit_sync_resources(api, header),
         "wire.py": _wire(header),
     }
     dest.mkdir(parents=True, exist_ok=True)
@@ -61,9 +69,13 @@ def generate(target: Target, api: ir.API, dest: Path) -> None:
 def _wire(header: str) -> str:
     return (
         f'{header}\n"""The wire format: the serializer built for this API\'s models."""\n\n'
-        "from shared.serialization import make_serializer\n\n"
-        "from .models import UNIONS\n\n"
-        "SERIALIZER = make_serializer(UNIONS)\n"
+        "from __future__ import annotations\n\n"
+        "from shared.serialization import UnionInfo, make_serializer\n\n\n"
+        "def _unions() -> tuple[UnionInfo, ...]:\n"
+        '    """The discriminated unions, imported with the models when first needed."""\n'
+        "    from .models import UNIONS\n\n"
+        "    return UNIONS\n\n\n"
+        "SERIALIZER = make_serializer(_unions)\n"
         "converter = SERIALIZER.converter\n"
     )
 

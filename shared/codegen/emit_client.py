@@ -226,6 +226,7 @@ def emit_resources(api: ir.API, header: str) -> str:
 # name used in generated code -> (section, import line); sections keep isort's order
 _IMPORTS = {
     "builtins": (0, "import builtins"),
+    "functools": (0, "import functools"),
     "warnings": (0, "import warnings"),
     "logging": (0, "import logging"),
     "Awaitable": (0, "from collections.abc import Awaitable, Callable"),
@@ -321,15 +322,31 @@ def emit_client(api: ir.API, header: str, names: ClientNames) -> str:
     body = ["", "", f"SERVERS = {_servers(api)}", "", "", *_async_client(api, tree, names)]
     body += ["", "", f"AsyncClient = {names.client}"]
     code = "\n".join(body)
-    resources = sorted(c.class_name for c in tree.children.values())
-    extra = {name: f"from .resources import {name}" for name in resources}
-    head = [
-        header,
-        f'"""The async ``{names.client}`` client."""',
-        "",
-        *imports_for(code, extra=extra),
-    ]
+    checking = _type_checking_import(tree, "resources")
+    imports = [*imports_for(code + "\n".join(checking)), *checking]
+    head = [header, f'"""The async ``{names.client}`` client."""', "", *imports]
     return "\n".join(head) + "\n" + code + "\n"
+
+
+def _lazy_namespaces(tree: Namespace, module: str, owner: str) -> list[str]:
+    """Top-level namespaces as cached properties: their module loads on first use."""
+    lines = []
+    for name, child in tree.children.items():
+        lines += [
+            "",
+            "    @functools.cached_property",
+            f"    def {name}(self) -> {child.class_name}:",
+            f'        """``{name}`` operations (their code and models load on first use)."""',
+            f"        from .{module} import {child.class_name}",
+            "",
+            f"        return {child.class_name}({owner})",
+        ]
+    return lines
+
+
+def _type_checking_import(tree: Namespace, module: str) -> list[str]:
+    names = ", ".join(sorted(c.class_name for c in tree.children.values()))
+    return ["if TYPE_CHECKING:", f"    from .{module} import {names}", ""]
 
 
 def _servers(api: ir.API) -> str:
@@ -400,10 +417,7 @@ def _async_client(api: ir.API, tree: Namespace, names: ClientNames) -> list[str]
         f"    def __init__({constructor_signature(api)}) -> None:",
         f"        self._core = HTTPCore(ClientConfig({', '.join(config)}))",
     ]
-    lines += [
-        f"        self.{name} = {child.class_name}(self._core)"
-        for name, child in tree.children.items()
-    ]
+    lines += _lazy_namespaces(tree, "resources", "self._core")
     lines += [
         "",
         "    async def aclose(self) -> None:",
@@ -427,17 +441,25 @@ def _async_client(api: ir.API, tree: Namespace, names: ClientNames) -> list[str]
     return lines
 
 
-def emit_sync(api: ir.API, header: str, names: ClientNames) -> str:
+def emit_sync_resources(api: ir.API, header: str) -> str:
     tree = namespace_tree(api)
     flavour = Flavour(is_async=False)
     body: list[str] = []
     for node in tree.walk():
         if node.path:
             body += ["", "", *_namespace_class(node, flavour)]
-    body += ["", "", *_sync_client(api, tree, names)]
     code = "\n".join(body)
-    doc = f'"""The blocking ``{names.client}`` facade, run on a background event loop."""'
+    doc = '"""Blocking operation namespaces: each method runs the async core on the loop thread."""'
     return "\n".join([header, doc, "", *imports_for(code)]) + "\n" + code + "\n"
+
+
+def emit_sync(api: ir.API, header: str, names: ClientNames) -> str:
+    tree = namespace_tree(api)
+    code = "\n".join(["", "", *_sync_client(api, tree, names)])
+    checking = _type_checking_import(tree, "sync_resources")
+    imports = [*imports_for(code + "\n".join(checking)), *checking]
+    doc = f'"""The blocking ``{names.client}`` facade, run on a background event loop."""'
+    return "\n".join([header, doc, "", *imports]) + "\n" + code + "\n"
 
 
 def _sync_client(api: ir.API, tree: Namespace, names: ClientNames) -> list[str]:
@@ -452,7 +474,4 @@ def _sync_client(api: ir.API, tree: Namespace, names: ClientNames) -> list[str]:
         f"    def __init__({constructor_signature(api)}) -> None:",
         f"        super().__init__(lambda: AsyncClient({constructor_call_args(api)}))",
     ]
-    lines += [
-        f"        self.{name} = {child.class_name}(self)" for name, child in tree.children.items()
-    ]
-    return lines
+    return lines + _lazy_namespaces(tree, "sync_resources", "self")

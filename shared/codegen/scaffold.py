@@ -13,13 +13,28 @@ from . import ir
 INIT = '''"""Async client of {title}.
 
 ``{client}``, plus ``models``, ``errors``, ``converter`` (the wire format) and ``utils``.
+Models load on first use, so importing the client stays cheap.
 """
 
-from . import errors, models, utils
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import errors
 from ._generated.client import {client}
 from ._generated.wire import converter
 
+if TYPE_CHECKING:
+    from . import models, utils
+
 __all__ = ["{client}", "converter", "errors", "models", "utils"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("models", "utils", "sync"):
+        return importlib.import_module(f"{{__name__}}.{{name}}")
+    raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
 '''
 
 MODELS = '''"""Models of {title} (attrs classes, open enums, unions)."""
@@ -58,10 +73,13 @@ ERRORS_HEAD = '''"""Exceptions: every error this SDK raises derives from :class:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from shared import errors as _base
 from shared.errors import ErrorTypes
 
-from ._generated import models
+if TYPE_CHECKING:
+    from ._generated import models
 
 
 class {base}(_base.SDKError):
@@ -88,16 +106,23 @@ class {name}({base}, _base.SDKDataError):
     data: models.{model}
 '''
 
-ERRORS_TAIL = """
+ERRORS_TAIL = '''
+
+def _data_errors() -> dict[Any, type[_base.SDKDataError]]:
+    """Error body models and their exceptions; imports the models on the first error."""
+    from ._generated import models
+
+    return {{{by_model}}}
+
 
 ERROR_TYPES = ErrorTypes(
     base={base},
     connection=APIConnectionError,
     timeout=APITimeoutError,
     response_validation=ResponseValidationError,
-    by_model={{{by_model}}},
+    by_model=_data_errors,
 )
-"""
+'''
 
 
 def error_models(api: ir.API) -> list[str]:
