@@ -327,6 +327,8 @@ class OperationBuilder:
     def build_all(self) -> list[ir.Operation]:
         operations = []
         seen: set[str] = set()
+        twins: dict[tuple[str, str], ir.Operation] = {}
+        fragments: list[ir.Operation] = []
         for path, item in (self.spec.get("paths") or {}).items():
             item = self.resolver.deref(item)
             for method in HTTP_METHODS:
@@ -336,7 +338,28 @@ class OperationBuilder:
                         raise SpecError(f"two operations map to {op.dotted}")
                     seen.add(op.dotted)
                     operations.append(op)
+                    if "#" in path:
+                        fragments.append(op)
+                    else:
+                        twins[(op.method, op.path)] = op
+        for op in fragments:
+            self._adopt_twin_items(op, twins.get((op.method, op.path)))
         return operations
+
+    def _adopt_twin_items(self, op: ir.Operation, twin: ir.Operation | None) -> None:
+        """``/chat#stream`` streams what ``/chat`` returns, whatever its own schema says.
+
+        A path with a fragment is the streaming twin of the operation at the same path
+        without it. When the stream's item type was guessed (a ``text/plain`` body read as
+        NDJSON) and the twin returns JSON, the items take the twin's response type.
+        """
+        twin_types = [r.type for r in twin.success if r.kind == "json"] if twin else []
+        for response in op.success:
+            if response.kind == "ndjson" and response.inferred and twin_types:
+                response.type = twin_types[0]
+                self.schemas.warnings.append(
+                    f"{op.dotted}: stream items typed as {op.method} {op.path}'s response"
+                )
 
     def build(self, path: str, method: str, op: JSON, shared_params: list[Any]) -> ir.Operation:
         op_id = str(op.get("operationId") or "")
@@ -450,7 +473,8 @@ class OperationBuilder:
         schema = content[media_type].get("schema") or {}
         kind = _response_kind(media_type)
         resolved = self.resolver.deref(schema)
-        if kind == "text" and media_type.startswith("text/plain") and self._is_structured(resolved):
+        inferred = kind == "text" and media_type.startswith("text/plain")
+        if inferred and self._is_structured(resolved):
             kind = "ndjson"
             self.schemas.warnings.append(
                 f"{context}: {media_type} declared with an object schema; read as NDJSON"
@@ -459,7 +483,8 @@ class OperationBuilder:
             return self._sse_response(status, media_type, schema, context)
         if kind in ("text", "bytes", "empty"):
             return ir.Response(status, kind, media_type, None)
-        return ir.Response(status, kind, media_type, self.schemas.type_of(schema, context))
+        item_type = self.schemas.type_of(schema, context)
+        return ir.Response(status, kind, media_type, item_type, inferred=inferred)
 
     def _sse_response(self, status: str, media_type: str, schema: Any, context: str) -> ir.Response:
         resolved = self.resolver.deref(schema)

@@ -228,6 +228,8 @@ _IMPORTS = {
     "builtins": (0, "import builtins"),
     "functools": (0, "import functools"),
     "warnings": (0, "import warnings"),
+    "datetime": (0, "import datetime"),
+    "FileContent": (2, "from shared.files import FileContent"),
     "logging": (0, "import logging"),
     "Awaitable": (0, "from collections.abc import Awaitable, Callable"),
     "Mapping": (0, "from collections.abc import Mapping"),
@@ -286,7 +288,7 @@ def imports_for(code: str, first: list[str] = (), extra: dict[str, str] | None =
 def _namespace_class(node: Namespace, flavour: Flavour) -> list[str]:
     owner = "core" if flavour.is_async else "root"
     owner_type = "HTTPCore" if flavour.is_async else "SyncClientBase[AsyncClient]"
-    slots = ", ".join(repr(s) for s in [f"_{owner}", *node.children])
+    slots = ", ".join(repr(s) for s in sorted([f"_{owner}", *node.children]))
     lines = [
         f"class {node.class_name}:",
         f'    """Operations under ``{".".join(node.path)}``."""',

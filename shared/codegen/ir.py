@@ -126,6 +126,7 @@ class Response:
     content_type: str | None
     type: TypeRef | None
     sse_envelope: bool = False
+    inferred: bool = False  # the kind was guessed from a loosely declared media type
 
 
 @dataclass
