@@ -387,3 +387,69 @@ def test_unsupported_versions_and_bad_refs_fail_clearly(tmp_path: Any) -> None:
         load(path)
     with pytest.raises(SpecError, match="unresolvable"):
         build(spec_with({"M": {"properties": {"x": {"$ref": "#/components/schemas/Nope"}}}}))
+
+
+def test_fragment_twin_gives_guessed_stream_items_the_twin_response_type() -> None:
+    reply = {"schema": {"$ref": "#/components/schemas/Thing"}}
+    request_like = {"schema": {"properties": {"messages": {"type": "array", "items": {}}}}}
+    spec = spec_with(
+        {"Thing": {"properties": {"text": {"type": "string"}}}},
+        {
+            "/chat": {
+                "post": {
+                    "operationId": "chat",
+                    "responses": {
+                        "200": {"description": "", "content": {"application/json": reply}}
+                    },
+                }
+            },
+            "/chat#stream": {
+                "post": {
+                    "operationId": "chatStream",
+                    "responses": {
+                        "200": {"description": "", "content": {"text/plain": request_like}}
+                    },
+                }
+            },
+        },
+    )
+    api = build(spec)
+    stream = next(op for op in api.operations if op.name == "chat_stream")
+    assert stream.path == "/chat"
+    assert stream.success[0].kind == "ndjson" and stream.success[0].type == ir.Named("Thing")
+    assert any("chat_stream" in w for w in api.warnings)
+
+
+def test_arguments_accept_strings_for_enums_and_dates_and_dicts_for_models() -> None:
+    from shared.codegen.methods import method_spec
+
+    body = {
+        "required": ["when"],
+        "properties": {
+            "when": {"type": "string", "format": "date-time"},
+            "color": {"$ref": "#/components/schemas/Color"},
+            "thing": {"$ref": "#/components/schemas/Thing"},
+        },
+    }
+    spec = spec_with(
+        {
+            "Color": {"type": "string", "enum": ["red"]},
+            "Thing": {"properties": {"a": {"type": "string"}}},
+        },
+        {
+            "/x": {
+                "post": {
+                    "operationId": "x",
+                    "requestBody": {"content": {"application/json": {"schema": body}}},
+                    "responses": {"204": {"description": ""}},
+                }
+            }
+        },
+    )
+    api = build(spec)
+    args = {a.name: a.annotation for a in method_spec(api.operations[0], api).fields}
+    assert args == {
+        "when": "datetime.datetime | str",
+        "color": "models.Color | str",
+        "thing": "models.Thing | Mapping[str, Any]",
+    }

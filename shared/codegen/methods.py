@@ -54,10 +54,16 @@ def operation_constant(op: ir.Operation) -> str:
     return constant("_".join((*op.group, op.name)))
 
 
-def loose_names(api: ir.API) -> frozenset[str]:
-    """Types an argument may also give as a string: enums, dates and date-times."""
-    enums = {name for name, decl in api.decls.items() if isinstance(decl, ir.Enum)}
-    return frozenset(enums | {"datetime", "date"})
+def loose_names(api: ir.API) -> dict[str, str]:
+    """What an argument may give instead of a type: strings for enums and dates, dicts
+    (keyed by attribute names) for models."""
+    loose = {"datetime": "str", "date": "str"}
+    for name, decl in api.decls.items():
+        if isinstance(decl, ir.Enum):
+            loose[name] = "str"
+        elif isinstance(decl, ir.Model):
+            loose[name] = "Mapping[str, Any]"
+    return loose
 
 
 def method_spec(op: ir.Operation, api: ir.API) -> MethodSpec:
@@ -80,7 +86,7 @@ def _ordered(items: list[T]) -> list[T]:
     return sorted(items, key=lambda item: not getattr(item, "required", False))
 
 
-def _param_arg(param: ir.Param, loose: frozenset[str]) -> Arg:
+def _param_arg(param: ir.Param, loose: dict[str, str]) -> Arg:
     where = f"{param.location} parameter ``{param.name}``"
     doc = f"{describe(param.type)}; {where}"
     if param.deprecated:
@@ -88,17 +94,16 @@ def _param_arg(param: ir.Param, loose: frozenset[str]) -> Arg:
     return Arg(param.py_name, annotation(param.type, "models.", loose), param.required, doc)
 
 
-def _field_arg(field: ir.Field, loose: frozenset[str]) -> Arg:
+def _field_arg(field: ir.Field, loose: dict[str, str]) -> Arg:
     doc = f"{describe(field.type)}; body field ``{field.json_name}``"
     if field.deprecated:
         doc += " (deprecated)"
     return Arg(field.py_name, annotation(field.type, "models.", loose), field.required, doc)
 
 
-def _request_arg(body: ir.Body, loose: frozenset[str]) -> Arg:
+def _request_arg(body: ir.Body, loose: dict[str, str]) -> Arg:
     kind = annotation(body.type, "models.", loose)
     if isinstance(body.type, ir.Named) and body.fields:
-        kind = f"{kind} | Mapping[str, Any]"
         doc = (
             f"the whole body as {describe(body.type)} or a dict keyed by its attribute"
             " names, instead of the keyword arguments"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from . import ir
 
 _PRIMS = {
@@ -17,26 +19,29 @@ _PRIMS = {
 }
 
 
-def annotation(type_ref: ir.TypeRef, prefix: str = "", loose: frozenset[str] = frozenset()) -> str:
+def annotation(
+    type_ref: ir.TypeRef, prefix: str = "", loose: Mapping[str, str] | None = None
+) -> str:
     """Source of a type; ``prefix`` qualifies declared names (``models.``).
 
-    Names (enums) and primitive kinds (``datetime``) in ``loose`` also accept ``str``:
-    arguments take an enum's string value or an ISO date-time string.
+    ``loose`` maps declared names and primitive kinds to what an argument may give
+    instead: an enum's string value, an ISO date-time string, a dict for a model.
 
     With a prefix (code outside the models module), ``list``/``dict`` are spelled
     ``builtins.list``: a method named ``list`` would shadow them inside a class body.
     """
     containers = "builtins." if prefix else ""
+    loose = loose or {}
     if isinstance(type_ref, ir.Prim):
         text = _PRIMS[type_ref.kind]
-        return f"{text} | str" if type_ref.kind in loose else text
+        return f"{text} | {loose[type_ref.kind]}" if type_ref.kind in loose else text
     if isinstance(type_ref, ir.ListOf):
         return f"{containers}list[{annotation(type_ref.item, prefix, loose)}]"
     if isinstance(type_ref, ir.MapOf):
         return f"{containers}dict[str, {annotation(type_ref.value, prefix, loose)}]"
     if isinstance(type_ref, ir.Named):
         text = f"{prefix}{type_ref.name}"
-        return f"{text} | str" if type_ref.name in loose else text
+        return f"{text} | {loose[type_ref.name]}" if type_ref.name in loose else text
     if isinstance(type_ref, ir.Const):
         return f"Literal[{type_ref.value!r}]"
     inner = annotation(type_ref.inner, prefix, loose)
