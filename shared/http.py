@@ -3,11 +3,15 @@
 ``HTTPCore.call(operation, params=..., body=..., options=...)``:
 
 1. build: every argument is checked against the spec before anything is sent, then the
-   URL (server, path and query parameters), headers and body are laid out;
+   URL (server, path and query parameters), headers and body (:mod:`shared.bodies`)
+   are laid out;
 2. send: per-attempt timeout, bearer token fetched per attempt, tenacity retries; every
    response not handed to the caller is read and released before a retry waits;
 3. dispatch by status and content type: the body structured into its model, ``None``, a
    ``str``, ``bytes``, an :class:`~shared.streams.EventStream`, or an SDK exception.
+   A stream typed by a discriminated union hands out an event whose discriminator value
+   the union does not know (a server newer than the spec) as the raw
+   :class:`~shared.sse.ServerSentEvent`; a known one that does not fit still raises.
 
 Defaults: :data:`DEFAULT_TIMEOUT_MS` (60 s) is the whole-attempt limit of a normal call;
 a streaming call uses it as the connect limit and as the longest silence between two
@@ -19,15 +23,12 @@ from __future__ import annotations
 import asyncio
 import functools
 import importlib.metadata
-import io
 import json
 import logging
-import mimetypes
 import os
 import platform
 import re
 import time
-import typing
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -37,9 +38,10 @@ import yarl
 
 from shared import params as wire_params
 from shared.auth import TokenSource, redact_headers, scrub
+from shared.bodies import PreparedBody, prepare_body
 from shared.debuglog import excerpt, log_failure, log_request, log_response, log_retry
 from shared.errors import ErrorTypes, InvalidInputError, SDKError
-from shared.operation import Body, Operation, Param, Response
+from shared.operation import Operation, Param, Response
 from shared.retries import (
     DEFAULT_RETRY_CONFIG,
     NO_RETRIES,
@@ -51,8 +53,8 @@ from shared.servers import ServerTemplate
 from shared.unset import UNSET
 
 if TYPE_CHECKING:
-    from shared.files import FileContent
-    from shared.serialization import Serializer
+    from shared.serialization import Serializer, UnionInfo
+    from shared.sse import ServerSentEvent
 
 DEFAULT_TIMEOUT_MS = 60_000
 """Timeout of one attempt when neither the client nor the call sets ``timeout_ms``."""
@@ -160,166 +162,6 @@ def _timeout_ms(value: int | None, field: str) -> int | None:
     return value
 
 
-# --- request bodies ---------------------------------------------------------------------
-
-
-@attrs.frozen
-class _FilePart:
-    """One file to send; path contents are opened per attempt, file objects rewound."""
-
-    name: str
-    filename: str
-    content_type: str
-    content: bytes | IO[bytes] | os.PathLike[str]
-    start: int | None = None  # where a file object's content starts (None: cannot rewind)
-
-    @property
-    def replayable(self) -> bool:
-        return not _is_file_object(self.content) or self.start is not None
-
-    def open(self, opened: list[IO[bytes]]) -> bytes | IO[bytes]:
-        content = self.content
-        if isinstance(content, os.PathLike):
-            handle = open(content, "rb")  # noqa: SIM115 - closed by the attempt
-            opened.append(handle)
-            return handle
-        if isinstance(content, bytes):
-            return content
-        if self.start is not None:
-            content.seek(self.start)
-        return content
-
-
-def _is_file_object(value: Any) -> bool:
-    return hasattr(value, "read") and not isinstance(value, (bytes, str))
-
-
-@attrs.frozen
-class _TextPart:
-    name: str
-    text: str
-    content_type: str | None = None
-
-
-@attrs.frozen
-class _PreparedBody:
-    """A request body that can be laid out again for each attempt."""
-
-    content_type: str | None
-    data: bytes | None = None
-    stream: _FilePart | None = None
-    parts: tuple[_TextPart | _FilePart, ...] | None = None
-
-    @property
-    def replayable(self) -> bool:
-        """Whether every attempt can send the same bytes (file objects can be rewound)."""
-        parts = (self.stream,) if self.stream is not None else self.parts or ()
-        return all(part.replayable for part in parts if isinstance(part, _FilePart))
-
-    def describe(self) -> str:
-        if self.parts is not None:
-            files = sum(1 for part in self.parts if isinstance(part, _FilePart))
-            return f"multipart ({len(self.parts)} parts, {files} files)"
-        if self.data is not None:
-            return f"{self.content_type} {len(self.data)} bytes"
-        return f"{self.content_type} stream"
-
-    def open(self, opened: list[IO[bytes]]) -> Any:
-        """The ``data`` argument for one attempt; files it opens go into ``opened``."""
-        if self.stream is not None:
-            return self.stream.open(opened)
-        if self.parts is None:
-            return self.data
-        form = aiohttp.FormData(quote_fields=True)
-        for part in self.parts:
-            if isinstance(part, _TextPart):
-                form.add_field(part.name, part.text, content_type=part.content_type)
-            else:
-                form.add_field(
-                    part.name,
-                    part.open(opened),
-                    filename=part.filename,
-                    content_type=part.content_type,
-                )
-        return form
-
-
-def _file_part(name: str, value: FileContent, field: str) -> _FilePart:
-    """Normalise one file argument (see :data:`shared.files.FileContent`)."""
-    if isinstance(value, tuple) and len(value) in (2, 3) and isinstance(value[0], str):
-        content_type = value[2] if len(value) == 3 else None
-        return _file_content(name, value[1], field, filename=value[0], content_type=content_type)
-    return _file_content(name, value, field)
-
-
-def _file_content(
-    name: str,
-    content: Any,
-    field: str,
-    *,
-    filename: str | None = None,
-    content_type: str | None = None,
-) -> _FilePart:
-    if isinstance(content, (bytes, bytearray, memoryview)):
-        guessed = filename or name
-        return _FilePart(name, guessed, content_type or _guess_type(guessed), bytes(content))
-    if isinstance(content, str) and filename is not None:
-        data = content.encode("utf-8")
-        return _FilePart(name, filename, content_type or _guess_type(filename), data)
-    if isinstance(content, os.PathLike):
-        path = os.fspath(content)
-        if not isinstance(path, str) or not os.path.exists(path) or os.path.isdir(path):
-            raise InvalidInputError(field, f"no such file: {path!r}")
-        guessed = filename or os.path.basename(path)
-        return _FilePart(name, guessed, content_type or _guess_type(guessed), content)
-    if _is_file_object(content):
-        if isinstance(content, io.TextIOBase):
-            raise InvalidInputError(field, "file objects must be opened in binary mode ('rb')")
-        guessed = filename or _file_object_name(content) or name
-        start = _start_position(content)
-        return _FilePart(name, guessed, content_type or _guess_type(guessed), content, start)
-    raise InvalidInputError(
-        field,
-        "expected bytes, a binary file object, an os.PathLike path or a "
-        f"(filename, content[, content_type]) tuple, got {type(content).__name__}",
-    )
-
-
-def _file_object_name(handle: Any) -> str | None:
-    name = getattr(handle, "name", None)
-    return os.path.basename(name) if isinstance(name, str) and name else None
-
-
-def _start_position(handle: Any) -> int | None:
-    try:
-        if handle.seekable():
-            return int(handle.tell())
-    except (AttributeError, OSError, ValueError):
-        pass
-    return None
-
-
-def _guess_type(filename: str) -> str:
-    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
-
-
-@functools.lru_cache(maxsize=256)
-def _field_types(model: type) -> dict[str, tuple[Any, str, bool]]:
-    """py_name -> (type, wire name, required) of an attrs request model."""
-    try:
-        hints = typing.get_type_hints(model)
-    except (NameError, TypeError):
-        hints = {}
-    return {
-        field.name: (
-            hints.get(field.name, Any),
-            field.metadata.get("json", field.name),
-            field.default is attrs.NOTHING,
-        )
-        for field in attrs.fields(model)
-    }
-
-
 # --- the core ---------------------------------------------------------------------------
 
 
@@ -330,7 +172,7 @@ class _Request:
     method: str
     url: yarl.URL
     headers: dict[str, str]
-    body: _PreparedBody | None
+    body: PreparedBody | None
     auth: bool
 
 
@@ -459,7 +301,7 @@ class HTTPCore:
         if options.server_url is not None:
             base = _checked_base_url(options.server_url, "server_url")
         url = yarl.URL(base + self._path(op, wire) + self._query(op, wire), encoded=True)
-        prepared = self._body(op.body, body)
+        prepared = prepare_body(op.body, body, self._config.serializer)
         headers = self._headers(op, wire, prepared, options.http_headers)
         return _Request(op.method.upper(), url, headers, prepared, op.auth)
 
@@ -498,14 +340,14 @@ class HTTPCore:
         self,
         op: Operation,
         wire: Mapping[str, Any],
-        body: _PreparedBody | None,
+        body: PreparedBody | None,
         extra: Mapping[str, str] | None,
     ) -> dict[str, str]:
         headers = {"User-Agent": self._user_agent}
         accept = _accept(op.responses)
         if accept:
             headers["Accept"] = accept
-        if body is not None and body.content_type and body.parts is None:
+        if body is not None and body.content_type:
             headers["Content-Type"] = body.content_type
         cookies: list[str] = []
         for param in op.params:
@@ -525,56 +367,6 @@ class HTTPCore:
             headers[name] = value
         return headers
 
-    def _body(self, spec: Body | None, value: Any) -> _PreparedBody | None:
-        if spec is None or value is UNSET:
-            if spec is not None and spec.required:
-                raise InvalidInputError("request", "a request body is required")
-            return None
-        if spec.kind == "multipart":
-            return self._multipart(spec, value)
-        if spec.kind in ("text", "bytes"):
-            return _raw_body(spec, value)
-        serializer = self._config.serializer
-        checked = serializer.from_python(value, spec.type, "request") if spec.type else value
-        if spec.kind == "form":
-            return _form_body(serializer.unstructure(checked), spec.content_type)
-        content_type = spec.content_type if "json" in spec.content_type else "application/json"
-        return _PreparedBody(content_type, data=serializer.dumps(checked))
-
-    def _multipart(self, spec: Body, value: Any) -> _PreparedBody:
-        if attrs.has(type(value)):
-            value = {field.name: getattr(value, field.name) for field in attrs.fields(type(value))}
-        if not isinstance(value, Mapping):
-            raise InvalidInputError("request", f"expected a mapping, got {type(value).__name__}")
-        fields = _field_types(spec.type) if attrs.has(spec.type) else {}
-        for name, (_, _, required) in fields.items():
-            if required and wire_params.is_omitted(value.get(name)):
-                raise InvalidInputError(f"request.{name}", "this field is required")
-        parts: list[_TextPart | _FilePart] = []
-        for name, item in value.items():
-            if fields and name not in fields:
-                raise InvalidInputError(f"request.{name}", "is not a field of the request")
-            if wire_params.is_omitted(item):
-                continue
-            field = f"request.{name}"
-            if name in spec.file_fields:
-                parts.extend(_file_parts(spec.file_fields[name], item, field))
-            else:
-                tp, wire_name, _ = fields.get(name, (Any, name, False))
-                parts.extend(self._text_parts(wire_name, item, tp, field))
-        return _PreparedBody(None, parts=tuple(parts))
-
-    def _text_parts(self, wire_name: str, value: Any, tp: Any, field: str) -> list[_TextPart]:
-        serializer = self._config.serializer
-        wire = serializer.unstructure(serializer.from_python(value, tp, field))
-        if isinstance(wire, (list, tuple)) and not any(
-            isinstance(item, (Mapping, list, tuple)) for item in wire
-        ):
-            return [_TextPart(wire_name, wire_params.to_text(item)) for item in wire]
-        if isinstance(wire, (Mapping, list, tuple)):
-            return [_TextPart(wire_name, wire_params.to_text(wire), "application/json")]
-        return [_TextPart(wire_name, wire_params.to_text(wire))]
-
     # -- send ------------------------------------------------------------------------
 
     async def _attempt(
@@ -586,12 +378,9 @@ class HTTPCore:
             headers["Authorization"] = f"Bearer {token}"
         session = self._session()
         opened: list[IO[bytes]] = []
-        logger = self._config.debug_logger
         try:
             data = request.body.open(opened) if request.body is not None else None
-            if logger is not None:
-                note = request.body.describe() if request.body is not None else ""
-                log_request(logger, request.method, str(request.url), headers, note)
+            self._log_request(request, headers)
             started = time.monotonic()
             try:
                 response = await session.request(
@@ -608,6 +397,12 @@ class HTTPCore:
         finally:
             for handle in opened:
                 handle.close()
+
+    def _log_request(self, request: _Request, headers: Mapping[str, str]) -> None:
+        logger = self._config.debug_logger
+        if logger is not None:
+            note = request.body.describe() if request.body is not None else ""
+            log_request(logger, request.method, str(request.url), headers, note)
 
     async def _token(self, auth: bool) -> str | None:
         if not auth or self._config.token is None:
@@ -771,7 +566,8 @@ class HTTPCore:
         from shared.sse import NDJSONDecoder, SSEDecoder
         from shared.streams import EventStream
 
-        parse = _StreamParser(op, declared, response, self._config, token)
+        union = self._config.serializer.union_info(declared.type)  # None unless a union
+        parse = _StreamParser(op, declared, response, self._config, token, union)
         map_error = functools.partial(self._map_stream_error, op, response, token)
         if declared.kind == "sse":
             return EventStream(response, SSEDecoder(), parse.event, map_error=map_error)
@@ -804,28 +600,28 @@ class HTTPCore:
 
 @attrs.frozen
 class _StreamParser:
-    """Turns each decoded stream item into the declared model."""
+    """Turns each decoded stream item into the declared model.
+
+    ``union`` is the declared type's discriminated union, when it is one: an item whose
+    discriminator value the union does not know (an item type newer than the spec) is
+    handed out raw instead of failing the stream.
+    """
 
     op: Operation
     declared: Response
     response: aiohttp.ClientResponse
     config: ClientConfig
     token: str | None
+    union: UnionInfo | None = None
 
-    def event(self, event: Any) -> Any:
-        """One Server-Sent Event -> its model (the event itself when no type is declared)."""
+    def event(self, event: ServerSentEvent) -> Any:
+        """One Server-Sent Event -> its model; the event itself when it has no model."""
         if self.declared.type is None:
             return event
         raw = _event_text(event)
-        if self.declared.sse_envelope:
-            data: Any = _json_or_text(event.data)
-            payload = {"event": event.event, "data": data, "id": event.id, "retry": event.retry}
-            payload = {key: value for key, value in payload.items() if value is not None}
-            return self._structure(payload, raw)
-        try:
-            value = self.config.serializer.loads(event.data.encode("utf-8"))
-        except ValueError as exc:
-            raise self._invalid(raw, f"event data is not JSON: {exc}") from exc
+        value = _envelope(event) if self.declared.sse_envelope else self._event_data(event, raw)
+        if self._unknown_variant(value):
+            return event
         return self._structure(value, raw)
 
     def value(self, value: Any) -> Any:
@@ -833,6 +629,19 @@ class _StreamParser:
         if self.declared.type is None:
             return value
         return self._structure(value, json.dumps(value, default=str))
+
+    def _event_data(self, event: ServerSentEvent, raw: str) -> Any:
+        try:
+            return self.config.serializer.loads(event.data.encode("utf-8"))
+        except ValueError as exc:
+            raise self._invalid(raw, f"event data is not JSON: {exc}") from exc
+
+    def _unknown_variant(self, value: Any) -> bool:
+        """Whether ``value`` carries a discriminator value its union has no variant for."""
+        if self.union is None or not isinstance(value, Mapping):
+            return False
+        tag = value.get(self.union.discriminator)
+        return isinstance(tag, str) and tag not in self.union.mapping
 
     def _structure(self, value: Any, raw: str) -> Any:
         try:
@@ -851,7 +660,25 @@ class _StreamParser:
         )
 
 
-def _event_text(event: Any) -> str:
+def _envelope(event: ServerSentEvent) -> dict[str, Any]:
+    """The whole event as the spec models it: ``{event, data, id, retry}``.
+
+    ``data`` is parsed as JSON when it is JSON, kept as text otherwise, and left out when
+    it is blank (so an optional ``data`` field stays unset and a required one is reported
+    missing); ``id`` and ``retry`` are left out when the event has none.
+    """
+    payload: dict[str, Any] = {"event": event.event}
+    if event.data.strip():
+        payload["data"] = _json_or_text(event.data)
+    if event.id is not None:
+        payload["id"] = event.id
+    if event.retry is not None:
+        payload["retry"] = event.retry
+    return payload
+
+
+def _event_text(event: ServerSentEvent) -> str:
+    """The event as it was on the wire (its ``retry`` field aside)."""
     lines = [f"event: {event.event}"]
     if event.id is not None:
         lines.append(f"id: {event.id}")
@@ -923,40 +750,6 @@ def _header_safe(value: str, param: Param) -> str:
     if any(char in value for char in "\r\n\0"):
         raise InvalidInputError(param.py_name, "a header value cannot contain line breaks")
     return value
-
-
-def _file_parts(wire_name: str, value: Any, field: str) -> list[_FilePart]:
-    if isinstance(value, list) or (
-        isinstance(value, tuple) and not (value and isinstance(value[0], str))
-    ):
-        return [
-            _file_part(wire_name, item, f"{field}[{index}]") for index, item in enumerate(value)
-        ]
-    return [_file_part(wire_name, value, field)]
-
-
-def _raw_body(spec: Body, value: Any) -> _PreparedBody:
-    content_type = spec.content_type
-    if isinstance(value, str):
-        return _PreparedBody(content_type, data=value.encode("utf-8"))
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return _PreparedBody(content_type, data=bytes(value))
-    if spec.kind == "bytes":
-        stream = _file_content("request", value, "request", filename="request")
-        return _PreparedBody(content_type, stream=stream)
-    raise InvalidInputError("request", f"expected str or bytes, got {type(value).__name__}")
-
-
-def _form_body(wire: Any, content_type: str) -> _PreparedBody:
-    if not isinstance(wire, Mapping):
-        raise InvalidInputError("request", "a form body must be an object")
-    pairs = [
-        pair
-        for name, value in wire.items()
-        for pair in wire_params.query_pairs(Param(name, name, "query", Any), value)
-    ]
-    data = wire_params.query_string(pairs).encode("ascii")
-    return _PreparedBody(content_type or "application/x-www-form-urlencoded", data=data)
 
 
 __all__ = [

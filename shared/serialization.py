@@ -482,6 +482,17 @@ class Serializer:
         except Exception as exc:
             raise StructureError(_type_name(tp), describe_error(exc)) from exc
 
+    def union_info(self, tp: Any) -> UnionInfo | None:
+        """The discriminated union :meth:`structure` dispatches ``tp`` by, if any.
+
+        ``tp`` is a union of two or more models (``None`` and ``Unset`` branches aside)
+        registered with :func:`make_serializer`; any other type gives ``None``.
+        """
+        if not _is_union(tp):
+            return None
+        branches, _, _ = _split_union(tp)
+        return self._unions.get(frozenset(branches)) if len(branches) > 1 else None
+
     def unstructure(self, obj: Any) -> Any:
         """Turn models (and lists/dicts of them) into wire JSON data."""
         return self.converter.unstructure(obj)

@@ -30,6 +30,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from shared.auth import TokenSource
+from shared.bodies import prepare_body
 from shared.errors import (
     ErrorTypes,
     InvalidInputError,
@@ -413,6 +414,31 @@ async def test_text_bytes_and_form_bodies() -> None:
     content_types = [request.headers["Content-Type"] for request in server.requests]
     assert content_types[0] == "text/plain"
     assert content_types[2] == "application/x-www-form-urlencoded"
+
+
+class OneShot(io.RawIOBase):
+    """A readable stream that cannot seek (like a pipe)."""
+
+    def readable(self) -> bool:
+        return True
+
+
+def test_prepare_body_lays_out_each_kind_once() -> None:
+    upload = Body("multipart", "multipart/form-data", Upload, True, file_fields={"files": "files"})
+    assert prepare_body(None, UNSET, SERIALIZER) is None
+    assert prepare_body(Body("json", "application/json", Thing), UNSET, SERIALIZER) is None
+    json_body = prepare_body(Body("json", "application/vnd.x+json", Thing), {"id": "1"}, SERIALIZER)
+    assert json_body is not None and json_body.content_type == "application/vnd.x+json"
+    assert json_body.data == b'{"id":"1"}' and json_body.replayable
+    assert json_body.describe() == "application/vnd.x+json 10 bytes"
+    multipart = prepare_body(upload, {"files": [b"x", io.BytesIO(b"y")], "note": "n"}, SERIALIZER)
+    assert multipart is not None and multipart.content_type is None  # aiohttp sets it
+    assert multipart.replayable and multipart.describe() == "multipart (3 parts, 2 files)"
+    one_shot = prepare_body(upload, {"files": [b"x", OneShot()]}, SERIALIZER)
+    assert one_shot is not None and not one_shot.replayable
+    with pytest.raises(InvalidInputError, match="is not a field") as caught:
+        prepare_body(upload, {"files": b"x", "noise": 1}, SERIALIZER)
+    assert caught.value.field == "request.noise"
 
 
 @pytest.mark.anyio

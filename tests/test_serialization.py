@@ -405,6 +405,14 @@ def test_discriminated_union_rejects_unknown_or_missing_tag(ser: Serializer) -> 
         ser.structure(session_wire(lastPart={"content": "x"}), Session)
 
 
+def test_union_info_is_the_registered_union_structure_dispatches_by(ser: Serializer) -> None:
+    assert ser.union_info(Union[TextPart, ToolPart]) is PART_UNION  # noqa: UP007
+    assert ser.union_info(ToolPart | TextPart) is PART_UNION
+    assert ser.union_info(TextPart | ToolPart | Unset | None) is PART_UNION
+    for other in (Cat | Dog, TextPart, list[TextPart | ToolPart], str | int, TextPart | None):
+        assert ser.union_info(other) is None
+
+
 def test_discriminated_union_dispatches_without_trying_other_branches(ser: Serializer) -> None:
     # A tool part missing a field must report the tool branch only, not "no variant fits".
     with pytest.raises(StructureError) as info:

@@ -11,6 +11,7 @@ from typing import Any, cast, overload
 from shared.arguments import flat_body
 from shared.http import CallOptions, HTTPCore
 from shared.retries import RetryConfig
+from shared.sse import ServerSentEvent
 from shared.streams import EventStream
 from shared.unset import UNSET, Unset
 
@@ -337,7 +338,7 @@ class Sessions:
         timeout_ms: int | None = None,
         server_url: str | None = None,
         http_headers: Mapping[str, str] | None = None,
-    ) -> EventStream[models.SessionStream]: ...
+    ) -> EventStream[models.SessionStream | ServerSentEvent]: ...
 
     @overload
     async def create_event(
@@ -349,7 +350,7 @@ class Sessions:
         timeout_ms: int | None = None,
         server_url: str | None = None,
         http_headers: Mapping[str, str] | None = None,
-    ) -> EventStream[models.SessionStream]: ...
+    ) -> EventStream[models.SessionStream | ServerSentEvent]: ...
 
     async def create_event(
         self,
@@ -363,7 +364,7 @@ class Sessions:
         timeout_ms: int | None = None,
         server_url: str | None = None,
         http_headers: Mapping[str, str] | None = None,
-    ) -> EventStream[models.SessionStream]:
+    ) -> EventStream[models.SessionStream | ServerSentEvent]:
         """Create and stream session events.
 
         ``POST /api/sessions/{session_id}/events/stream`` (Server-Sent Events, read as they arrive)
@@ -377,14 +378,14 @@ class Sessions:
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
-            a stream of ``models.SessionStream``: iterate it, ideally inside ``with``.
+            a stream of ``models.SessionStream | ServerSentEvent``: iterate it, ideally inside ``with``.
 
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
         body = flat_body(request, {"type_": type_, "source": source, "content": content})
         return cast(
-            "EventStream[models.SessionStream]",
+            "EventStream[models.SessionStream | ServerSentEvent]",
             await self._core.call(
                 operations.SESSIONS_CREATE_EVENT,
                 params={"session_id": session_id},

@@ -12,6 +12,7 @@ from shared.arguments import flat_body
 from shared.http import CallOptions
 from shared.retries import RetryConfig
 from shared.runtime import SyncClientBase, SyncEventStream
+from shared.sse import ServerSentEvent
 from shared.unset import UNSET, Unset
 
 from . import models, operations
@@ -350,7 +351,7 @@ class Sessions:
         timeout_ms: int | None = None,
         server_url: str | None = None,
         http_headers: Mapping[str, str] | None = None,
-    ) -> SyncEventStream[models.SessionStream]: ...
+    ) -> SyncEventStream[models.SessionStream | ServerSentEvent]: ...
 
     @overload
     def create_event(
@@ -362,7 +363,7 @@ class Sessions:
         timeout_ms: int | None = None,
         server_url: str | None = None,
         http_headers: Mapping[str, str] | None = None,
-    ) -> SyncEventStream[models.SessionStream]: ...
+    ) -> SyncEventStream[models.SessionStream | ServerSentEvent]: ...
 
     def create_event(
         self,
@@ -376,7 +377,7 @@ class Sessions:
         timeout_ms: int | None = None,
         server_url: str | None = None,
         http_headers: Mapping[str, str] | None = None,
-    ) -> SyncEventStream[models.SessionStream]:
+    ) -> SyncEventStream[models.SessionStream | ServerSentEvent]:
         """Create and stream session events.
 
         ``POST /api/sessions/{session_id}/events/stream`` (Server-Sent Events, read as they arrive)
@@ -390,14 +391,14 @@ class Sessions:
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
-            a stream of ``models.SessionStream``: iterate it, ideally inside ``with``.
+            a stream of ``models.SessionStream | ServerSentEvent``: iterate it, ideally inside ``with``.
 
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
         body = flat_body(request, {"type_": type_, "source": source, "content": content})
         return cast(
-            "SyncEventStream[models.SessionStream]",
+            "SyncEventStream[models.SessionStream | ServerSentEvent]",
             self._root._stream(
                 lambda c: c._core.call(
                     operations.SESSIONS_CREATE_EVENT,

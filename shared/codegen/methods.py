@@ -76,8 +76,8 @@ def method_spec(op: ir.Operation, api: ir.API) -> MethodSpec:
         params=params,
         fields=fields,
         request=_request_arg(op.body, loose) if op.body else None,
-        result=_result(op),
-        stream_item=_stream_item(op),
+        result=_result(op, api),
+        stream_item=_stream_item(op, api),
     )
 
 
@@ -113,10 +113,10 @@ def _request_arg(body: ir.Body, loose: dict[str, str]) -> Arg:
     return Arg("request", kind, body.required and not body.fields, doc)
 
 
-def _result(op: ir.Operation) -> str:
+def _result(op: ir.Operation, api: ir.API) -> str:
     results: list[str] = []
     for response in op.success or [ir.Response("200", "empty", None, None)]:
-        text = _response_annotation(response)
+        text = _response_annotation(response, api)
         if text not in results:
             results.append(text)
     if "None" in results and len(results) > 1:
@@ -125,24 +125,33 @@ def _result(op: ir.Operation) -> str:
     return " | ".join(results)
 
 
-def _response_annotation(response: ir.Response) -> str:
+def _response_annotation(response: ir.Response, api: ir.API) -> str:
     if response.kind in ("sse", "ndjson"):
-        return f"EventStream[{_item(response)}]"
+        return f"EventStream[{_item(response, api)}]"
     if response.kind == "json" and response.type is not None:
         return annotation(response.type, "models.")
     return {"text": "str", "bytes": "bytes", "json": "Any"}.get(response.kind, "None")
 
 
-def _item(response: ir.Response) -> str:
-    if response.type is not None:
-        return annotation(response.type, "models.")
-    return "ServerSentEvent" if response.kind == "sse" else "Any"
+def _item(response: ir.Response, api: ir.API) -> str:
+    """Stream item type; an SSE union keyed by event type may also yield raw events."""
+    if response.type is None:
+        return "ServerSentEvent" if response.kind == "sse" else "Any"
+    text = annotation(response.type, "models.")
+    if response.kind == "sse" and _is_tagged_union(response.type, api):
+        text += " | ServerSentEvent"
+    return text
 
 
-def _stream_item(op: ir.Operation) -> str | None:
+def _is_tagged_union(type_ref: ir.TypeRef, api: ir.API) -> bool:
+    decl = api.decls.get(type_ref.name) if isinstance(type_ref, ir.Named) else None
+    return isinstance(decl, ir.Union) and decl.discriminator is not None
+
+
+def _stream_item(op: ir.Operation, api: ir.API) -> str | None:
     for response in op.success:
         if response.kind in ("sse", "ndjson"):
-            return _item(response)
+            return _item(response, api)
     return None
 
 
