@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Literal, TypeVar
 
@@ -173,16 +174,44 @@ async def run_with_retries(
 
     ``attempt`` signals a retryable failure by raising :class:`Retryable`; when no retry
     follows, the SDK error it carries is raised (never tenacity's ``RetryError``).
-    ``on_retry(seconds, failure)`` is called before each wait.
+    ``on_retry(seconds, failure)`` is called before each wait. The first attempt runs
+    directly; tenacity takes over only once it has failed in a retryable way, so a call
+    that succeeds pays nothing for the retry machinery.
     """
+    started = time.monotonic()
+    try:
+        return await attempt()
+    except Retryable as failure:
+        if not wants_retry(config, failure):
+            raise failure.error from failure.error.__cause__
+        first_failure = failure
+    return await _retry(config, attempt, first_failure, started, on_retry)
+
+
+async def _retry(
+    config: RetryConfig,
+    attempt: Callable[[], Awaitable[T]],
+    first_failure: Retryable,
+    started: float,
+    on_retry: OnRetry | None,
+) -> T:
+    """Tenacity's loop, resumed after a first failed attempt (replayed, not re-sent)."""
     backoff = config.backoff or DEFAULT_BACKOFF
     max_elapsed = backoff.max_elapsed_time_ms / 1000
+    pending = [first_failure]
+    already_spent = time.monotonic() - started
+
+    async def replay_then_attempt() -> T:
+        if pending:
+            raise pending.pop()
+        return await attempt()
 
     def wait(state: tenacity.RetryCallState) -> float:
         return next_wait(backoff, state.attempt_number, _failure_of(state))
 
     def stop(state: tenacity.RetryCallState) -> bool:
-        return (state.seconds_since_start or 0.0) + state.upcoming_sleep > max_elapsed
+        elapsed = already_spent + (state.seconds_since_start or 0.0)
+        return elapsed + state.upcoming_sleep > max_elapsed
 
     def before_sleep(state: tenacity.RetryCallState) -> None:
         if on_retry is not None:
@@ -196,7 +225,7 @@ async def run_with_retries(
         reraise=True,
     )
     try:
-        return await retrying(attempt)
+        return await retrying(replay_then_attempt)
     except Retryable as failure:
         raise failure.error from failure.error.__cause__
 
