@@ -5086,6 +5086,18 @@ class WorkflowMutableProperties:
 
 
 @attrs.define(slots=True, kw_only=True)
+class WorkflowMetadata:
+    """The ``WorkflowMetadata`` object."""
+
+    author: Person | Unset = attrs.field(default=UNSET)
+    create_timestamp: int | Unset = attrs.field(default=UNSET, metadata={"json": "createTimestamp"})
+    last_update_timestamp: int | Unset = attrs.field(
+        default=UNSET, metadata={"json": "lastUpdateTimestamp"}
+    )
+    last_updated_by: Person | Unset = attrs.field(default=UNSET, metadata={"json": "lastUpdatedBy"})
+
+
+@attrs.define(slots=True, kw_only=True)
 class Workflow:
     """The ``Workflow`` object."""
 
@@ -7687,7 +7699,7 @@ CustomFieldValue: TypeAlias = (
     CustomFieldValueStr | CustomFieldValueHyperlink | CustomFieldValuePerson
 )
 
-AnswerBoardMutableProperties: TypeAlias = Any
+AnswerBoardMutableProperties: TypeAlias = CollectionBaseMutableProperties
 
 ReadPermissions: TypeAlias = dict[str, list[ReadPermission]]
 
@@ -7709,13 +7721,11 @@ DocumentOrError: TypeAlias = Document | DocumentOrErrorOption2
 
 AttributionProperties: TypeAlias = Any
 
-WorkflowMetadata: TypeAlias = Any
-
-RecommendationsResponse: TypeAlias = Any
+RecommendationsResponse: TypeAlias = ResultsResponse
 
 GetShortcutRequest: TypeAlias = UserGeneratedContentId | GetShortcutRequestOption2
 
-DatasourceConfig: TypeAlias = Any
+DatasourceConfig: TypeAlias = SharedDatasourceConfig
 
 BulkUploadHistoryEventList: TypeAlias = list[BulkUploadHistoryEvent]
 

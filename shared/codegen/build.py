@@ -107,8 +107,8 @@ class SchemaBuilder:
             self.decls[name] = ir.Enum(name, [str(v) for v in schema["enum"]], source)
         elif self._union_options(schema) is not None and self._non_null_options(schema):
             self._declare_union(name, schema, source)
-        else:
-            self.decls[name] = ir.Alias(name, self._type_of_plain(schema, name), source)
+        else:  # arrays, maps, scalars and `allOf: [$ref]`: a name for another type
+            self.decls[name] = ir.Alias(name, self.type_of(schema, name), source)
 
     def _declare_union(self, name: str, schema: JSON, source: str) -> None:
         options = self._non_null_options(schema)
@@ -131,7 +131,10 @@ class SchemaBuilder:
         if "properties" in schema:
             return True
         # `allOf: [$ref]` alone only attaches a description to the referenced schema
-        return "allOf" in schema and len(schema["allOf"]) > 1
+        parts = schema.get("allOf") or []
+        if len(parts) == 1 and isinstance(parts[0], dict) and "$ref" in parts[0]:
+            return False
+        return any(self._is_object(self.resolver.deref(p)) for p in parts)
 
     @staticmethod
     def _is_enum(schema: JSON) -> bool:
