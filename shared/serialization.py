@@ -299,6 +299,11 @@ def _wire_name(field: attrs.Attribute[Any]) -> str:
     return str(field.metadata.get("json", field.name))
 
 
+def _wire_names(cls: type) -> frozenset[str]:
+    """The JSON keys a model declares."""
+    return frozenset(_wire_name(field) for field in _resolved_fields(cls))
+
+
 def _resolved_fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
     attrs.resolve_types(cls)
     return tuple(attrs.fields(cls))
@@ -680,8 +685,20 @@ class Serializer:
         # Models are tried with their plain generated function first: a branch that
         # does not fit then fails cheaply, without the detailed re-run that explains it.
         quick = [(self._quick_hooks.get(branch, hook), branch) for hook, branch in hooks]
+        # Unknown keys are ignored, so a model with optional fields "fits" any object:
+        # a branch that declares every key of the value is preferred, in branch order.
+        declared = [
+            (hook, branch, _wire_names(branch)) for hook, branch in quick if _is_model(branch)
+        ]
 
         def structure_first_fit(value: Any, _: Any) -> Any:
+            if isinstance(value, Mapping):
+                for branch_hook, branch, names in declared:
+                    if names.issuperset(value.keys()):
+                        try:
+                            return branch_hook(value, branch)
+                        except Exception:  # the lenient pass below decides
+                            break
             for branch_hook, branch in quick:
                 try:
                     return branch_hook(value, branch)

@@ -371,6 +371,25 @@ def test_overlapping_union_takes_first_branch_that_fits(ser: Serializer) -> None
     assert type(ser.structure("mauve", Color | int)) is Color
 
 
+@attrs.define(slots=True, kw_only=True)
+class Doc:
+    id: str | Unset = UNSET
+    title: str | Unset = UNSET
+
+
+@attrs.define(slots=True, kw_only=True)
+class ErrorOnly:
+    error: str | Unset = UNSET
+
+
+def test_first_fit_prefers_a_branch_that_declares_every_key(ser: Serializer) -> None:
+    # Doc ignores unknown keys, so it would "fit" {"error": ...}; ErrorOnly declares it.
+    assert ser.structure({"error": "gone"}, Doc | ErrorOnly) == ErrorOnly(error="gone")
+    assert ser.structure({"id": "1"}, Doc | ErrorOnly) == Doc(id="1")
+    # With no branch declaring every key, the first one that structures still wins.
+    assert ser.structure({"id": "1", "new": 2}, Doc | ErrorOnly) == Doc(id="1")
+
+
 def test_union_error_lists_every_branch(ser: Serializer) -> None:
     with pytest.raises(StructureError) as info:
         ser.structure(session_wire(pet={"name": "Bob"}), Session)
