@@ -777,3 +777,25 @@ def test_property_structure_inverts_unstructure(session: Session) -> None:
 
 
 PROPERTY_SERIALIZER = make_serializer([PART_UNION])
+
+
+def test_generated_models_keep_attrs_behaviour() -> None:
+    """Models with generator-written ``__init__`` still act like attrs classes."""
+    import copy
+    import pickle
+
+    from flux0_async import converter
+    from flux0_async import models as flux0_models
+
+    agent = flux0_models.AgentCreationParamsDTO(name="x", type_="echo")
+    assert repr(agent) == "AgentCreationParamsDTO(name='x', type_='echo', description=UNSET)"
+    assert agent == flux0_models.AgentCreationParamsDTO(name="x", type_="echo")
+    assert agent != attrs.evolve(agent, name="y")
+    assert pickle.loads(pickle.dumps(agent)) == agent == copy.deepcopy(agent)
+    assert converter.unstructure(agent) == {"name": "x", "type": "echo"}
+    with pytest.raises(TypeError):
+        hash(agent)
+    with pytest.raises(TypeError, match="name"):
+        flux0_models.AgentCreationParamsDTO(type_="echo")  # type: ignore[call-arg]
+    with pytest.raises(AttributeError):
+        agent.unknown = 1  # type: ignore[attr-defined]  # slots

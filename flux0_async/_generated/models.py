@@ -11,12 +11,13 @@ from typing import Any, Literal, TypeAlias
 import attrs
 
 from shared.enums import OpenEnum
+from shared.models import Model
 from shared.serialization import UnionInfo
 from shared.unset import UNSET, Unset
 
 
-@attrs.define(slots=True, kw_only=True)
-class AgentCreationParamsDTO:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AgentCreationParamsDTO(Model):
     """AgentCreationParams (``AgentCreationParamsDTO``).
 
     Required: name, type_.
@@ -26,9 +27,14 @@ class AgentCreationParamsDTO:
     type_: str = attrs.field(metadata={"json": "type"})
     description: str | Unset | None = attrs.field(default=UNSET)
 
+    def __init__(self, *, name: str, type_: str, description: str | Unset | None = UNSET) -> None:
+        self.name = name
+        self.type_ = type_
+        self.description = description
 
-@attrs.define(slots=True, kw_only=True)
-class AgentDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AgentDTO(Model):
     """Agent (``AgentDTO``).
 
     Required: id, name, type_, created_at.
@@ -40,9 +46,24 @@ class AgentDTO:
     description: str | Unset | None = attrs.field(default=UNSET)
     created_at: datetime.datetime
 
+    def __init__(
+        self,
+        *,
+        id: str,
+        name: str,
+        type_: str,
+        created_at: datetime.datetime,
+        description: str | Unset | None = UNSET,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.type_ = type_
+        self.description = description
+        self.created_at = created_at
 
-@attrs.define(slots=True, kw_only=True)
-class AgentsDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AgentsDTO(Model):
     """Agents (``AgentsDTO``).
 
     Required: data.
@@ -50,9 +71,12 @@ class AgentsDTO:
 
     data: list[AgentDTO]
 
+    def __init__(self, *, data: list[AgentDTO]) -> None:
+        self.data = data
 
-@attrs.define(slots=True, kw_only=True)
-class ChunkEventDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChunkEventDTO(Model):
     """ChunkEvent (``ChunkEventDTO``).
 
     Required: event_id, correlation_id, seq, patches, metadata.
@@ -65,9 +89,26 @@ class ChunkEventDTO:
     metadata: dict[str, Any]
     timestamp: float | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        event_id: str,
+        correlation_id: str,
+        seq: int,
+        patches: list[JsonPatchOperationDTO],
+        metadata: dict[str, Any],
+        timestamp: float | Unset = UNSET,
+    ) -> None:
+        self.event_id = event_id
+        self.correlation_id = correlation_id
+        self.seq = seq
+        self.patches = patches
+        self.metadata = metadata
+        self.timestamp = timestamp
 
-@attrs.define(slots=True, kw_only=True)
-class ChunkEventStream:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChunkEventStream(Model):
     """The ``ChunkEventStream`` object.
 
     Required: event, data.
@@ -76,16 +117,23 @@ class ChunkEventStream:
     event: Literal["chunk"]
     data: ChunkEventDTO
 
+    def __init__(self, *, event: Literal["chunk"], data: ChunkEventDTO) -> None:
+        self.event = event
+        self.data = data
 
-@attrs.define(slots=True, kw_only=True)
-class ConsumptionOffsetsDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ConsumptionOffsetsDTO(Model):
     """ConsumptionOffsets (``ConsumptionOffsetsDTO``)."""
 
     client: int | Unset | None = attrs.field(default=UNSET)
 
+    def __init__(self, *, client: int | Unset | None = UNSET) -> None:
+        self.client = client
 
-@attrs.define(slots=True, kw_only=True)
-class ContentPartDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ContentPartDTO(Model):
     """ContentPart (``ContentPartDTO``).
 
     Required: type_, content.
@@ -94,15 +142,22 @@ class ContentPartDTO:
     type_: Literal["content"] = attrs.field(metadata={"json": "type"})
     content: Any
 
+    def __init__(self, *, type_: Literal["content"], content: Any) -> None:
+        self.type_ = type_
+        self.content = content
 
-@attrs.define(slots=True, kw_only=True)
-class ControlOptions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ControlOptions(Model):
     """The ``ControlOptions`` object.
 
     Required: mode.
     """
 
     mode: ControlOptionsMode
+
+    def __init__(self, *, mode: ControlOptionsMode) -> None:
+        self.mode = mode
 
 
 class ControlOptionsMode(OpenEnum):
@@ -112,8 +167,8 @@ class ControlOptionsMode(OpenEnum):
     MANUAL = "manual"
 
 
-@attrs.define(slots=True, kw_only=True)
-class EmittedEventDTO:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EmittedEventDTO(Model):
     """EmittedEvent (``EmittedEventDTO``).
 
     Required: id, correlation_id, type_, source, data.
@@ -126,9 +181,26 @@ class EmittedEventDTO:
     data: EmittedEventDTOData
     metadata: dict[str, Any] | Unset | None = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        id: str,
+        correlation_id: str,
+        type_: EventTypeDTO,
+        source: EventSourceDTO,
+        data: EmittedEventDTOData,
+        metadata: dict[str, Any] | Unset | None = UNSET,
+    ) -> None:
+        self.id = id
+        self.correlation_id = correlation_id
+        self.type_ = type_
+        self.source = source
+        self.data = data
+        self.metadata = metadata
 
-@attrs.define(slots=True, kw_only=True)
-class EmittedEventStream:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EmittedEventStream(Model):
     """The ``EmittedEventStream`` object.
 
     Required: id, event, data.
@@ -138,9 +210,14 @@ class EmittedEventStream:
     event: Literal["status"]
     data: EmittedEventDTO
 
+    def __init__(self, *, id: str, event: Literal["status"], data: EmittedEventDTO) -> None:
+        self.id = id
+        self.event = event
+        self.data = data
 
-@attrs.define(slots=True, kw_only=True)
-class EventCreationParamsDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EventCreationParamsDTO(Model):
     """EventCreationParams (``EventCreationParamsDTO``).
 
     Required: type_, source.
@@ -150,9 +227,16 @@ class EventCreationParamsDTO:
     source: EventSourceDTO
     content: str | Unset | None = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, type_: EventTypeDTO, source: EventSourceDTO, content: str | Unset | None = UNSET
+    ) -> None:
+        self.type_ = type_
+        self.source = source
+        self.content = content
 
-@attrs.define(slots=True, kw_only=True)
-class EventDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EventDTO(Model):
     """Event (``EventDTO``).
 
     Required: id, correlation_id, type_, source, offset, data, deleted, created_at.
@@ -167,6 +251,29 @@ class EventDTO:
     deleted: bool
     metadata: dict[str, Any] | Unset | None = attrs.field(default=UNSET)
     created_at: datetime.datetime
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        correlation_id: str,
+        type_: EventTypeDTO,
+        source: EventSourceDTO,
+        offset: int,
+        data: EventDTOData,
+        deleted: bool,
+        created_at: datetime.datetime,
+        metadata: dict[str, Any] | Unset | None = UNSET,
+    ) -> None:
+        self.id = id
+        self.correlation_id = correlation_id
+        self.type_ = type_
+        self.source = source
+        self.offset = offset
+        self.data = data
+        self.deleted = deleted
+        self.metadata = metadata
+        self.created_at = created_at
 
 
 class EventSourceDTO(OpenEnum):
@@ -186,8 +293,8 @@ class EventTypeDTO(OpenEnum):
     CUSTOM = "custom"
 
 
-@attrs.define(slots=True, kw_only=True)
-class EventsDTO:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EventsDTO(Model):
     """Events (``EventsDTO``).
 
     Required: data.
@@ -195,16 +302,22 @@ class EventsDTO:
 
     data: list[EventDTO]
 
+    def __init__(self, *, data: list[EventDTO]) -> None:
+        self.data = data
 
-@attrs.define(slots=True, kw_only=True)
-class HTTPValidationError:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class HTTPValidationError(Model):
     """The ``HTTPValidationError`` object."""
 
     detail: list[ValidationError] | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, detail: list[ValidationError] | Unset = UNSET) -> None:
+        self.detail = detail
 
-@attrs.define(slots=True, kw_only=True)
-class JsonPatchOperationDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class JsonPatchOperationDTO(Model):
     """JsonPatchOperation (``JsonPatchOperationDTO``).
 
     Required: op, path, value.
@@ -214,6 +327,11 @@ class JsonPatchOperationDTO:
     path: str
     value: Any
 
+    def __init__(self, *, op: JsonPatchOperationDTOOp, path: str, value: Any) -> None:
+        self.op = op
+        self.path = path
+        self.value = value
+
 
 class JsonPatchOperationDTOOp(OpenEnum):
     """Values of ``JsonPatchOperationDTOOp``; unknown values are accepted."""
@@ -222,8 +340,8 @@ class JsonPatchOperationDTOOp(OpenEnum):
     REPLACE = "replace"
 
 
-@attrs.define(slots=True, kw_only=True)
-class MessageEventDataDTO:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class MessageEventDataDTO(Model):
     """MessageEventData (``MessageEventDataDTO``).
 
     Required: type_, parts.
@@ -235,9 +353,24 @@ class MessageEventDataDTO:
     parts: list[MessageEventDataDTOPartsItem]
     participant: dict[str, str] | Unset | None = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        type_: Literal["message"],
+        parts: list[MessageEventDataDTOPartsItem],
+        tags: list[str] | Unset | None = UNSET,
+        flagged: bool | Unset | None = UNSET,
+        participant: dict[str, str] | Unset | None = UNSET,
+    ) -> None:
+        self.type_ = type_
+        self.tags = tags
+        self.flagged = flagged
+        self.parts = parts
+        self.participant = participant
 
-@attrs.define(slots=True, kw_only=True)
-class ReasoningPartDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ReasoningPartDTO(Model):
     """ReasoningPart (``ReasoningPartDTO``).
 
     Required: type_, reasoning.
@@ -246,9 +379,13 @@ class ReasoningPartDTO:
     type_: Literal["reasoning"] = attrs.field(metadata={"json": "type"})
     reasoning: Any
 
+    def __init__(self, *, type_: Literal["reasoning"], reasoning: Any) -> None:
+        self.type_ = type_
+        self.reasoning = reasoning
 
-@attrs.define(slots=True, kw_only=True)
-class SessionCreationParamsDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SessionCreationParamsDTO(Model):
     """SessionCreationParams (``SessionCreationParamsDTO``).
 
     Required: agent_id.
@@ -258,9 +395,16 @@ class SessionCreationParamsDTO:
     id: str | Unset | None = attrs.field(default=UNSET)
     title: str | Unset | None = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, agent_id: str, id: str | Unset | None = UNSET, title: str | Unset | None = UNSET
+    ) -> None:
+        self.agent_id = agent_id
+        self.id = id
+        self.title = title
 
-@attrs.define(slots=True, kw_only=True)
-class SessionDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SessionDTO(Model):
     """Session (``SessionDTO``).
 
     Required: id, agent_id, user_id, consumption_offsets, created_at.
@@ -273,9 +417,26 @@ class SessionDTO:
     consumption_offsets: ConsumptionOffsetsDTO
     created_at: datetime.datetime
 
+    def __init__(
+        self,
+        *,
+        id: str,
+        agent_id: str,
+        user_id: str,
+        consumption_offsets: ConsumptionOffsetsDTO,
+        created_at: datetime.datetime,
+        title: str | Unset | None = UNSET,
+    ) -> None:
+        self.id = id
+        self.agent_id = agent_id
+        self.user_id = user_id
+        self.title = title
+        self.consumption_offsets = consumption_offsets
+        self.created_at = created_at
 
-@attrs.define(slots=True, kw_only=True)
-class SessionsDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SessionsDTO(Model):
     """Sessions (``SessionsDTO``).
 
     Required: data.
@@ -283,9 +444,12 @@ class SessionsDTO:
 
     data: list[SessionDTO]
 
+    def __init__(self, *, data: list[SessionDTO]) -> None:
+        self.data = data
 
-@attrs.define(slots=True, kw_only=True)
-class StatusEventDataDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class StatusEventDataDTO(Model):
     """StatusEventData (``StatusEventDataDTO``).
 
     Required: type_, status.
@@ -295,6 +459,19 @@ class StatusEventDataDTO:
     status: StatusEventDataStatusField
     acknowledged_offset: int | Unset | None = attrs.field(default=UNSET)
     data: Any | Unset | None = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        type_: Literal["status"],
+        status: StatusEventDataStatusField,
+        acknowledged_offset: int | Unset | None = UNSET,
+        data: Any | Unset | None = UNSET,
+    ) -> None:
+        self.type_ = type_
+        self.status = status
+        self.acknowledged_offset = acknowledged_offset
+        self.data = data
 
 
 class StatusEventDataStatusField(OpenEnum):
@@ -309,8 +486,8 @@ class StatusEventDataStatusField(OpenEnum):
     COMPLETED = "completed"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ToolCallDTO:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ToolCallDTO(Model):
     """ToolCall (``ToolCallDTO``).
 
     Required: tool_call_id, tool_name, args.
@@ -322,9 +499,24 @@ class ToolCallDTO:
     result: ToolResultDTO | Unset | None = attrs.field(default=UNSET)
     error: str | Unset | None = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        tool_call_id: str,
+        tool_name: str,
+        args: dict[str, Any],
+        result: ToolResultDTO | Unset | None = UNSET,
+        error: str | Unset | None = UNSET,
+    ) -> None:
+        self.tool_call_id = tool_call_id
+        self.tool_name = tool_name
+        self.args = args
+        self.result = result
+        self.error = error
 
-@attrs.define(slots=True, kw_only=True)
-class ToolEventDataDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ToolEventDataDTO(Model):
     """ToolEventData (``ToolEventDataDTO``).
 
     Required: type_, tool_calls.
@@ -333,9 +525,15 @@ class ToolEventDataDTO:
     type_: Literal["tool_call_result"] = attrs.field(metadata={"json": "type"})
     tool_calls: list[ToolCallDTO]
 
+    def __init__(
+        self, *, type_: Literal["tool_call_result"], tool_calls: list[ToolCallDTO]
+    ) -> None:
+        self.type_ = type_
+        self.tool_calls = tool_calls
 
-@attrs.define(slots=True, kw_only=True)
-class ToolPartDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ToolPartDTO(Model):
     """ToolPart (``ToolPartDTO``).
 
     Required: type_, tool_call_id, tool_name, args.
@@ -346,9 +544,17 @@ class ToolPartDTO:
     tool_name: str
     args: Any
 
+    def __init__(
+        self, *, type_: Literal["tool_call"], tool_call_id: str, tool_name: str, args: Any
+    ) -> None:
+        self.type_ = type_
+        self.tool_call_id = tool_call_id
+        self.tool_name = tool_name
+        self.args = args
 
-@attrs.define(slots=True, kw_only=True)
-class ToolResultDTO:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ToolResultDTO(Model):
     """ToolResult (``ToolResultDTO``).
 
     Required: data, metadata, control.
@@ -358,9 +564,14 @@ class ToolResultDTO:
     metadata: dict[str, Any]
     control: ControlOptions
 
+    def __init__(self, *, data: Any, metadata: dict[str, Any], control: ControlOptions) -> None:
+        self.data = data
+        self.metadata = metadata
+        self.control = control
 
-@attrs.define(slots=True, kw_only=True)
-class ValidationError:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ValidationError(Model):
     """The ``ValidationError`` object.
 
     Required: loc, msg, type_.
@@ -371,6 +582,21 @@ class ValidationError:
     type_: str = attrs.field(metadata={"json": "type"})
     input_: Any | Unset = attrs.field(default=UNSET, metadata={"json": "input"})
     ctx: dict[str, Any] | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        loc: list[ValidationErrorLocItem],
+        msg: str,
+        type_: str,
+        input_: Any | Unset = UNSET,
+        ctx: dict[str, Any] | Unset = UNSET,
+    ) -> None:
+        self.loc = loc
+        self.msg = msg
+        self.type_ = type_
+        self.input_ = input_
+        self.ctx = ctx
 
 
 EmittedEventDTOData: TypeAlias = MessageEventDataDTO | StatusEventDataDTO | ToolEventDataDTO

@@ -12,12 +12,13 @@ import attrs
 
 from shared.enums import OpenEnum
 from shared.files import FileContent
+from shared.models import Model
 from shared.serialization import UnionInfo
 from shared.unset import UNSET, Unset
 
 
-@attrs.define(slots=True, kw_only=True)
-class ActivityEventParams:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ActivityEventParams(Model):
     """The ``ActivityEventParams`` object."""
 
     body_content: str | Unset = attrs.field(default=UNSET, metadata={"json": "bodyContent"})
@@ -34,9 +35,32 @@ class ActivityEventParams:
     title: str | Unset = attrs.field(default=UNSET)
     truncated: bool | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        body_content: str | Unset = UNSET,
+        datasource_instance: str | Unset = UNSET,
+        datasource: str | Unset = UNSET,
+        instance_only_name: str | Unset = UNSET,
+        duration: int | Unset = UNSET,
+        query: str | Unset = UNSET,
+        referrer: str | Unset = UNSET,
+        title: str | Unset = UNSET,
+        truncated: bool | Unset = UNSET,
+    ) -> None:
+        self.body_content = body_content
+        self.datasource_instance = datasource_instance
+        self.datasource = datasource
+        self.instance_only_name = instance_only_name
+        self.duration = duration
+        self.query = query
+        self.referrer = referrer
+        self.title = title
+        self.truncated = truncated
 
-@attrs.define(slots=True, kw_only=True)
-class ActivityEvent:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ActivityEvent(Model):
     """The ``ActivityEvent`` object.
 
     Required: action, timestamp, url.
@@ -47,6 +71,21 @@ class ActivityEvent:
     params: ActivityEventParams | Unset = attrs.field(default=UNSET)
     timestamp: datetime.datetime
     url: str
+
+    def __init__(
+        self,
+        *,
+        action: ActivityEventAction,
+        timestamp: datetime.datetime,
+        url: str,
+        id: str | Unset = UNSET,
+        params: ActivityEventParams | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.action = action
+        self.params = params
+        self.timestamp = timestamp
+        self.url = url
 
 
 class ActivityEventAction(OpenEnum):
@@ -61,8 +100,8 @@ class ActivityEventAction(OpenEnum):
     HISTORICAL_VIEW = "HISTORICAL_VIEW"
 
 
-@attrs.define(slots=True, kw_only=True)
-class Activity:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Activity(Model):
     """The ``Activity`` object.
 
     Required: events.
@@ -70,9 +109,12 @@ class Activity:
 
     events: list[ActivityEvent]
 
+    def __init__(self, *, events: list[ActivityEvent]) -> None:
+        self.events = events
 
-@attrs.define(slots=True, kw_only=True)
-class SessionInfo:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SessionInfo(Model):
     """The ``SessionInfo`` object."""
 
     session_tracking_token: str | Unset = attrs.field(
@@ -82,17 +124,34 @@ class SessionInfo:
     last_seen: datetime.datetime | Unset = attrs.field(default=UNSET, metadata={"json": "lastSeen"})
     last_query: str | Unset = attrs.field(default=UNSET, metadata={"json": "lastQuery"})
 
+    def __init__(
+        self,
+        *,
+        session_tracking_token: str | Unset = UNSET,
+        tab_id: str | Unset = UNSET,
+        last_seen: datetime.datetime | Unset = UNSET,
+        last_query: str | Unset = UNSET,
+    ) -> None:
+        self.session_tracking_token = session_tracking_token
+        self.tab_id = tab_id
+        self.last_seen = last_seen
+        self.last_query = last_query
 
-@attrs.define(slots=True, kw_only=True)
-class User:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class User(Model):
     """The ``User`` object."""
 
     user_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "userID"})
     orig_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "origID"})
 
+    def __init__(self, *, user_id: str | Unset = UNSET, orig_id: str | Unset = UNSET) -> None:
+        self.user_id = user_id
+        self.orig_id = orig_id
 
-@attrs.define(slots=True, kw_only=True)
-class FeedbackChatExchange:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FeedbackChatExchange(Model):
     """The ``FeedbackChatExchange`` object."""
 
     timestamp: int | Unset = attrs.field(default=UNSET)
@@ -104,17 +163,38 @@ class FeedbackChatExchange:
     )
     response: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        timestamp: int | Unset = UNSET,
+        agent: str | Unset = UNSET,
+        user_query: str | Unset = UNSET,
+        search_query: str | Unset = UNSET,
+        result_documents: list[FeedbackChatExchangeResultDocumentsItem] | Unset = UNSET,
+        response: str | Unset = UNSET,
+    ) -> None:
+        self.timestamp = timestamp
+        self.agent = agent
+        self.user_query = user_query
+        self.search_query = search_query
+        self.result_documents = result_documents
+        self.response = response
 
-@attrs.define(slots=True, kw_only=True)
-class FeedbackChatExchangeResultDocumentsItem:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FeedbackChatExchangeResultDocumentsItem(Model):
     """The ``FeedbackChatExchangeResultDocumentsItem`` object."""
 
     title: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, title: str | Unset = UNSET, url: str | Unset = UNSET) -> None:
+        self.title = title
+        self.url = url
 
-@attrs.define(slots=True, kw_only=True)
-class ManualFeedbackInfo:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ManualFeedbackInfo(Model):
     """The ``ManualFeedbackInfo`` object.
 
     Deprecated fields: issue.
@@ -145,6 +225,45 @@ class ManualFeedbackInfo:
     rating: int | Unset = attrs.field(default=UNSET)
     rating_key: str | Unset = attrs.field(default=UNSET, metadata={"json": "ratingKey"})
     rating_scale: int | Unset = attrs.field(default=UNSET, metadata={"json": "ratingScale"})
+
+    def __init__(
+        self,
+        *,
+        email: str | Unset = UNSET,
+        source: ManualFeedbackInfoSource | Unset = UNSET,
+        issue: str | Unset = UNSET,
+        issues: list[ManualFeedbackInfoIssuesItem] | Unset = UNSET,
+        image_urls: list[str] | Unset = UNSET,
+        query: str | Unset = UNSET,
+        obscured_query: str | Unset = UNSET,
+        active_tab: str | Unset = UNSET,
+        comments: str | Unset = UNSET,
+        search_results: list[str] | Unset = UNSET,
+        previous_messages: list[str] | Unset = UNSET,
+        chat_transcript: list[FeedbackChatExchange] | Unset = UNSET,
+        num_queries_from_first_run: int | Unset = UNSET,
+        vote: ManualFeedbackInfoVote | Unset = UNSET,
+        rating: int | Unset = UNSET,
+        rating_key: str | Unset = UNSET,
+        rating_scale: int | Unset = UNSET,
+    ) -> None:
+        self.email = email
+        self.source = source
+        self.issue = issue
+        self.issues = issues
+        self.image_urls = image_urls
+        self.query = query
+        self.obscured_query = obscured_query
+        self.active_tab = active_tab
+        self.comments = comments
+        self.search_results = search_results
+        self.previous_messages = previous_messages
+        self.chat_transcript = chat_transcript
+        self.num_queries_from_first_run = num_queries_from_first_run
+        self.vote = vote
+        self.rating = rating
+        self.rating_key = rating_key
+        self.rating_scale = rating_scale
 
 
 class ManualFeedbackInfoSource(OpenEnum):
@@ -194,27 +313,44 @@ class ManualFeedbackInfoVote(OpenEnum):
     DOWNVOTE = "DOWNVOTE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class SeenFeedbackInfo:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SeenFeedbackInfo(Model):
     """The ``SeenFeedbackInfo`` object."""
 
     is_explicit: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isExplicit"})
 
+    def __init__(self, *, is_explicit: bool | Unset = UNSET) -> None:
+        self.is_explicit = is_explicit
 
-@attrs.define(slots=True, kw_only=True)
-class UserViewInfo:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UserViewInfo(Model):
     """The ``UserViewInfo`` object."""
 
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
     doc_title: str | Unset = attrs.field(default=UNSET, metadata={"json": "docTitle"})
     doc_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "docUrl"})
 
+    def __init__(
+        self,
+        *,
+        doc_id: str | Unset = UNSET,
+        doc_title: str | Unset = UNSET,
+        doc_url: str | Unset = UNSET,
+    ) -> None:
+        self.doc_id = doc_id
+        self.doc_title = doc_title
+        self.doc_url = doc_url
 
-@attrs.define(slots=True, kw_only=True)
-class WorkflowFeedbackInfo:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class WorkflowFeedbackInfo(Model):
     """The ``WorkflowFeedbackInfo`` object."""
 
     source: WorkflowFeedbackInfoSource | Unset = attrs.field(default=UNSET)
+
+    def __init__(self, *, source: WorkflowFeedbackInfoSource | Unset = UNSET) -> None:
+        self.source = source
 
 
 class WorkflowFeedbackInfoSource(OpenEnum):
@@ -225,8 +361,8 @@ class WorkflowFeedbackInfoSource(OpenEnum):
     HOMEPAGE = "HOMEPAGE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class Feedback:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Feedback(Model):
     """The ``Feedback`` object.
 
     Required: tracking_tokens, event.
@@ -260,6 +396,51 @@ class Feedback:
     )
     application_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "applicationId"})
     agent_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "agentId"})
+
+    def __init__(
+        self,
+        *,
+        tracking_tokens: list[str],
+        event: FeedbackEvent,
+        id: str | Unset = UNSET,
+        category: FeedbackCategory | Unset = UNSET,
+        position: int | Unset = UNSET,
+        payload: str | Unset = UNSET,
+        session_info: SessionInfo | Unset = UNSET,
+        timestamp: datetime.datetime | Unset = UNSET,
+        user: User | Unset = UNSET,
+        pathname: str | Unset = UNSET,
+        channels: list[FeedbackChannelsItem] | Unset = UNSET,
+        url: str | Unset = UNSET,
+        ui_tree: list[str] | Unset = UNSET,
+        ui_element: str | Unset = UNSET,
+        manual_feedback_info: ManualFeedbackInfo | Unset = UNSET,
+        seen_feedback_info: SeenFeedbackInfo | Unset = UNSET,
+        user_view_info: UserViewInfo | Unset = UNSET,
+        workflow_feedback_info: WorkflowFeedbackInfo | Unset = UNSET,
+        application_id: str | Unset = UNSET,
+        agent_id: str | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.category = category
+        self.tracking_tokens = tracking_tokens
+        self.event = event
+        self.position = position
+        self.payload = payload
+        self.session_info = session_info
+        self.timestamp = timestamp
+        self.user = user
+        self.pathname = pathname
+        self.channels = channels
+        self.url = url
+        self.ui_tree = ui_tree
+        self.ui_element = ui_element
+        self.manual_feedback_info = manual_feedback_info
+        self.seen_feedback_info = seen_feedback_info
+        self.user_view_info = user_view_info
+        self.workflow_feedback_info = workflow_feedback_info
+        self.application_id = application_id
+        self.agent_id = agent_id
 
 
 class FeedbackCategory(OpenEnum):
@@ -319,14 +500,17 @@ class FeedbackChannelsItem(OpenEnum):
     GLEAN = "GLEAN"
 
 
-@attrs.define(slots=True, kw_only=True)
-class StructuredTextMutableProperties:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class StructuredTextMutableProperties(Model):
     """The ``StructuredTextMutableProperties`` object.
 
     Required: text.
     """
 
     text: str
+
+    def __init__(self, *, text: str) -> None:
+        self.text = text
 
 
 class ConnectorType(OpenEnum):
@@ -342,17 +526,20 @@ class ConnectorType(OpenEnum):
     NATIVE_HISTORY = "NATIVE_HISTORY"
 
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentContent:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentContent(Model):
     """The ``DocumentContent`` object."""
 
     full_text_list: list[str] | Unset = attrs.field(
         default=UNSET, metadata={"json": "fullTextList"}
     )
 
+    def __init__(self, *, full_text_list: list[str] | Unset = UNSET) -> None:
+        self.full_text_list = full_text_list
 
-@attrs.define(slots=True, kw_only=True)
-class Document:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Document(Model):
     """The ``Document`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
@@ -373,9 +560,36 @@ class Document:
     metadata: DocumentMetadata | Unset = attrs.field(default=UNSET)
     sections: list[DocumentSection] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        id: str | Unset = UNSET,
+        datasource: str | Unset = UNSET,
+        connector_type: ConnectorType | Unset = UNSET,
+        doc_type: str | Unset = UNSET,
+        content: DocumentContent | Unset = UNSET,
+        container_document: Document | Unset = UNSET,
+        parent_document: Document | Unset = UNSET,
+        title: str | Unset = UNSET,
+        url: str | Unset = UNSET,
+        metadata: DocumentMetadata | Unset = UNSET,
+        sections: list[DocumentSection] | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.datasource = datasource
+        self.connector_type = connector_type
+        self.doc_type = doc_type
+        self.content = content
+        self.container_document = container_document
+        self.parent_document = parent_document
+        self.title = title
+        self.url = url
+        self.metadata = metadata
+        self.sections = sections
 
-@attrs.define(slots=True, kw_only=True)
-class SearchProviderInfo:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SearchProviderInfo(Model):
     """The ``SearchProviderInfo`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
@@ -384,9 +598,20 @@ class SearchProviderInfo:
         default=UNSET, metadata={"json": "searchLinkUrlTemplate"}
     )
 
+    def __init__(
+        self,
+        *,
+        name: str | Unset = UNSET,
+        logo_url: str | Unset = UNSET,
+        search_link_url_template: str | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.logo_url = logo_url
+        self.search_link_url_template = search_link_url_template
 
-@attrs.define(slots=True, kw_only=True)
-class FacetFilterValue:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FacetFilterValue(Model):
     """The ``FacetFilterValue`` object.
 
     Deprecated fields: is_negated.
@@ -398,6 +623,17 @@ class FacetFilterValue:
     )
     is_negated: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isNegated"})
 
+    def __init__(
+        self,
+        *,
+        value: str | Unset = UNSET,
+        relation_type: FacetFilterValueRelationType | Unset = UNSET,
+        is_negated: bool | Unset = UNSET,
+    ) -> None:
+        self.value = value
+        self.relation_type = relation_type
+        self.is_negated = is_negated
+
 
 class FacetFilterValueRelationType(OpenEnum):
     """Values of ``FacetFilterValueRelationType``; unknown values are accepted."""
@@ -408,32 +644,50 @@ class FacetFilterValueRelationType(OpenEnum):
     GT = "GT"
 
 
-@attrs.define(slots=True, kw_only=True)
-class FacetFilter:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FacetFilter(Model):
     """The ``FacetFilter`` object."""
 
     field_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "fieldName"})
     values: list[FacetFilterValue] | Unset = attrs.field(default=UNSET)
     group_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "groupName"})
 
+    def __init__(
+        self,
+        *,
+        field_name: str | Unset = UNSET,
+        values: list[FacetFilterValue] | Unset = UNSET,
+        group_name: str | Unset = UNSET,
+    ) -> None:
+        self.field_name = field_name
+        self.values = values
+        self.group_name = group_name
 
-@attrs.define(slots=True, kw_only=True)
-class FacetFilterSet:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FacetFilterSet(Model):
     """The ``FacetFilterSet`` object."""
 
     filters: list[FacetFilter] | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, filters: list[FacetFilter] | Unset = UNSET) -> None:
+        self.filters = filters
 
-@attrs.define(slots=True, kw_only=True)
-class FacetBucketFilter:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FacetBucketFilter(Model):
     """The ``FacetBucketFilter`` object."""
 
     facet: str | Unset = attrs.field(default=UNSET)
     prefix: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, facet: str | Unset = UNSET, prefix: str | Unset = UNSET) -> None:
+        self.facet = facet
+        self.prefix = prefix
 
-@attrs.define(slots=True, kw_only=True)
-class AuthToken:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AuthToken(Model):
     """The ``AuthToken`` object.
 
     Required: access_token, datasource.
@@ -446,23 +700,46 @@ class AuthToken:
     auth_user: str | Unset = attrs.field(default=UNSET, metadata={"json": "authUser"})
     expiration: int | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        access_token: str,
+        datasource: str,
+        scope: str | Unset = UNSET,
+        token_type: str | Unset = UNSET,
+        auth_user: str | Unset = UNSET,
+        expiration: int | Unset = UNSET,
+    ) -> None:
+        self.access_token = access_token
+        self.datasource = datasource
+        self.scope = scope
+        self.token_type = token_type
+        self.auth_user = auth_user
+        self.expiration = expiration
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentSpecOption1:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentSpecOption1(Model):
     """The ``DocumentSpecOption1`` object."""
 
     url: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, url: str | Unset = UNSET) -> None:
+        self.url = url
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentSpecOption2:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentSpecOption2(Model):
     """The ``DocumentSpecOption2`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, id: str | Unset = UNSET) -> None:
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentSpecOption3:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentSpecOption3(Model):
     """The ``DocumentSpecOption3`` object."""
 
     ugc_type: DocumentSpecOption3UgcType | Unset = attrs.field(
@@ -470,6 +747,17 @@ class DocumentSpecOption3:
     )
     content_id: int | Unset = attrs.field(default=UNSET, metadata={"json": "contentId"})
     doc_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "docType"})
+
+    def __init__(
+        self,
+        *,
+        ugc_type: DocumentSpecOption3UgcType | Unset = UNSET,
+        content_id: int | Unset = UNSET,
+        doc_type: str | Unset = UNSET,
+    ) -> None:
+        self.ugc_type = ugc_type
+        self.content_id = content_id
+        self.doc_type = doc_type
 
 
 class DocumentSpecOption3UgcType(OpenEnum):
@@ -481,17 +769,20 @@ class DocumentSpecOption3UgcType(OpenEnum):
     SHORTCUTS = "SHORTCUTS"
 
 
-@attrs.define(slots=True, kw_only=True)
-class RestrictionFilters:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class RestrictionFilters(Model):
     """The ``RestrictionFilters`` object."""
 
     container_specs: list[DocumentSpec] | Unset = attrs.field(
         default=UNSET, metadata={"json": "containerSpecs"}
     )
 
+    def __init__(self, *, container_specs: list[DocumentSpec] | Unset = UNSET) -> None:
+        self.container_specs = container_specs
 
-@attrs.define(slots=True, kw_only=True)
-class SearchRequestOptions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SearchRequestOptions(Model):
     """The ``SearchRequestOptions`` object.
 
     Required: facet_bucket_size.
@@ -541,6 +832,45 @@ class SearchRequestOptions:
     inclusions: RestrictionFilters | Unset = attrs.field(default=UNSET)
     exclusions: RestrictionFilters | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        facet_bucket_size: int,
+        datasource_filter: str | Unset = UNSET,
+        datasources_filter: list[str] | Unset = UNSET,
+        query_overrides_facet_filters: bool | Unset = UNSET,
+        facet_filters: list[FacetFilter] | Unset = UNSET,
+        facet_filter_sets: list[FacetFilterSet] | Unset = UNSET,
+        facet_bucket_filter: FacetBucketFilter | Unset = UNSET,
+        default_facets: list[str] | Unset = UNSET,
+        auth_tokens: list[AuthToken] | Unset = UNSET,
+        fetch_all_datasource_counts: bool | Unset = UNSET,
+        response_hints: list[SearchRequestOptionsResponseHintsItem] | Unset = UNSET,
+        timezone_offset: int | Unset = UNSET,
+        disable_spellcheck: bool | Unset = UNSET,
+        disable_query_autocorrect: bool | Unset = UNSET,
+        return_llm_content_over_snippets: bool | Unset = UNSET,
+        inclusions: RestrictionFilters | Unset = UNSET,
+        exclusions: RestrictionFilters | Unset = UNSET,
+    ) -> None:
+        self.datasource_filter = datasource_filter
+        self.datasources_filter = datasources_filter
+        self.query_overrides_facet_filters = query_overrides_facet_filters
+        self.facet_filters = facet_filters
+        self.facet_filter_sets = facet_filter_sets
+        self.facet_bucket_filter = facet_bucket_filter
+        self.facet_bucket_size = facet_bucket_size
+        self.default_facets = default_facets
+        self.auth_tokens = auth_tokens
+        self.fetch_all_datasource_counts = fetch_all_datasource_counts
+        self.response_hints = response_hints
+        self.timezone_offset = timezone_offset
+        self.disable_spellcheck = disable_spellcheck
+        self.disable_query_autocorrect = disable_query_autocorrect
+        self.return_llm_content_over_snippets = return_llm_content_over_snippets
+        self.inclusions = inclusions
+        self.exclusions = exclusions
+
 
 class SearchRequestOptionsResponseHintsItem(OpenEnum):
     """Values of ``SearchRequestOptionsResponseHintsItem``; unknown values are accepted."""
@@ -552,8 +882,8 @@ class SearchRequestOptionsResponseHintsItem(OpenEnum):
     SPELLCHECK_METADATA = "SPELLCHECK_METADATA"
 
 
-@attrs.define(slots=True, kw_only=True)
-class TextRange:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class TextRange(Model):
     """The ``TextRange`` object.
 
     Required: start_index.
@@ -565,6 +895,21 @@ class TextRange:
     url: str | Unset = attrs.field(default=UNSET)
     document: Document | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        start_index: int,
+        end_index: int | Unset = UNSET,
+        type_: TextRangeType | Unset = UNSET,
+        url: str | Unset = UNSET,
+        document: Document | Unset = UNSET,
+    ) -> None:
+        self.start_index = start_index
+        self.end_index = end_index
+        self.type_ = type_
+        self.url = url
+        self.document = document
+
 
 class TextRangeType(OpenEnum):
     """Values of ``TextRangeType``; unknown values are accepted."""
@@ -575,15 +920,18 @@ class TextRangeType(OpenEnum):
     LINK = "LINK"
 
 
-@attrs.define(slots=True, kw_only=True)
-class SearchRequestInputDetails:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SearchRequestInputDetails(Model):
     """The ``SearchRequestInputDetails`` object."""
 
     has_copy_paste: bool | Unset = attrs.field(default=UNSET, metadata={"json": "hasCopyPaste"})
 
+    def __init__(self, *, has_copy_paste: bool | Unset = UNSET) -> None:
+        self.has_copy_paste = has_copy_paste
 
-@attrs.define(slots=True, kw_only=True)
-class QuerySuggestion:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class QuerySuggestion(Model):
     """The ``QuerySuggestion`` object.
 
     Required: query.
@@ -604,9 +952,30 @@ class QuerySuggestion:
         default=UNSET, metadata={"json": "inputDetails"}
     )
 
+    def __init__(
+        self,
+        *,
+        query: str,
+        missing_term: str | Unset = UNSET,
+        search_provider_info: SearchProviderInfo | Unset = UNSET,
+        label: str | Unset = UNSET,
+        datasource: str | Unset = UNSET,
+        request_options: SearchRequestOptions | Unset = UNSET,
+        ranges: list[TextRange] | Unset = UNSET,
+        input_details: SearchRequestInputDetails | Unset = UNSET,
+    ) -> None:
+        self.missing_term = missing_term
+        self.query = query
+        self.search_provider_info = search_provider_info
+        self.label = label
+        self.datasource = datasource
+        self.request_options = request_options
+        self.ranges = ranges
+        self.input_details = input_details
 
-@attrs.define(slots=True, kw_only=True)
-class Person:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Person(Model):
     """The ``Person`` object.
 
     Required: name, obfuscated_id.
@@ -619,9 +988,22 @@ class Person:
     )
     metadata: PersonMetadata | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        obfuscated_id: str,
+        related_documents: list[RelatedDocuments] | Unset = UNSET,
+        metadata: PersonMetadata | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.obfuscated_id = obfuscated_id
+        self.related_documents = related_documents
+        self.metadata = metadata
 
-@attrs.define(slots=True, kw_only=True)
-class Company:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Company(Model):
     """The ``Company`` object.
 
     Required: name.
@@ -645,9 +1027,40 @@ class Company:
     )
     about: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        profile_url: str | Unset = UNSET,
+        website_urls: list[str] | Unset = UNSET,
+        logo_url: str | Unset = UNSET,
+        location: str | Unset = UNSET,
+        phone: str | Unset = UNSET,
+        fax: str | Unset = UNSET,
+        industry: str | Unset = UNSET,
+        annual_revenue: float | Unset = UNSET,
+        number_of_employees: int | Unset = UNSET,
+        stock_symbol: str | Unset = UNSET,
+        founded_date: datetime.date | Unset = UNSET,
+        about: str | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.profile_url = profile_url
+        self.website_urls = website_urls
+        self.logo_url = logo_url
+        self.location = location
+        self.phone = phone
+        self.fax = fax
+        self.industry = industry
+        self.annual_revenue = annual_revenue
+        self.number_of_employees = number_of_employees
+        self.stock_symbol = stock_symbol
+        self.founded_date = founded_date
+        self.about = about
 
-@attrs.define(slots=True, kw_only=True)
-class CustomDataValue:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CustomDataValue(Model):
     """The ``CustomDataValue`` object."""
 
     display_label: str | Unset = attrs.field(default=UNSET, metadata={"json": "displayLabel"})
@@ -658,17 +1071,38 @@ class CustomDataValue:
     number_value: float | Unset = attrs.field(default=UNSET, metadata={"json": "numberValue"})
     boolean_value: bool | Unset = attrs.field(default=UNSET, metadata={"json": "booleanValue"})
 
+    def __init__(
+        self,
+        *,
+        display_label: str | Unset = UNSET,
+        string_value: str | Unset = UNSET,
+        string_list_value: list[str] | Unset = UNSET,
+        number_value: float | Unset = UNSET,
+        boolean_value: bool | Unset = UNSET,
+    ) -> None:
+        self.display_label = display_label
+        self.string_value = string_value
+        self.string_list_value = string_list_value
+        self.number_value = number_value
+        self.boolean_value = boolean_value
 
-@attrs.define(slots=True, kw_only=True)
-class CustomerMetadata:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CustomerMetadata(Model):
     """The ``CustomerMetadata`` object."""
 
     datasource_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "datasourceId"})
     custom_data: CustomData | Unset = attrs.field(default=UNSET, metadata={"json": "customData"})
 
+    def __init__(
+        self, *, datasource_id: str | Unset = UNSET, custom_data: CustomData | Unset = UNSET
+    ) -> None:
+        self.datasource_id = datasource_id
+        self.custom_data = custom_data
 
-@attrs.define(slots=True, kw_only=True)
-class Customer:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Customer(Model):
     """The ``Customer`` object.
 
     Required: id, company.
@@ -691,9 +1125,34 @@ class Customer:
     )
     notes: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        id: str,
+        company: Company,
+        domains: list[str] | Unset = UNSET,
+        document_counts: DocumentCounts | Unset = UNSET,
+        poc: list[Person] | Unset = UNSET,
+        metadata: CustomerMetadata | Unset = UNSET,
+        merged_customers: list[Customer] | Unset = UNSET,
+        start_date: datetime.date | Unset = UNSET,
+        contract_annual_revenue: float | Unset = UNSET,
+        notes: str | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.domains = domains
+        self.company = company
+        self.document_counts = document_counts
+        self.poc = poc
+        self.metadata = metadata
+        self.merged_customers = merged_customers
+        self.start_date = start_date
+        self.contract_annual_revenue = contract_annual_revenue
+        self.notes = notes
 
-@attrs.define(slots=True, kw_only=True)
-class RelatedObject:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class RelatedObject(Model):
     """The ``RelatedObject`` object.
 
     Required: id.
@@ -702,28 +1161,41 @@ class RelatedObject:
     id: str
     metadata: RelatedObjectMetadata | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, id: str, metadata: RelatedObjectMetadata | Unset = UNSET) -> None:
+        self.id = id
+        self.metadata = metadata
 
-@attrs.define(slots=True, kw_only=True)
-class RelatedObjectMetadata:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class RelatedObjectMetadata(Model):
     """The ``RelatedObjectMetadata`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, name: str | Unset = UNSET) -> None:
+        self.name = name
 
-@attrs.define(slots=True, kw_only=True)
-class RelatedObjectEdge:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class RelatedObjectEdge(Model):
     """The ``RelatedObjectEdge`` object."""
 
     objects: list[RelatedObject] | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, objects: list[RelatedObject] | Unset = UNSET) -> None:
+        self.objects = objects
 
-@attrs.define(slots=True, kw_only=True)
-class RelatedObjects:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class RelatedObjects(Model):
     """The ``RelatedObjects`` object."""
 
     related_objects: dict[str, RelatedObjectEdge] | Unset = attrs.field(
         default=UNSET, metadata={"json": "relatedObjects"}
     )
+
+    def __init__(self, *, related_objects: dict[str, RelatedObjectEdge] | Unset = UNSET) -> None:
+        self.related_objects = related_objects
 
 
 class ScopeType(OpenEnum):
@@ -733,8 +1205,8 @@ class ScopeType(OpenEnum):
     OWN = "OWN"
 
 
-@attrs.define(slots=True, kw_only=True)
-class WritePermission:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class WritePermission(Model):
     """The ``WritePermission`` object."""
 
     scope_type: ScopeType | Unset = attrs.field(default=UNSET, metadata={"json": "scopeType"})
@@ -742,23 +1214,42 @@ class WritePermission:
     update: bool | Unset = attrs.field(default=UNSET)
     delete: bool | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        scope_type: ScopeType | Unset = UNSET,
+        create: bool | Unset = UNSET,
+        update: bool | Unset = UNSET,
+        delete: bool | Unset = UNSET,
+    ) -> None:
+        self.scope_type = scope_type
+        self.create = create
+        self.update = update
+        self.delete = delete
 
-@attrs.define(slots=True, kw_only=True)
-class ObjectPermissions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ObjectPermissions(Model):
     """The ``ObjectPermissions`` object."""
 
     write: WritePermission | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, write: WritePermission | Unset = UNSET) -> None:
+        self.write = write
 
-@attrs.define(slots=True, kw_only=True)
-class PermissionedObject:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PermissionedObject(Model):
     """The ``PermissionedObject`` object."""
 
     permissions: ObjectPermissions | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, permissions: ObjectPermissions | Unset = UNSET) -> None:
+        self.permissions = permissions
 
-@attrs.define(slots=True, kw_only=True)
-class PersonToTeamRelationship:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PersonToTeamRelationship(Model):
     """The ``PersonToTeamRelationship`` object.
 
     Required: person.
@@ -771,6 +1262,19 @@ class PersonToTeamRelationship:
     )
     join_date: datetime.datetime | Unset = attrs.field(default=UNSET, metadata={"json": "joinDate"})
 
+    def __init__(
+        self,
+        *,
+        person: Person,
+        relationship: PersonToTeamRelationshipRelationship | Unset = UNSET,
+        custom_relationship_str: str | Unset = UNSET,
+        join_date: datetime.datetime | Unset = UNSET,
+    ) -> None:
+        self.person = person
+        self.relationship = relationship
+        self.custom_relationship_str = custom_relationship_str
+        self.join_date = join_date
+
 
 class PersonToTeamRelationshipRelationship(OpenEnum):
     """Values of ``PersonToTeamRelationshipRelationship``; unknown values are accepted."""
@@ -782,8 +1286,8 @@ class PersonToTeamRelationshipRelationship(OpenEnum):
     OTHER = "OTHER"
 
 
-@attrs.define(slots=True, kw_only=True)
-class TeamEmail:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class TeamEmail(Model):
     """The ``TeamEmail`` object.
 
     Required: email, type_.
@@ -792,31 +1296,45 @@ class TeamEmail:
     email: str
     type_: str = attrs.field(metadata={"json": "type"})
 
+    def __init__(self, *, email: str, type_: str) -> None:
+        self.email = email
+        self.type_ = type_
 
-@attrs.define(slots=True, kw_only=True)
-class CustomFieldValueStr:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CustomFieldValueStr(Model):
     """The ``CustomFieldValueStr`` object."""
 
     str_text: str | Unset = attrs.field(default=UNSET, metadata={"json": "strText"})
 
+    def __init__(self, *, str_text: str | Unset = UNSET) -> None:
+        self.str_text = str_text
 
-@attrs.define(slots=True, kw_only=True)
-class CustomFieldValueHyperlink:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CustomFieldValueHyperlink(Model):
     """The ``CustomFieldValueHyperlink`` object."""
 
     url_anchor: str | Unset = attrs.field(default=UNSET, metadata={"json": "urlAnchor"})
     url_link: str | Unset = attrs.field(default=UNSET, metadata={"json": "urlLink"})
 
+    def __init__(self, *, url_anchor: str | Unset = UNSET, url_link: str | Unset = UNSET) -> None:
+        self.url_anchor = url_anchor
+        self.url_link = url_link
 
-@attrs.define(slots=True, kw_only=True)
-class CustomFieldValuePerson:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CustomFieldValuePerson(Model):
     """The ``CustomFieldValuePerson`` object."""
 
     person: Person | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, person: Person | Unset = UNSET) -> None:
+        self.person = person
 
-@attrs.define(slots=True, kw_only=True)
-class CustomFieldData:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CustomFieldData(Model):
     """The ``CustomFieldData`` object.
 
     Required: label, values, displayable.
@@ -826,9 +1344,14 @@ class CustomFieldData:
     values: list[CustomFieldValue]
     displayable: bool
 
+    def __init__(self, *, label: str, values: list[CustomFieldValue], displayable: bool) -> None:
+        self.label = label
+        self.values = values
+        self.displayable = displayable
 
-@attrs.define(slots=True, kw_only=True)
-class DatasourceProfile:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DatasourceProfile(Model):
     """The ``DatasourceProfile`` object.
 
     Required: datasource, handle.
@@ -842,9 +1365,24 @@ class DatasourceProfile:
         default=UNSET, metadata={"json": "isUserGenerated"}
     )
 
+    def __init__(
+        self,
+        *,
+        datasource: str,
+        handle: str,
+        url: str | Unset = UNSET,
+        native_app_url: str | Unset = UNSET,
+        is_user_generated: bool | Unset = UNSET,
+    ) -> None:
+        self.datasource = datasource
+        self.handle = handle
+        self.url = url
+        self.native_app_url = native_app_url
+        self.is_user_generated = is_user_generated
 
-@attrs.define(slots=True, kw_only=True)
-class Team:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Team(Model):
     """The ``Team`` object.
 
     Required: id, name.
@@ -880,6 +1418,53 @@ class Team:
     can_be_deleted: bool | Unset = attrs.field(default=UNSET, metadata={"json": "canBeDeleted"})
     logging_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "loggingId"})
 
+    def __init__(
+        self,
+        *,
+        id: str,
+        name: str,
+        related_objects: dict[str, RelatedObjectEdge] | Unset = UNSET,
+        permissions: ObjectPermissions | Unset = UNSET,
+        description: str | Unset = UNSET,
+        business_unit: str | Unset = UNSET,
+        department: str | Unset = UNSET,
+        photo_url: str | Unset = UNSET,
+        banner_url: str | Unset = UNSET,
+        external_link: str | Unset = UNSET,
+        members: list[PersonToTeamRelationship] | Unset = UNSET,
+        member_count: int | Unset = UNSET,
+        emails: list[TeamEmail] | Unset = UNSET,
+        custom_fields: list[CustomFieldData] | Unset = UNSET,
+        datasource_profiles: list[DatasourceProfile] | Unset = UNSET,
+        datasource: str | Unset = UNSET,
+        created_from: str | Unset = UNSET,
+        last_updated_at: datetime.datetime | Unset = UNSET,
+        status: TeamStatus | Unset = UNSET,
+        can_be_deleted: bool | Unset = UNSET,
+        logging_id: str | Unset = UNSET,
+    ) -> None:
+        self.related_objects = related_objects
+        self.permissions = permissions
+        self.id = id
+        self.name = name
+        self.description = description
+        self.business_unit = business_unit
+        self.department = department
+        self.photo_url = photo_url
+        self.banner_url = banner_url
+        self.external_link = external_link
+        self.members = members
+        self.member_count = member_count
+        self.emails = emails
+        self.custom_fields = custom_fields
+        self.datasource_profiles = datasource_profiles
+        self.datasource = datasource
+        self.created_from = created_from
+        self.last_updated_at = last_updated_at
+        self.status = status
+        self.can_be_deleted = can_be_deleted
+        self.logging_id = logging_id
+
 
 class TeamStatus(OpenEnum):
     """Values of ``TeamStatus``; unknown values are accepted."""
@@ -889,11 +1474,14 @@ class TeamStatus(OpenEnum):
     QUEUED_FOR_DELETION = "QUEUED_FOR_DELETION"
 
 
-@attrs.define(slots=True, kw_only=True)
-class CustomEntityMetadata:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CustomEntityMetadata(Model):
     """The ``CustomEntityMetadata`` object."""
 
     custom_data: CustomData | Unset = attrs.field(default=UNSET, metadata={"json": "customData"})
+
+    def __init__(self, *, custom_data: CustomData | Unset = UNSET) -> None:
+        self.custom_data = custom_data
 
 
 class GroupType(OpenEnum):
@@ -909,8 +1497,8 @@ class GroupType(OpenEnum):
     EXTERNAL_GROUP = "EXTERNAL_GROUP"
 
 
-@attrs.define(slots=True, kw_only=True)
-class Group:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Group(Model):
     """The ``Group`` object.
 
     Required: type_, id.
@@ -919,6 +1507,11 @@ class Group:
     type_: GroupType = attrs.field(metadata={"json": "type"})
     id: str
     name: str | Unset = attrs.field(default=UNSET)
+
+    def __init__(self, *, type_: GroupType, id: str, name: str | Unset = UNSET) -> None:
+        self.type_ = type_
+        self.id = id
+        self.name = name
 
 
 class UserRole(OpenEnum):
@@ -931,8 +1524,8 @@ class UserRole(OpenEnum):
     VERIFIER = "VERIFIER"
 
 
-@attrs.define(slots=True, kw_only=True)
-class UserRoleSpecification:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UserRoleSpecification(Model):
     """The ``UserRoleSpecification`` object.
 
     Required: role.
@@ -945,9 +1538,22 @@ class UserRoleSpecification:
     group: Group | Unset = attrs.field(default=UNSET)
     role: UserRole
 
+    def __init__(
+        self,
+        *,
+        role: UserRole,
+        source_document_spec: DocumentSpec | Unset = UNSET,
+        person: Person | Unset = UNSET,
+        group: Group | Unset = UNSET,
+    ) -> None:
+        self.source_document_spec = source_document_spec
+        self.person = person
+        self.group = group
+        self.role = role
 
-@attrs.define(slots=True, kw_only=True)
-class CustomEntity:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CustomEntity(Model):
     """The ``CustomEntity`` object."""
 
     permissions: ObjectPermissions | Unset = attrs.field(default=UNSET)
@@ -958,23 +1564,48 @@ class CustomEntity:
     metadata: CustomEntityMetadata | Unset = attrs.field(default=UNSET)
     roles: list[UserRoleSpecification] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        permissions: ObjectPermissions | Unset = UNSET,
+        id: str | Unset = UNSET,
+        title: str | Unset = UNSET,
+        datasource: str | Unset = UNSET,
+        object_type: str | Unset = UNSET,
+        metadata: CustomEntityMetadata | Unset = UNSET,
+        roles: list[UserRoleSpecification] | Unset = UNSET,
+    ) -> None:
+        self.permissions = permissions
+        self.id = id
+        self.title = title
+        self.datasource = datasource
+        self.object_type = object_type
+        self.metadata = metadata
+        self.roles = roles
 
-@attrs.define(slots=True, kw_only=True)
-class AnswerId:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AnswerId(Model):
     """The ``AnswerId`` object."""
 
     id: int | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, id: int | Unset = UNSET) -> None:
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class AnswerDocId:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AnswerDocId(Model):
     """The ``AnswerDocId`` object."""
 
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
 
+    def __init__(self, *, doc_id: str | Unset = UNSET) -> None:
+        self.doc_id = doc_id
 
-@attrs.define(slots=True, kw_only=True)
-class AnswerMutableProperties:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AnswerMutableProperties(Model):
     """The ``AnswerMutableProperties`` object."""
 
     question: str | Unset = attrs.field(default=UNSET)
@@ -1000,6 +1631,31 @@ class AnswerMutableProperties:
         default=UNSET, metadata={"json": "sourceType"}
     )
 
+    def __init__(
+        self,
+        *,
+        question: str | Unset = UNSET,
+        question_variations: list[str] | Unset = UNSET,
+        body_text: str | Unset = UNSET,
+        board_id: int | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        roles: list[UserRoleSpecification] | Unset = UNSET,
+        source_document_spec: DocumentSpec | Unset = UNSET,
+        source_type: AnswerMutablePropertiesSourceType | Unset = UNSET,
+    ) -> None:
+        self.question = question
+        self.question_variations = question_variations
+        self.body_text = body_text
+        self.board_id = board_id
+        self.audience_filters = audience_filters
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.roles = roles
+        self.source_document_spec = source_document_spec
+        self.source_type = source_type
+
 
 class AnswerMutablePropertiesSourceType(OpenEnum):
     """Values of ``AnswerMutablePropertiesSourceType``; unknown values are accepted."""
@@ -1008,8 +1664,8 @@ class AnswerMutablePropertiesSourceType(OpenEnum):
     ASSISTANT = "ASSISTANT"
 
 
-@attrs.define(slots=True, kw_only=True)
-class StructuredText:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class StructuredText(Model):
     """The ``StructuredText`` object.
 
     Required: text.
@@ -1020,9 +1676,15 @@ class StructuredText:
         default=UNSET, metadata={"json": "structuredList"}
     )
 
+    def __init__(
+        self, *, text: str, structured_list: list[StructuredTextItem] | Unset = UNSET
+    ) -> None:
+        self.text = text
+        self.structured_list = structured_list
 
-@attrs.define(slots=True, kw_only=True)
-class AnswerLike:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AnswerLike(Model):
     """The ``AnswerLike`` object."""
 
     user: Person | Unset = attrs.field(default=UNSET)
@@ -1030,9 +1692,15 @@ class AnswerLike:
         default=UNSET, metadata={"json": "createTime"}
     )
 
+    def __init__(
+        self, *, user: Person | Unset = UNSET, create_time: datetime.datetime | Unset = UNSET
+    ) -> None:
+        self.user = user
+        self.create_time = create_time
 
-@attrs.define(slots=True, kw_only=True)
-class AnswerLikes:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AnswerLikes(Model):
     """The ``AnswerLikes`` object.
 
     Required: liked_by, liked_by_user, num_likes.
@@ -1042,9 +1710,14 @@ class AnswerLikes:
     liked_by_user: bool = attrs.field(metadata={"json": "likedByUser"})
     num_likes: int = attrs.field(metadata={"json": "numLikes"})
 
+    def __init__(self, *, liked_by: list[AnswerLike], liked_by_user: bool, num_likes: int) -> None:
+        self.liked_by = liked_by
+        self.liked_by_user = liked_by_user
+        self.num_likes = num_likes
 
-@attrs.define(slots=True, kw_only=True)
-class Reminder:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Reminder(Model):
     """The ``Reminder`` object.
 
     Required: assignee, remind_at.
@@ -1056,17 +1729,38 @@ class Reminder:
     created_at: int | Unset = attrs.field(default=UNSET, metadata={"json": "createdAt"})
     reason: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        assignee: Person,
+        remind_at: int,
+        requestor: Person | Unset = UNSET,
+        created_at: int | Unset = UNSET,
+        reason: str | Unset = UNSET,
+    ) -> None:
+        self.assignee = assignee
+        self.requestor = requestor
+        self.remind_at = remind_at
+        self.created_at = created_at
+        self.reason = reason
 
-@attrs.define(slots=True, kw_only=True)
-class TimePoint:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class TimePoint(Model):
     """The ``TimePoint`` object."""
 
     epoch_seconds: int | Unset = attrs.field(default=UNSET, metadata={"json": "epochSeconds"})
     days_from_now: int | Unset = attrs.field(default=UNSET, metadata={"json": "daysFromNow"})
 
+    def __init__(
+        self, *, epoch_seconds: int | Unset = UNSET, days_from_now: int | Unset = UNSET
+    ) -> None:
+        self.epoch_seconds = epoch_seconds
+        self.days_from_now = days_from_now
 
-@attrs.define(slots=True, kw_only=True)
-class Period:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Period(Model):
     """The ``Period`` object.
 
     Deprecated fields: min_days_from_now, max_days_from_now.
@@ -1077,9 +1771,22 @@ class Period:
     start: TimePoint | Unset = attrs.field(default=UNSET)
     end: TimePoint | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        min_days_from_now: int | Unset = UNSET,
+        max_days_from_now: int | Unset = UNSET,
+        start: TimePoint | Unset = UNSET,
+        end: TimePoint | Unset = UNSET,
+    ) -> None:
+        self.min_days_from_now = min_days_from_now
+        self.max_days_from_now = max_days_from_now
+        self.start = start
+        self.end = end
 
-@attrs.define(slots=True, kw_only=True)
-class CountInfo:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CountInfo(Model):
     """The ``CountInfo`` object.
 
     Required: count.
@@ -1089,9 +1796,16 @@ class CountInfo:
     period: Period | Unset = attrs.field(default=UNSET)
     org: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, count: int, period: Period | Unset = UNSET, org: str | Unset = UNSET
+    ) -> None:
+        self.count = count
+        self.period = period
+        self.org = org
 
-@attrs.define(slots=True, kw_only=True)
-class VerificationMetadata:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class VerificationMetadata(Model):
     """The ``VerificationMetadata`` object."""
 
     last_verifier: Person | Unset = attrs.field(default=UNSET, metadata={"json": "lastVerifier"})
@@ -1109,9 +1823,30 @@ class VerificationMetadata:
         default=UNSET, metadata={"json": "candidateVerifiers"}
     )
 
+    def __init__(
+        self,
+        *,
+        last_verifier: Person | Unset = UNSET,
+        last_verification_ts: int | Unset = UNSET,
+        expiration_ts: int | Unset = UNSET,
+        document: Document | Unset = UNSET,
+        reminders: list[Reminder] | Unset = UNSET,
+        last_reminder: Reminder | Unset = UNSET,
+        visitor_count: list[CountInfo] | Unset = UNSET,
+        candidate_verifiers: list[Person] | Unset = UNSET,
+    ) -> None:
+        self.last_verifier = last_verifier
+        self.last_verification_ts = last_verification_ts
+        self.expiration_ts = expiration_ts
+        self.document = document
+        self.reminders = reminders
+        self.last_reminder = last_reminder
+        self.visitor_count = visitor_count
+        self.candidate_verifiers = candidate_verifiers
 
-@attrs.define(slots=True, kw_only=True)
-class Verification:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Verification(Model):
     """The ``Verification`` object.
 
     Required: state.
@@ -1119,6 +1854,12 @@ class Verification:
 
     state: VerificationState
     metadata: VerificationMetadata | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self, *, state: VerificationState, metadata: VerificationMetadata | Unset = UNSET
+    ) -> None:
+        self.state = state
+        self.metadata = metadata
 
 
 class VerificationState(OpenEnum):
@@ -1129,8 +1870,8 @@ class VerificationState(OpenEnum):
     DEPRECATED = "DEPRECATED"
 
 
-@attrs.define(slots=True, kw_only=True)
-class CollectionBaseMutableProperties:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CollectionBaseMutableProperties(Model):
     """The ``CollectionBaseMutableProperties`` object.
 
     Required: name.
@@ -1148,9 +1889,24 @@ class CollectionBaseMutableProperties:
         default=UNSET, metadata={"json": "audienceFilters"}
     )
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        description: str | Unset = UNSET,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.audience_filters = audience_filters
 
-@attrs.define(slots=True, kw_only=True)
-class AnswerBoard:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AnswerBoard(Model):
     """The ``AnswerBoard`` object.
 
     Required: name, description, id.
@@ -1180,17 +1936,52 @@ class AnswerBoard:
     item_count: int | Unset = attrs.field(default=UNSET, metadata={"json": "itemCount"})
     roles: list[UserRoleSpecification] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        description: str,
+        id: int,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        permissions: ObjectPermissions | Unset = UNSET,
+        create_time: datetime.datetime | Unset = UNSET,
+        update_time: datetime.datetime | Unset = UNSET,
+        creator: Person | Unset = UNSET,
+        updated_by: Person | Unset = UNSET,
+        item_count: int | Unset = UNSET,
+        roles: list[UserRoleSpecification] | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.audience_filters = audience_filters
+        self.permissions = permissions
+        self.id = id
+        self.create_time = create_time
+        self.update_time = update_time
+        self.creator = creator
+        self.updated_by = updated_by
+        self.item_count = item_count
+        self.roles = roles
 
-@attrs.define(slots=True, kw_only=True)
-class Thumbnail:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Thumbnail(Model):
     """The ``Thumbnail`` object."""
 
     photo_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "photoId"})
     url: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, photo_id: str | Unset = UNSET, url: str | Unset = UNSET) -> None:
+        self.photo_id = photo_id
+        self.url = url
 
-@attrs.define(slots=True, kw_only=True)
-class CollectionMutableProperties:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CollectionMutableProperties(Model):
     """The ``CollectionMutableProperties`` object.
 
     Required: name.
@@ -1215,25 +2006,64 @@ class CollectionMutableProperties:
         default=UNSET, metadata={"json": "allowedDatasource"}
     )
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        description: str | Unset = UNSET,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        icon: str | Unset = UNSET,
+        admin_locked: bool | Unset = UNSET,
+        parent_id: int | Unset = UNSET,
+        thumbnail: Thumbnail | Unset = UNSET,
+        allowed_datasource: str | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.audience_filters = audience_filters
+        self.icon = icon
+        self.admin_locked = admin_locked
+        self.parent_id = parent_id
+        self.thumbnail = thumbnail
+        self.allowed_datasource = allowed_datasource
 
-@attrs.define(slots=True, kw_only=True)
-class CollectionItemMutableProperties:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CollectionItemMutableProperties(Model):
     """The ``CollectionItemMutableProperties`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
     description: str | Unset = attrs.field(default=UNSET)
     icon: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        name: str | Unset = UNSET,
+        description: str | Unset = UNSET,
+        icon: str | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.icon = icon
 
-@attrs.define(slots=True, kw_only=True)
-class UserGeneratedContentId:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UserGeneratedContentId(Model):
     """The ``UserGeneratedContentId`` object."""
 
     id: int | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, id: int | Unset = UNSET) -> None:
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class ShortcutMutableProperties:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ShortcutMutableProperties(Model):
     """The ``ShortcutMutableProperties`` object."""
 
     input_alias: str | Unset = attrs.field(default=UNSET, metadata={"json": "inputAlias"})
@@ -1251,9 +2081,30 @@ class ShortcutMutableProperties:
         default=UNSET, metadata={"json": "removedRoles"}
     )
 
+    def __init__(
+        self,
+        *,
+        input_alias: str | Unset = UNSET,
+        destination_url: str | Unset = UNSET,
+        destination_document_id: str | Unset = UNSET,
+        description: str | Unset = UNSET,
+        unlisted: bool | Unset = UNSET,
+        url_template: str | Unset = UNSET,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+    ) -> None:
+        self.input_alias = input_alias
+        self.destination_url = destination_url
+        self.destination_document_id = destination_document_id
+        self.description = description
+        self.unlisted = unlisted
+        self.url_template = url_template
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
 
-@attrs.define(slots=True, kw_only=True)
-class ShortcutMetadata:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ShortcutMetadata(Model):
     """The ``ShortcutMetadata`` object."""
 
     created_by: Person | Unset = attrs.field(default=UNSET, metadata={"json": "createdBy"})
@@ -1272,9 +2123,32 @@ class ShortcutMetadata:
     is_external: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isExternal"})
     edit_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "editUrl"})
 
+    def __init__(
+        self,
+        *,
+        created_by: Person | Unset = UNSET,
+        create_time: datetime.datetime | Unset = UNSET,
+        updated_by: Person | Unset = UNSET,
+        update_time: datetime.datetime | Unset = UNSET,
+        destination_document: Document | Unset = UNSET,
+        intermediate_url: str | Unset = UNSET,
+        view_prefix: str | Unset = UNSET,
+        is_external: bool | Unset = UNSET,
+        edit_url: str | Unset = UNSET,
+    ) -> None:
+        self.created_by = created_by
+        self.create_time = create_time
+        self.updated_by = updated_by
+        self.update_time = update_time
+        self.destination_document = destination_document
+        self.intermediate_url = intermediate_url
+        self.view_prefix = view_prefix
+        self.is_external = is_external
+        self.edit_url = edit_url
 
-@attrs.define(slots=True, kw_only=True)
-class Shortcut:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Shortcut(Model):
     """The ``Shortcut`` object.
 
     Required: input_alias.
@@ -1315,9 +2189,58 @@ class Shortcut:
     title: str | Unset = attrs.field(default=UNSET)
     roles: list[UserRoleSpecification] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        input_alias: str,
+        id: int | Unset = UNSET,
+        destination_url: str | Unset = UNSET,
+        destination_document_id: str | Unset = UNSET,
+        description: str | Unset = UNSET,
+        unlisted: bool | Unset = UNSET,
+        url_template: str | Unset = UNSET,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        permissions: ObjectPermissions | Unset = UNSET,
+        created_by: Person | Unset = UNSET,
+        create_time: datetime.datetime | Unset = UNSET,
+        updated_by: Person | Unset = UNSET,
+        update_time: datetime.datetime | Unset = UNSET,
+        destination_document: Document | Unset = UNSET,
+        intermediate_url: str | Unset = UNSET,
+        view_prefix: str | Unset = UNSET,
+        is_external: bool | Unset = UNSET,
+        edit_url: str | Unset = UNSET,
+        alias: str | Unset = UNSET,
+        title: str | Unset = UNSET,
+        roles: list[UserRoleSpecification] | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.input_alias = input_alias
+        self.destination_url = destination_url
+        self.destination_document_id = destination_document_id
+        self.description = description
+        self.unlisted = unlisted
+        self.url_template = url_template
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.permissions = permissions
+        self.created_by = created_by
+        self.create_time = create_time
+        self.updated_by = updated_by
+        self.update_time = update_time
+        self.destination_document = destination_document
+        self.intermediate_url = intermediate_url
+        self.view_prefix = view_prefix
+        self.is_external = is_external
+        self.edit_url = edit_url
+        self.alias = alias
+        self.title = title
+        self.roles = roles
 
-@attrs.define(slots=True, kw_only=True)
-class Collection:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Collection(Model):
     """The ``Collection`` object.
 
     Required: name, description, id.
@@ -1361,9 +2284,60 @@ class Collection:
     children: list[Collection] | Unset = attrs.field(default=UNSET)
     roles: list[UserRoleSpecification] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        description: str,
+        id: int,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        icon: str | Unset = UNSET,
+        admin_locked: bool | Unset = UNSET,
+        parent_id: int | Unset = UNSET,
+        thumbnail: Thumbnail | Unset = UNSET,
+        allowed_datasource: str | Unset = UNSET,
+        permissions: ObjectPermissions | Unset = UNSET,
+        create_time: datetime.datetime | Unset = UNSET,
+        update_time: datetime.datetime | Unset = UNSET,
+        creator: Person | Unset = UNSET,
+        updated_by: Person | Unset = UNSET,
+        item_count: int | Unset = UNSET,
+        child_count: int | Unset = UNSET,
+        items: list[CollectionItem] | Unset = UNSET,
+        pin_metadata: CollectionPinnedMetadata | Unset = UNSET,
+        shortcuts: list[str] | Unset = UNSET,
+        children: list[Collection] | Unset = UNSET,
+        roles: list[UserRoleSpecification] | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.audience_filters = audience_filters
+        self.icon = icon
+        self.admin_locked = admin_locked
+        self.parent_id = parent_id
+        self.thumbnail = thumbnail
+        self.allowed_datasource = allowed_datasource
+        self.permissions = permissions
+        self.id = id
+        self.create_time = create_time
+        self.update_time = update_time
+        self.creator = creator
+        self.updated_by = updated_by
+        self.item_count = item_count
+        self.child_count = child_count
+        self.items = items
+        self.pin_metadata = pin_metadata
+        self.shortcuts = shortcuts
+        self.children = children
+        self.roles = roles
 
-@attrs.define(slots=True, kw_only=True)
-class CollectionItem:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CollectionItem(Model):
     """The ``CollectionItem`` object.
 
     Required: collection_id, item_type.
@@ -1384,6 +2358,37 @@ class CollectionItem:
     shortcut: Shortcut | Unset = attrs.field(default=UNSET)
     collection: Collection | Unset = attrs.field(default=UNSET)
     item_type: CollectionItemItemType = attrs.field(metadata={"json": "itemType"})
+
+    def __init__(
+        self,
+        *,
+        collection_id: int,
+        item_type: CollectionItemItemType,
+        name: str | Unset = UNSET,
+        description: str | Unset = UNSET,
+        icon: str | Unset = UNSET,
+        document_id: str | Unset = UNSET,
+        url: str | Unset = UNSET,
+        item_id: str | Unset = UNSET,
+        created_by: Person | Unset = UNSET,
+        created_at: datetime.datetime | Unset = UNSET,
+        document: Document | Unset = UNSET,
+        shortcut: Shortcut | Unset = UNSET,
+        collection: Collection | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.icon = icon
+        self.collection_id = collection_id
+        self.document_id = document_id
+        self.url = url
+        self.item_id = item_id
+        self.created_by = created_by
+        self.created_at = created_at
+        self.document = document
+        self.shortcut = shortcut
+        self.collection = collection
+        self.item_type = item_type
 
 
 class CollectionItemItemType(OpenEnum):
@@ -1410,8 +2415,8 @@ class CollectionPinnableTargets(OpenEnum):
     TEAM_PROFILE_PAGE = "TEAM_PROFILE_PAGE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class CollectionPinTarget:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CollectionPinTarget(Model):
     """The ``CollectionPinTarget`` object.
 
     Required: category.
@@ -1421,9 +2426,20 @@ class CollectionPinTarget:
     value: str | Unset = attrs.field(default=UNSET)
     target: CollectionPinnableTargets | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        category: CollectionPinnableCategories,
+        value: str | Unset = UNSET,
+        target: CollectionPinnableTargets | Unset = UNSET,
+    ) -> None:
+        self.category = category
+        self.value = value
+        self.target = target
 
-@attrs.define(slots=True, kw_only=True)
-class CollectionPinMetadata:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CollectionPinMetadata(Model):
     """The ``CollectionPinMetadata`` object.
 
     Required: id, target.
@@ -1432,9 +2448,13 @@ class CollectionPinMetadata:
     id: int
     target: CollectionPinTarget
 
+    def __init__(self, *, id: int, target: CollectionPinTarget) -> None:
+        self.id = id
+        self.target = target
 
-@attrs.define(slots=True, kw_only=True)
-class CollectionPinnedMetadata:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CollectionPinnedMetadata(Model):
     """The ``CollectionPinnedMetadata`` object."""
 
     existing_pins: list[CollectionPinTarget] | Unset = attrs.field(
@@ -1444,9 +2464,18 @@ class CollectionPinnedMetadata:
         default=UNSET, metadata={"json": "eligiblePins"}
     )
 
+    def __init__(
+        self,
+        *,
+        existing_pins: list[CollectionPinTarget] | Unset = UNSET,
+        eligible_pins: list[CollectionPinMetadata] | Unset = UNSET,
+    ) -> None:
+        self.existing_pins = existing_pins
+        self.eligible_pins = eligible_pins
 
-@attrs.define(slots=True, kw_only=True)
-class Answer:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Answer(Model):
     """The ``Answer`` object.
 
     Required: id.
@@ -1499,6 +2528,59 @@ class Answer:
         default=UNSET, metadata={"json": "sourceDocument"}
     )
 
+    def __init__(
+        self,
+        *,
+        id: int,
+        doc_id: str | Unset = UNSET,
+        question: str | Unset = UNSET,
+        question_variations: list[str] | Unset = UNSET,
+        body_text: str | Unset = UNSET,
+        board_id: int | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        roles: list[UserRoleSpecification] | Unset = UNSET,
+        source_document_spec: DocumentSpec | Unset = UNSET,
+        source_type: AnswerSourceType | Unset = UNSET,
+        permissions: ObjectPermissions | Unset = UNSET,
+        combined_answer_text: StructuredText | Unset = UNSET,
+        likes: AnswerLikes | Unset = UNSET,
+        author: Person | Unset = UNSET,
+        create_time: datetime.datetime | Unset = UNSET,
+        update_time: datetime.datetime | Unset = UNSET,
+        updated_by: Person | Unset = UNSET,
+        verification: Verification | Unset = UNSET,
+        board: AnswerBoard | Unset = UNSET,
+        collections: list[Collection] | Unset = UNSET,
+        document_category: str | Unset = UNSET,
+        source_document: Document | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.doc_id = doc_id
+        self.question = question
+        self.question_variations = question_variations
+        self.body_text = body_text
+        self.board_id = board_id
+        self.audience_filters = audience_filters
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.roles = roles
+        self.source_document_spec = source_document_spec
+        self.source_type = source_type
+        self.permissions = permissions
+        self.combined_answer_text = combined_answer_text
+        self.likes = likes
+        self.author = author
+        self.create_time = create_time
+        self.update_time = update_time
+        self.updated_by = updated_by
+        self.verification = verification
+        self.board = board
+        self.collections = collections
+        self.document_category = document_category
+        self.source_document = source_document
+
 
 class AnswerSourceType(OpenEnum):
     """Values of ``AnswerSourceType``; unknown values are accepted."""
@@ -1507,8 +2589,8 @@ class AnswerSourceType(OpenEnum):
     ASSISTANT = "ASSISTANT"
 
 
-@attrs.define(slots=True, kw_only=True)
-class SearchResult:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SearchResult(Model):
     """The ``SearchResult`` object.
 
     Required: url.
@@ -1556,9 +2638,56 @@ class SearchResult:
     )
     pins: list[PinDocument] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        url: str,
+        structured_results: list[StructuredResult] | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        document: Document | Unset = UNSET,
+        title: str | Unset = UNSET,
+        native_app_url: str | Unset = UNSET,
+        snippets: list[SearchResultSnippet] | Unset = UNSET,
+        full_text: str | Unset = UNSET,
+        full_text_list: list[str] | Unset = UNSET,
+        related_results: list[RelatedDocuments] | Unset = UNSET,
+        clustered_results: list[SearchResult] | Unset = UNSET,
+        all_clustered_results: list[ClusterGroup] | Unset = UNSET,
+        attachment_count: int | Unset = UNSET,
+        attachments: list[SearchResult] | Unset = UNSET,
+        backlink_results: list[SearchResult] | Unset = UNSET,
+        cluster_type: ClusterTypeEnum | Unset = UNSET,
+        must_include_suggestions: QuerySuggestionList | Unset = UNSET,
+        query_suggestion: QuerySuggestion | Unset = UNSET,
+        prominence: SearchResultProminenceEnum | Unset = UNSET,
+        attachment_context: str | Unset = UNSET,
+        pins: list[PinDocument] | Unset = UNSET,
+    ) -> None:
+        self.structured_results = structured_results
+        self.tracking_token = tracking_token
+        self.document = document
+        self.title = title
+        self.url = url
+        self.native_app_url = native_app_url
+        self.snippets = snippets
+        self.full_text = full_text
+        self.full_text_list = full_text_list
+        self.related_results = related_results
+        self.clustered_results = clustered_results
+        self.all_clustered_results = all_clustered_results
+        self.attachment_count = attachment_count
+        self.attachments = attachments
+        self.backlink_results = backlink_results
+        self.cluster_type = cluster_type
+        self.must_include_suggestions = must_include_suggestions
+        self.query_suggestion = query_suggestion
+        self.prominence = prominence
+        self.attachment_context = attachment_context
+        self.pins = pins
 
-@attrs.define(slots=True, kw_only=True)
-class ExtractedQnA:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ExtractedQnA(Model):
     """The ``ExtractedQnA`` object."""
 
     heading: str | Unset = attrs.field(default=UNSET)
@@ -1567,9 +2696,20 @@ class ExtractedQnA:
         default=UNSET, metadata={"json": "questionResult"}
     )
 
+    def __init__(
+        self,
+        *,
+        heading: str | Unset = UNSET,
+        question: str | Unset = UNSET,
+        question_result: SearchResult | Unset = UNSET,
+    ) -> None:
+        self.heading = heading
+        self.question = question
+        self.question_result = question_result
 
-@attrs.define(slots=True, kw_only=True)
-class CalendarAttendee:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CalendarAttendee(Model):
     """The ``CalendarAttendee`` object.
 
     Required: person.
@@ -1585,6 +2725,21 @@ class CalendarAttendee:
         default=UNSET, metadata={"json": "responseStatus"}
     )
 
+    def __init__(
+        self,
+        *,
+        person: Person,
+        is_organizer: bool | Unset = UNSET,
+        is_in_group: bool | Unset = UNSET,
+        group_attendees: list[CalendarAttendee] | Unset = UNSET,
+        response_status: CalendarAttendeeResponseStatus | Unset = UNSET,
+    ) -> None:
+        self.is_organizer = is_organizer
+        self.is_in_group = is_in_group
+        self.person = person
+        self.group_attendees = group_attendees
+        self.response_status = response_status
+
 
 class CalendarAttendeeResponseStatus(OpenEnum):
     """Values of ``CalendarAttendeeResponseStatus``; unknown values are accepted."""
@@ -1595,8 +2750,8 @@ class CalendarAttendeeResponseStatus(OpenEnum):
     TENTATIVE = "TENTATIVE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class CalendarAttendees:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CalendarAttendees(Model):
     """The ``CalendarAttendees`` object."""
 
     people: list[CalendarAttendee] | Unset = attrs.field(default=UNSET)
@@ -1607,9 +2762,28 @@ class CalendarAttendees:
     num_no_response: int | Unset = attrs.field(default=UNSET, metadata={"json": "numNoResponse"})
     num_tentative: int | Unset = attrs.field(default=UNSET, metadata={"json": "numTentative"})
 
+    def __init__(
+        self,
+        *,
+        people: list[CalendarAttendee] | Unset = UNSET,
+        is_limit: bool | Unset = UNSET,
+        total: int | Unset = UNSET,
+        num_accepted: int | Unset = UNSET,
+        num_declined: int | Unset = UNSET,
+        num_no_response: int | Unset = UNSET,
+        num_tentative: int | Unset = UNSET,
+    ) -> None:
+        self.people = people
+        self.is_limit = is_limit
+        self.total = total
+        self.num_accepted = num_accepted
+        self.num_declined = num_declined
+        self.num_no_response = num_no_response
+        self.num_tentative = num_tentative
 
-@attrs.define(slots=True, kw_only=True)
-class Meeting:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Meeting(Model):
     """The ``Meeting`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
@@ -1622,9 +2796,28 @@ class Meeting:
     end_time: datetime.datetime | Unset = attrs.field(default=UNSET, metadata={"json": "endTime"})
     attendees: CalendarAttendees | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        id: str | Unset = UNSET,
+        title: str | Unset = UNSET,
+        description: str | Unset = UNSET,
+        url: str | Unset = UNSET,
+        start_time: datetime.datetime | Unset = UNSET,
+        end_time: datetime.datetime | Unset = UNSET,
+        attendees: CalendarAttendees | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.title = title
+        self.description = description
+        self.url = url
+        self.start_time = start_time
+        self.end_time = end_time
+        self.attendees = attendees
 
-@attrs.define(slots=True, kw_only=True)
-class AppResult:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AppResult(Model):
     """The ``AppResult`` object.
 
     Required: datasource.
@@ -1635,18 +2828,42 @@ class AppResult:
     mime_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "mimeType"})
     icon_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "iconUrl"})
 
+    def __init__(
+        self,
+        *,
+        datasource: str,
+        doc_type: str | Unset = UNSET,
+        mime_type: str | Unset = UNSET,
+        icon_url: str | Unset = UNSET,
+    ) -> None:
+        self.datasource = datasource
+        self.doc_type = doc_type
+        self.mime_type = mime_type
+        self.icon_url = icon_url
 
-@attrs.define(slots=True, kw_only=True)
-class CodeLine:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CodeLine(Model):
     """The ``CodeLine`` object."""
 
     line_number: int | Unset = attrs.field(default=UNSET, metadata={"json": "lineNumber"})
     content: str | Unset = attrs.field(default=UNSET)
     ranges: list[TextRange] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        line_number: int | Unset = UNSET,
+        content: str | Unset = UNSET,
+        ranges: list[TextRange] | Unset = UNSET,
+    ) -> None:
+        self.line_number = line_number
+        self.content = content
+        self.ranges = ranges
 
-@attrs.define(slots=True, kw_only=True)
-class Code:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Code(Model):
     """The ``Code`` object."""
 
     repo_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "repoName"})
@@ -1655,17 +2872,38 @@ class Code:
     lines: list[CodeLine] | Unset = attrs.field(default=UNSET)
     is_last_match: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isLastMatch"})
 
+    def __init__(
+        self,
+        *,
+        repo_name: str | Unset = UNSET,
+        file_name: str | Unset = UNSET,
+        file_url: str | Unset = UNSET,
+        lines: list[CodeLine] | Unset = UNSET,
+        is_last_match: bool | Unset = UNSET,
+    ) -> None:
+        self.repo_name = repo_name
+        self.file_name = file_name
+        self.file_url = file_url
+        self.lines = lines
+        self.is_last_match = is_last_match
 
-@attrs.define(slots=True, kw_only=True)
-class QuerySuggestionList:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class QuerySuggestionList(Model):
     """The ``QuerySuggestionList`` object."""
 
     suggestions: list[QuerySuggestion] | Unset = attrs.field(default=UNSET)
     person: Person | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, suggestions: list[QuerySuggestion] | Unset = UNSET, person: Person | Unset = UNSET
+    ) -> None:
+        self.suggestions = suggestions
+        self.person = person
 
-@attrs.define(slots=True, kw_only=True)
-class RelatedDocuments:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class RelatedDocuments(Model):
     """The ``RelatedDocuments`` object.
 
     Deprecated fields: documents.
@@ -1680,6 +2918,21 @@ class RelatedDocuments:
     )
     documents: list[Document] | Unset = attrs.field(default=UNSET)
     results: list[SearchResult] | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        relation: RelatedDocumentsRelation | Unset = UNSET,
+        associated_entity_id: str | Unset = UNSET,
+        query_suggestion: QuerySuggestion | Unset = UNSET,
+        documents: list[Document] | Unset = UNSET,
+        results: list[SearchResult] | Unset = UNSET,
+    ) -> None:
+        self.relation = relation
+        self.associated_entity_id = associated_entity_id
+        self.query_suggestion = query_suggestion
+        self.documents = documents
+        self.results = results
 
 
 class RelatedDocumentsRelation(OpenEnum):
@@ -1701,13 +2954,24 @@ class RelatedDocumentsRelation(OpenEnum):
     WITH = "WITH"
 
 
-@attrs.define(slots=True, kw_only=True)
-class RelatedQuestion:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class RelatedQuestion(Model):
     """The ``RelatedQuestion`` object."""
 
     question: str | Unset = attrs.field(default=UNSET)
     answer: str | Unset = attrs.field(default=UNSET)
     ranges: list[TextRange] | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        question: str | Unset = UNSET,
+        answer: str | Unset = UNSET,
+        ranges: list[TextRange] | Unset = UNSET,
+    ) -> None:
+        self.question = question
+        self.answer = answer
+        self.ranges = ranges
 
 
 class EntityType(OpenEnum):
@@ -1718,17 +2982,28 @@ class EntityType(OpenEnum):
     CUSTOMER = "CUSTOMER"
 
 
-@attrs.define(slots=True, kw_only=True)
-class Disambiguation:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Disambiguation(Model):
     """The ``Disambiguation`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
     id: str | Unset = attrs.field(default=UNSET)
     type_: EntityType | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
 
+    def __init__(
+        self,
+        *,
+        name: str | Unset = UNSET,
+        id: str | Unset = UNSET,
+        type_: EntityType | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.id = id
+        self.type_ = type_
 
-@attrs.define(slots=True, kw_only=True)
-class SearchResultSnippet:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SearchResultSnippet(Model):
     """The ``SearchResultSnippet`` object.
 
     Required: snippet.
@@ -1743,9 +3018,26 @@ class SearchResultSnippet:
     ranges: list[TextRange] | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        snippet: str,
+        mime_type: str | Unset = UNSET,
+        text: str | Unset = UNSET,
+        snippet_text_ordering: int | Unset = UNSET,
+        ranges: list[TextRange] | Unset = UNSET,
+        url: str | Unset = UNSET,
+    ) -> None:
+        self.snippet = snippet
+        self.mime_type = mime_type
+        self.text = text
+        self.snippet_text_ordering = snippet_text_ordering
+        self.ranges = ranges
+        self.url = url
 
-@attrs.define(slots=True, kw_only=True)
-class StructuredResult:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class StructuredResult(Model):
     """The ``StructuredResult`` object."""
 
     document: Document | Unset = attrs.field(default=UNSET)
@@ -1780,6 +3072,53 @@ class StructuredResult:
     prominence: StructuredResultProminence | Unset = attrs.field(default=UNSET)
     source: StructuredResultSource | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        document: Document | Unset = UNSET,
+        person: Person | Unset = UNSET,
+        customer: Customer | Unset = UNSET,
+        team: Team | Unset = UNSET,
+        custom_entity: CustomEntity | Unset = UNSET,
+        answer: Answer | Unset = UNSET,
+        extracted_qn_a: ExtractedQnA | Unset = UNSET,
+        meeting: Meeting | Unset = UNSET,
+        app: AppResult | Unset = UNSET,
+        collection: Collection | Unset = UNSET,
+        answer_board: AnswerBoard | Unset = UNSET,
+        code: Code | Unset = UNSET,
+        shortcut: Shortcut | Unset = UNSET,
+        query_suggestions: QuerySuggestionList | Unset = UNSET,
+        related_documents: list[RelatedDocuments] | Unset = UNSET,
+        related_question: RelatedQuestion | Unset = UNSET,
+        disambiguation: Disambiguation | Unset = UNSET,
+        snippets: list[SearchResultSnippet] | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        prominence: StructuredResultProminence | Unset = UNSET,
+        source: StructuredResultSource | Unset = UNSET,
+    ) -> None:
+        self.document = document
+        self.person = person
+        self.customer = customer
+        self.team = team
+        self.custom_entity = custom_entity
+        self.answer = answer
+        self.extracted_qn_a = extracted_qn_a
+        self.meeting = meeting
+        self.app = app
+        self.collection = collection
+        self.answer_board = answer_board
+        self.code = code
+        self.shortcut = shortcut
+        self.query_suggestions = query_suggestions
+        self.related_documents = related_documents
+        self.related_question = related_question
+        self.disambiguation = disambiguation
+        self.snippets = snippets
+        self.tracking_token = tracking_token
+        self.prominence = prominence
+        self.source = source
+
 
 class StructuredResultProminence(OpenEnum):
     """Values of ``StructuredResultProminence``; unknown values are accepted."""
@@ -1796,14 +3135,23 @@ class StructuredResultSource(OpenEnum):
     ENTITY_NLQ = "ENTITY_NLQ"
 
 
-@attrs.define(slots=True, kw_only=True)
-class Result:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Result(Model):
     """The ``Result`` object."""
 
     structured_results: list[StructuredResult] | Unset = attrs.field(
         default=UNSET, metadata={"json": "structuredResults"}
     )
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+
+    def __init__(
+        self,
+        *,
+        structured_results: list[StructuredResult] | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+    ) -> None:
+        self.structured_results = structured_results
+        self.tracking_token = tracking_token
 
 
 class ClusterTypeEnum(OpenEnum):
@@ -1820,8 +3168,8 @@ class ClusterTypeEnum(OpenEnum):
     SUFFIX = "SUFFIX"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ClusterGroup:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ClusterGroup(Model):
     """The ``ClusterGroup`` object.
 
     Required: visible_count_hint.
@@ -1835,6 +3183,17 @@ class ClusterGroup:
     )
     visible_count_hint: int = attrs.field(metadata={"json": "visibleCountHint"})
 
+    def __init__(
+        self,
+        *,
+        visible_count_hint: int,
+        clustered_results: list[SearchResult] | Unset = UNSET,
+        cluster_type: ClusterTypeEnum | Unset = UNSET,
+    ) -> None:
+        self.clustered_results = clustered_results
+        self.cluster_type = cluster_type
+        self.visible_count_hint = visible_count_hint
+
 
 class SearchResultProminenceEnum(OpenEnum):
     """Values of ``SearchResultProminenceEnum``; unknown values are accepted."""
@@ -1844,8 +3203,8 @@ class SearchResultProminenceEnum(OpenEnum):
     STANDARD = "STANDARD"
 
 
-@attrs.define(slots=True, kw_only=True)
-class PinDocumentMutableProperties:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PinDocumentMutableProperties(Model):
     """The ``PinDocumentMutableProperties`` object."""
 
     queries: list[str] | Unset = attrs.field(default=UNSET)
@@ -1853,9 +3212,18 @@ class PinDocumentMutableProperties:
         default=UNSET, metadata={"json": "audienceFilters"}
     )
 
+    def __init__(
+        self,
+        *,
+        queries: list[str] | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+    ) -> None:
+        self.queries = queries
+        self.audience_filters = audience_filters
 
-@attrs.define(slots=True, kw_only=True)
-class PinDocument:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PinDocument(Model):
     """The ``PinDocument`` object.
 
     Required: document_id.
@@ -1876,9 +3244,30 @@ class PinDocument:
         default=UNSET, metadata={"json": "updateTime"}
     )
 
+    def __init__(
+        self,
+        *,
+        document_id: str,
+        queries: list[str] | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        id: str | Unset = UNSET,
+        attribution: Person | Unset = UNSET,
+        updated_by: Person | Unset = UNSET,
+        create_time: datetime.datetime | Unset = UNSET,
+        update_time: datetime.datetime | Unset = UNSET,
+    ) -> None:
+        self.queries = queries
+        self.audience_filters = audience_filters
+        self.id = id
+        self.document_id = document_id
+        self.attribution = attribution
+        self.updated_by = updated_by
+        self.create_time = create_time
+        self.update_time = update_time
 
-@attrs.define(slots=True, kw_only=True)
-class PersonTeam:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PersonTeam(Model):
     """The ``PersonTeam`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
@@ -1886,6 +3275,21 @@ class PersonTeam:
     external_link: str | Unset = attrs.field(default=UNSET, metadata={"json": "externalLink"})
     relationship: PersonTeamRelationship | Unset = attrs.field(default=UNSET)
     join_date: datetime.datetime | Unset = attrs.field(default=UNSET, metadata={"json": "joinDate"})
+
+    def __init__(
+        self,
+        *,
+        id: str | Unset = UNSET,
+        name: str | Unset = UNSET,
+        external_link: str | Unset = UNSET,
+        relationship: PersonTeamRelationship | Unset = UNSET,
+        join_date: datetime.datetime | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.external_link = external_link
+        self.relationship = relationship
+        self.join_date = join_date
 
 
 class PersonTeamRelationship(OpenEnum):
@@ -1898,8 +3302,8 @@ class PersonTeamRelationship(OpenEnum):
     OTHER = "OTHER"
 
 
-@attrs.define(slots=True, kw_only=True)
-class StructuredLocation:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class StructuredLocation(Model):
     """The ``StructuredLocation`` object."""
 
     desk_location: str | Unset = attrs.field(default=UNSET, metadata={"json": "deskLocation"})
@@ -1912,9 +3316,32 @@ class StructuredLocation:
     country: str | Unset = attrs.field(default=UNSET)
     country_code: str | Unset = attrs.field(default=UNSET, metadata={"json": "countryCode"})
 
+    def __init__(
+        self,
+        *,
+        desk_location: str | Unset = UNSET,
+        timezone: str | Unset = UNSET,
+        address: str | Unset = UNSET,
+        city: str | Unset = UNSET,
+        state: str | Unset = UNSET,
+        region: str | Unset = UNSET,
+        zip_code: str | Unset = UNSET,
+        country: str | Unset = UNSET,
+        country_code: str | Unset = UNSET,
+    ) -> None:
+        self.desk_location = desk_location
+        self.timezone = timezone
+        self.address = address
+        self.city = city
+        self.state = state
+        self.region = region
+        self.zip_code = zip_code
+        self.country = country
+        self.country_code = country_code
 
-@attrs.define(slots=True, kw_only=True)
-class SocialNetwork:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SocialNetwork(Model):
     """The ``SocialNetwork`` object.
 
     Required: name, profile_url.
@@ -1924,9 +3351,14 @@ class SocialNetwork:
     profile_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "profileName"})
     profile_url: str = attrs.field(metadata={"json": "profileUrl"})
 
+    def __init__(self, *, name: str, profile_url: str, profile_name: str | Unset = UNSET) -> None:
+        self.name = name
+        self.profile_name = profile_name
+        self.profile_url = profile_url
 
-@attrs.define(slots=True, kw_only=True)
-class PersonDistance:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PersonDistance(Model):
     """The ``PersonDistance`` object.
 
     Required: name, obfuscated_id, distance.
@@ -1936,6 +3368,11 @@ class PersonDistance:
     obfuscated_id: str = attrs.field(metadata={"json": "obfuscatedId"})
     distance: float
 
+    def __init__(self, *, name: str, obfuscated_id: str, distance: float) -> None:
+        self.name = name
+        self.obfuscated_id = obfuscated_id
+        self.distance = distance
+
 
 class CommunicationChannel(OpenEnum):
     """Values of ``CommunicationChannel``; unknown values are accepted."""
@@ -1944,8 +3381,8 @@ class CommunicationChannel(OpenEnum):
     COMMUNICATION_CHANNEL_SLACK = "COMMUNICATION_CHANNEL_SLACK"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ChannelInviteInfo:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChannelInviteInfo(Model):
     """The ``ChannelInviteInfo`` object."""
 
     channel: CommunicationChannel | Unset = attrs.field(default=UNSET)
@@ -1958,9 +3395,24 @@ class ChannelInviteInfo:
         default=UNSET, metadata={"json": "reminderTime"}
     )
 
+    def __init__(
+        self,
+        *,
+        channel: CommunicationChannel | Unset = UNSET,
+        is_auto_invite: bool | Unset = UNSET,
+        inviter: Person | Unset = UNSET,
+        invite_time: datetime.datetime | Unset = UNSET,
+        reminder_time: datetime.datetime | Unset = UNSET,
+    ) -> None:
+        self.channel = channel
+        self.is_auto_invite = is_auto_invite
+        self.inviter = inviter
+        self.invite_time = invite_time
+        self.reminder_time = reminder_time
 
-@attrs.define(slots=True, kw_only=True)
-class InviteInfo:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class InviteInfo(Model):
     """The ``InviteInfo`` object.
 
     Deprecated fields: invite_time, reminder_time.
@@ -1978,23 +3430,44 @@ class InviteInfo:
         default=UNSET, metadata={"json": "reminderTime"}
     )
 
+    def __init__(
+        self,
+        *,
+        sign_up_time: datetime.datetime | Unset = UNSET,
+        invites: list[ChannelInviteInfo] | Unset = UNSET,
+        inviter: Person | Unset = UNSET,
+        invite_time: datetime.datetime | Unset = UNSET,
+        reminder_time: datetime.datetime | Unset = UNSET,
+    ) -> None:
+        self.sign_up_time = sign_up_time
+        self.invites = invites
+        self.inviter = inviter
+        self.invite_time = invite_time
+        self.reminder_time = reminder_time
 
-@attrs.define(slots=True, kw_only=True)
-class ReadPermission:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ReadPermission(Model):
     """The ``ReadPermission`` object."""
 
     scope_type: ScopeType | Unset = attrs.field(default=UNSET, metadata={"json": "scopeType"})
 
+    def __init__(self, *, scope_type: ScopeType | Unset = UNSET) -> None:
+        self.scope_type = scope_type
 
-@attrs.define(slots=True, kw_only=True)
-class GrantPermission:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GrantPermission(Model):
     """The ``GrantPermission`` object."""
 
     scope_type: ScopeType | Unset = attrs.field(default=UNSET, metadata={"json": "scopeType"})
 
+    def __init__(self, *, scope_type: ScopeType | Unset = UNSET) -> None:
+        self.scope_type = scope_type
 
-@attrs.define(slots=True, kw_only=True)
-class Permissions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Permissions(Model):
     """The ``Permissions`` object."""
 
     can_admin_search: bool | Unset = attrs.field(default=UNSET, metadata={"json": "canAdminSearch"})
@@ -2008,9 +3481,30 @@ class Permissions:
     role: str | Unset = attrs.field(default=UNSET)
     roles: list[str] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        can_admin_search: bool | Unset = UNSET,
+        can_admin_client_api_global_tokens: bool | Unset = UNSET,
+        can_dlp: bool | Unset = UNSET,
+        read: ReadPermissions | Unset = UNSET,
+        write: WritePermissions | Unset = UNSET,
+        grant: GrantPermissions | Unset = UNSET,
+        role: str | Unset = UNSET,
+        roles: list[str] | Unset = UNSET,
+    ) -> None:
+        self.can_admin_search = can_admin_search
+        self.can_admin_client_api_global_tokens = can_admin_client_api_global_tokens
+        self.can_dlp = can_dlp
+        self.read = read
+        self.write = write
+        self.grant = grant
+        self.role = role
+        self.roles = roles
 
-@attrs.define(slots=True, kw_only=True)
-class TimeInterval:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class TimeInterval(Model):
     """The ``TimeInterval`` object.
 
     Required: start, end.
@@ -2019,15 +3513,28 @@ class TimeInterval:
     start: str
     end: str
 
+    def __init__(self, *, start: str, end: str) -> None:
+        self.start = start
+        self.end = end
 
-@attrs.define(slots=True, kw_only=True)
-class AnonymousEvent:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AnonymousEvent(Model):
     """The ``AnonymousEvent`` object."""
 
     time: TimeInterval | Unset = attrs.field(default=UNSET)
     event_type: AnonymousEventEventType | Unset = attrs.field(
         default=UNSET, metadata={"json": "eventType"}
     )
+
+    def __init__(
+        self,
+        *,
+        time: TimeInterval | Unset = UNSET,
+        event_type: AnonymousEventEventType | Unset = UNSET,
+    ) -> None:
+        self.time = time
+        self.event_type = event_type
 
 
 class AnonymousEventEventType(OpenEnum):
@@ -2037,8 +3544,8 @@ class AnonymousEventEventType(OpenEnum):
     OUT_OF_OFFICE = "OUT_OF_OFFICE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class IconConfig:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class IconConfig(Model):
     """The ``IconConfig`` object."""
 
     generated_background_color_key: str | Unset = attrs.field(
@@ -2053,6 +3560,27 @@ class IconConfig:
     masked: bool | Unset = attrs.field(default=UNSET)
     name: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        generated_background_color_key: str | Unset = UNSET,
+        background_color: str | Unset = UNSET,
+        color: str | Unset = UNSET,
+        key: str | Unset = UNSET,
+        icon_type: IconConfigIconType | Unset = UNSET,
+        masked: bool | Unset = UNSET,
+        name: str | Unset = UNSET,
+        url: str | Unset = UNSET,
+    ) -> None:
+        self.generated_background_color_key = generated_background_color_key
+        self.background_color = background_color
+        self.color = color
+        self.key = key
+        self.icon_type = icon_type
+        self.masked = masked
+        self.name = name
+        self.url = url
 
 
 class IconConfigIconType(OpenEnum):
@@ -2073,8 +3601,8 @@ class IconConfigIconType(OpenEnum):
     URL = "URL"
 
 
-@attrs.define(slots=True, kw_only=True)
-class Badge:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Badge(Model):
     """The ``Badge`` object."""
 
     key: str | Unset = attrs.field(default=UNSET)
@@ -2082,9 +3610,22 @@ class Badge:
     icon_config: IconConfig | Unset = attrs.field(default=UNSET, metadata={"json": "iconConfig"})
     pinned: bool | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        key: str | Unset = UNSET,
+        display_name: str | Unset = UNSET,
+        icon_config: IconConfig | Unset = UNSET,
+        pinned: bool | Unset = UNSET,
+    ) -> None:
+        self.key = key
+        self.display_name = display_name
+        self.icon_config = icon_config
+        self.pinned = pinned
 
-@attrs.define(slots=True, kw_only=True)
-class PersonMetadata:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PersonMetadata(Model):
     """The ``PersonMetadata`` object."""
 
     type_: PersonMetadataType | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
@@ -2160,6 +3701,99 @@ class PersonMetadata:
     badges: list[Badge] | Unset = attrs.field(default=UNSET)
     is_org_root: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isOrgRoot"})
 
+    def __init__(
+        self,
+        *,
+        type_: PersonMetadataType | Unset = UNSET,
+        first_name: str | Unset = UNSET,
+        last_name: str | Unset = UNSET,
+        title: str | Unset = UNSET,
+        business_unit: str | Unset = UNSET,
+        department: str | Unset = UNSET,
+        teams: list[PersonTeam] | Unset = UNSET,
+        department_count: int | Unset = UNSET,
+        email: str | Unset = UNSET,
+        alias_emails: list[str] | Unset = UNSET,
+        location: str | Unset = UNSET,
+        structured_location: StructuredLocation | Unset = UNSET,
+        external_profile_link: str | Unset = UNSET,
+        manager: Person | Unset = UNSET,
+        management_chain: list[Person] | Unset = UNSET,
+        phone: str | Unset = UNSET,
+        timezone: str | Unset = UNSET,
+        timezone_offset: int | Unset = UNSET,
+        photo_url: str | Unset = UNSET,
+        unedited_photo_url: str | Unset = UNSET,
+        banner_url: str | Unset = UNSET,
+        reports: list[Person] | Unset = UNSET,
+        start_date: datetime.date | Unset = UNSET,
+        end_date: datetime.date | Unset = UNSET,
+        bio: str | Unset = UNSET,
+        pronoun: str | Unset = UNSET,
+        org_size_count: int | Unset = UNSET,
+        direct_reports_count: int | Unset = UNSET,
+        preferred_name: str | Unset = UNSET,
+        social_network: list[SocialNetwork] | Unset = UNSET,
+        datasource_profile: list[DatasourceProfile] | Unset = UNSET,
+        query_suggestions: QuerySuggestionList | Unset = UNSET,
+        people_distance: list[PersonDistance] | Unset = UNSET,
+        invite_info: InviteInfo | Unset = UNSET,
+        is_signed_up: bool | Unset = UNSET,
+        last_extension_use: datetime.datetime | Unset = UNSET,
+        permissions: Permissions | Unset = UNSET,
+        custom_fields: list[CustomFieldData] | Unset = UNSET,
+        logging_id: str | Unset = UNSET,
+        start_date_percentile: float | Unset = UNSET,
+        busy_events: list[AnonymousEvent] | Unset = UNSET,
+        profile_bool_settings: dict[str, bool] | Unset = UNSET,
+        badges: list[Badge] | Unset = UNSET,
+        is_org_root: bool | Unset = UNSET,
+    ) -> None:
+        self.type_ = type_
+        self.first_name = first_name
+        self.last_name = last_name
+        self.title = title
+        self.business_unit = business_unit
+        self.department = department
+        self.teams = teams
+        self.department_count = department_count
+        self.email = email
+        self.alias_emails = alias_emails
+        self.location = location
+        self.structured_location = structured_location
+        self.external_profile_link = external_profile_link
+        self.manager = manager
+        self.management_chain = management_chain
+        self.phone = phone
+        self.timezone = timezone
+        self.timezone_offset = timezone_offset
+        self.photo_url = photo_url
+        self.unedited_photo_url = unedited_photo_url
+        self.banner_url = banner_url
+        self.reports = reports
+        self.start_date = start_date
+        self.end_date = end_date
+        self.bio = bio
+        self.pronoun = pronoun
+        self.org_size_count = org_size_count
+        self.direct_reports_count = direct_reports_count
+        self.preferred_name = preferred_name
+        self.social_network = social_network
+        self.datasource_profile = datasource_profile
+        self.query_suggestions = query_suggestions
+        self.people_distance = people_distance
+        self.invite_info = invite_info
+        self.is_signed_up = is_signed_up
+        self.last_extension_use = last_extension_use
+        self.permissions = permissions
+        self.custom_fields = custom_fields
+        self.logging_id = logging_id
+        self.start_date_percentile = start_date_percentile
+        self.busy_events = busy_events
+        self.profile_bool_settings = profile_bool_settings
+        self.badges = badges
+        self.is_org_root = is_org_root
+
 
 class PersonMetadataType(OpenEnum):
     """Values of ``PersonMetadataType``; unknown values are accepted."""
@@ -2181,8 +3815,8 @@ class DocumentVisibility(OpenEnum):
     PUBLIC_VISIBLE = "PUBLIC_VISIBLE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class Reaction:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Reaction(Model):
     """The ``Reaction`` object."""
 
     type_: str | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
@@ -2192,9 +3826,22 @@ class Reaction:
         default=UNSET, metadata={"json": "reactedByViewer"}
     )
 
+    def __init__(
+        self,
+        *,
+        type_: str | Unset = UNSET,
+        count: int | Unset = UNSET,
+        reactors: list[Person] | Unset = UNSET,
+        reacted_by_viewer: bool | Unset = UNSET,
+    ) -> None:
+        self.type_ = type_
+        self.count = count
+        self.reactors = reactors
+        self.reacted_by_viewer = reacted_by_viewer
 
-@attrs.define(slots=True, kw_only=True)
-class Share:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Share(Model):
     """The ``Share`` object.
 
     Required: num_days_ago.
@@ -2206,9 +3853,20 @@ class Share:
         default=UNSET, metadata={"json": "sharingDocument"}
     )
 
+    def __init__(
+        self,
+        *,
+        num_days_ago: int,
+        sharer: Person | Unset = UNSET,
+        sharing_document: Document | Unset = UNSET,
+    ) -> None:
+        self.num_days_ago = num_days_ago
+        self.sharer = sharer
+        self.sharing_document = sharing_document
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentInteractions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentInteractions(Model):
     """The ``DocumentInteractions`` object.
 
     Deprecated fields: reactions.
@@ -2221,9 +3879,26 @@ class DocumentInteractions:
     shares: list[Share] | Unset = attrs.field(default=UNSET)
     visitor_count: CountInfo | Unset = attrs.field(default=UNSET, metadata={"json": "visitorCount"})
 
+    def __init__(
+        self,
+        *,
+        num_comments: int | Unset = UNSET,
+        num_reactions: int | Unset = UNSET,
+        reactions: list[str] | Unset = UNSET,
+        reacts: list[Reaction] | Unset = UNSET,
+        shares: list[Share] | Unset = UNSET,
+        visitor_count: CountInfo | Unset = UNSET,
+    ) -> None:
+        self.num_comments = num_comments
+        self.num_reactions = num_reactions
+        self.reactions = reactions
+        self.reacts = reacts
+        self.shares = shares
+        self.visitor_count = visitor_count
 
-@attrs.define(slots=True, kw_only=True)
-class ViewerInfo:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ViewerInfo(Model):
     """The ``ViewerInfo`` object.
 
     Deprecated fields: role.
@@ -2234,6 +3909,15 @@ class ViewerInfo:
         default=UNSET, metadata={"json": "lastViewedTime"}
     )
 
+    def __init__(
+        self,
+        *,
+        role: ViewerInfoRole | Unset = UNSET,
+        last_viewed_time: datetime.datetime | Unset = UNSET,
+    ) -> None:
+        self.role = role
+        self.last_viewed_time = last_viewed_time
+
 
 class ViewerInfoRole(OpenEnum):
     """Values of ``ViewerInfoRole``; unknown values are accepted."""
@@ -2243,8 +3927,8 @@ class ViewerInfoRole(OpenEnum):
     VIEWER = "VIEWER"
 
 
-@attrs.define(slots=True, kw_only=True)
-class IndexStatus:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class IndexStatus(Model):
     """The ``IndexStatus`` object."""
 
     last_crawled_time: datetime.datetime | Unset = attrs.field(
@@ -2254,9 +3938,18 @@ class IndexStatus:
         default=UNSET, metadata={"json": "lastIndexedTime"}
     )
 
+    def __init__(
+        self,
+        *,
+        last_crawled_time: datetime.datetime | Unset = UNSET,
+        last_indexed_time: datetime.datetime | Unset = UNSET,
+    ) -> None:
+        self.last_crawled_time = last_crawled_time
+        self.last_indexed_time = last_indexed_time
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentMetadata:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentMetadata(Model):
     """The ``DocumentMetadata`` object."""
 
     datasource: str | Unset = attrs.field(default=UNSET)
@@ -2312,17 +4005,106 @@ class DocumentMetadata:
     index_status: IndexStatus | Unset = attrs.field(default=UNSET, metadata={"json": "indexStatus"})
     ancestors: list[Document] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        datasource: str | Unset = UNSET,
+        datasource_instance: str | Unset = UNSET,
+        object_type: str | Unset = UNSET,
+        container: str | Unset = UNSET,
+        container_id: str | Unset = UNSET,
+        super_container_id: str | Unset = UNSET,
+        parent_id: str | Unset = UNSET,
+        mime_type: str | Unset = UNSET,
+        document_id: str | Unset = UNSET,
+        logging_id: str | Unset = UNSET,
+        document_id_hash: str | Unset = UNSET,
+        create_time: datetime.datetime | Unset = UNSET,
+        update_time: datetime.datetime | Unset = UNSET,
+        author: Person | Unset = UNSET,
+        owner: Person | Unset = UNSET,
+        mentioned_people: list[Person] | Unset = UNSET,
+        visibility: DocumentVisibility | Unset = UNSET,
+        components: list[str] | Unset = UNSET,
+        status: str | Unset = UNSET,
+        status_category: str | Unset = UNSET,
+        pins: list[PinDocument] | Unset = UNSET,
+        priority: str | Unset = UNSET,
+        assigned_to: Person | Unset = UNSET,
+        updated_by: Person | Unset = UNSET,
+        labels: list[str] | Unset = UNSET,
+        collections: list[Collection] | Unset = UNSET,
+        datasource_id: str | Unset = UNSET,
+        interactions: DocumentInteractions | Unset = UNSET,
+        verification: Verification | Unset = UNSET,
+        viewer_info: ViewerInfo | Unset = UNSET,
+        permissions: ObjectPermissions | Unset = UNSET,
+        visit_count: CountInfo | Unset = UNSET,
+        shortcuts: list[Shortcut] | Unset = UNSET,
+        path: str | Unset = UNSET,
+        custom_data: CustomData | Unset = UNSET,
+        document_category: str | Unset = UNSET,
+        contact_person: Person | Unset = UNSET,
+        thumbnail: Thumbnail | Unset = UNSET,
+        index_status: IndexStatus | Unset = UNSET,
+        ancestors: list[Document] | Unset = UNSET,
+    ) -> None:
+        self.datasource = datasource
+        self.datasource_instance = datasource_instance
+        self.object_type = object_type
+        self.container = container
+        self.container_id = container_id
+        self.super_container_id = super_container_id
+        self.parent_id = parent_id
+        self.mime_type = mime_type
+        self.document_id = document_id
+        self.logging_id = logging_id
+        self.document_id_hash = document_id_hash
+        self.create_time = create_time
+        self.update_time = update_time
+        self.author = author
+        self.owner = owner
+        self.mentioned_people = mentioned_people
+        self.visibility = visibility
+        self.components = components
+        self.status = status
+        self.status_category = status_category
+        self.pins = pins
+        self.priority = priority
+        self.assigned_to = assigned_to
+        self.updated_by = updated_by
+        self.labels = labels
+        self.collections = collections
+        self.datasource_id = datasource_id
+        self.interactions = interactions
+        self.verification = verification
+        self.viewer_info = viewer_info
+        self.permissions = permissions
+        self.visit_count = visit_count
+        self.shortcuts = shortcuts
+        self.path = path
+        self.custom_data = custom_data
+        self.document_category = document_category
+        self.contact_person = contact_person
+        self.thumbnail = thumbnail
+        self.index_status = index_status
+        self.ancestors = ancestors
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentSection:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentSection(Model):
     """The ``DocumentSection`` object."""
 
     title: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, title: str | Unset = UNSET, url: str | Unset = UNSET) -> None:
+        self.title = title
+        self.url = url
 
-@attrs.define(slots=True, kw_only=True)
-class StructuredTextItem:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class StructuredTextItem(Model):
     """The ``StructuredTextItem`` object."""
 
     link: str | Unset = attrs.field(default=UNSET)
@@ -2332,9 +4114,22 @@ class StructuredTextItem:
         default=UNSET, metadata={"json": "structuredResult"}
     )
 
+    def __init__(
+        self,
+        *,
+        link: str | Unset = UNSET,
+        document: Document | Unset = UNSET,
+        text: str | Unset = UNSET,
+        structured_result: StructuredResult | Unset = UNSET,
+    ) -> None:
+        self.link = link
+        self.document = document
+        self.text = text
+        self.structured_result = structured_result
 
-@attrs.define(slots=True, kw_only=True)
-class AnnouncementMutableProperties:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AnnouncementMutableProperties(Model):
     """The ``AnnouncementMutableProperties`` object."""
 
     start_time: datetime.datetime | Unset = attrs.field(
@@ -2362,6 +4157,39 @@ class AnnouncementMutableProperties:
     is_prioritized: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isPrioritized"})
     view_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "viewUrl"})
 
+    def __init__(
+        self,
+        *,
+        start_time: datetime.datetime | Unset = UNSET,
+        end_time: datetime.datetime | Unset = UNSET,
+        title: str | Unset = UNSET,
+        body: StructuredText | Unset = UNSET,
+        emoji: str | Unset = UNSET,
+        thumbnail: Thumbnail | Unset = UNSET,
+        banner: Thumbnail | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        source_document_id: str | Unset = UNSET,
+        hide_attribution: bool | Unset = UNSET,
+        channel: AnnouncementMutablePropertiesChannel | Unset = UNSET,
+        post_type: AnnouncementMutablePropertiesPostType | Unset = UNSET,
+        is_prioritized: bool | Unset = UNSET,
+        view_url: str | Unset = UNSET,
+    ) -> None:
+        self.start_time = start_time
+        self.end_time = end_time
+        self.title = title
+        self.body = body
+        self.emoji = emoji
+        self.thumbnail = thumbnail
+        self.banner = banner
+        self.audience_filters = audience_filters
+        self.source_document_id = source_document_id
+        self.hide_attribution = hide_attribution
+        self.channel = channel
+        self.post_type = post_type
+        self.is_prioritized = is_prioritized
+        self.view_url = view_url
+
 
 class AnnouncementMutablePropertiesChannel(OpenEnum):
     """Values of ``AnnouncementMutablePropertiesChannel``; unknown values are accepted."""
@@ -2377,8 +4205,8 @@ class AnnouncementMutablePropertiesPostType(OpenEnum):
     LINK = "LINK"
 
 
-@attrs.define(slots=True, kw_only=True)
-class CreateAnnouncementRequest:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CreateAnnouncementRequest(Model):
     """The ``CreateAnnouncementRequest`` object.
 
     Required: start_time, end_time, title.
@@ -2407,6 +4235,39 @@ class CreateAnnouncementRequest:
     is_prioritized: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isPrioritized"})
     view_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "viewUrl"})
 
+    def __init__(
+        self,
+        *,
+        start_time: datetime.datetime,
+        end_time: datetime.datetime,
+        title: str,
+        body: StructuredText | Unset = UNSET,
+        emoji: str | Unset = UNSET,
+        thumbnail: Thumbnail | Unset = UNSET,
+        banner: Thumbnail | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        source_document_id: str | Unset = UNSET,
+        hide_attribution: bool | Unset = UNSET,
+        channel: CreateAnnouncementRequestChannel | Unset = UNSET,
+        post_type: CreateAnnouncementRequestPostType | Unset = UNSET,
+        is_prioritized: bool | Unset = UNSET,
+        view_url: str | Unset = UNSET,
+    ) -> None:
+        self.start_time = start_time
+        self.end_time = end_time
+        self.title = title
+        self.body = body
+        self.emoji = emoji
+        self.thumbnail = thumbnail
+        self.banner = banner
+        self.audience_filters = audience_filters
+        self.source_document_id = source_document_id
+        self.hide_attribution = hide_attribution
+        self.channel = channel
+        self.post_type = post_type
+        self.is_prioritized = is_prioritized
+        self.view_url = view_url
+
 
 class CreateAnnouncementRequestChannel(OpenEnum):
     """Values of ``CreateAnnouncementRequestChannel``; unknown values are accepted."""
@@ -2422,15 +4283,18 @@ class CreateAnnouncementRequestPostType(OpenEnum):
     LINK = "LINK"
 
 
-@attrs.define(slots=True, kw_only=True)
-class DraftProperties:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DraftProperties(Model):
     """The ``DraftProperties`` object."""
 
     draft_id: int | Unset = attrs.field(default=UNSET, metadata={"json": "draftId"})
 
+    def __init__(self, *, draft_id: int | Unset = UNSET) -> None:
+        self.draft_id = draft_id
 
-@attrs.define(slots=True, kw_only=True)
-class Announcement:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Announcement(Model):
     """The ``Announcement`` object."""
 
     start_time: datetime.datetime | Unset = attrs.field(
@@ -2474,6 +4338,59 @@ class Announcement:
     )
     is_published: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isPublished"})
 
+    def __init__(
+        self,
+        *,
+        start_time: datetime.datetime | Unset = UNSET,
+        end_time: datetime.datetime | Unset = UNSET,
+        title: str | Unset = UNSET,
+        body: StructuredText | Unset = UNSET,
+        emoji: str | Unset = UNSET,
+        thumbnail: Thumbnail | Unset = UNSET,
+        banner: Thumbnail | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        source_document_id: str | Unset = UNSET,
+        hide_attribution: bool | Unset = UNSET,
+        channel: AnnouncementChannel | Unset = UNSET,
+        post_type: AnnouncementPostType | Unset = UNSET,
+        is_prioritized: bool | Unset = UNSET,
+        view_url: str | Unset = UNSET,
+        draft_id: int | Unset = UNSET,
+        permissions: ObjectPermissions | Unset = UNSET,
+        id: int | Unset = UNSET,
+        author: Person | Unset = UNSET,
+        create_timestamp: int | Unset = UNSET,
+        last_update_timestamp: int | Unset = UNSET,
+        updated_by: Person | Unset = UNSET,
+        viewer_info: AnnouncementViewerInfo | Unset = UNSET,
+        source_document: Document | Unset = UNSET,
+        is_published: bool | Unset = UNSET,
+    ) -> None:
+        self.start_time = start_time
+        self.end_time = end_time
+        self.title = title
+        self.body = body
+        self.emoji = emoji
+        self.thumbnail = thumbnail
+        self.banner = banner
+        self.audience_filters = audience_filters
+        self.source_document_id = source_document_id
+        self.hide_attribution = hide_attribution
+        self.channel = channel
+        self.post_type = post_type
+        self.is_prioritized = is_prioritized
+        self.view_url = view_url
+        self.draft_id = draft_id
+        self.permissions = permissions
+        self.id = id
+        self.author = author
+        self.create_timestamp = create_timestamp
+        self.last_update_timestamp = last_update_timestamp
+        self.updated_by = updated_by
+        self.viewer_info = viewer_info
+        self.source_document = source_document
+        self.is_published = is_published
+
 
 class AnnouncementChannel(OpenEnum):
     """Values of ``AnnouncementChannel``; unknown values are accepted."""
@@ -2489,16 +4406,22 @@ class AnnouncementPostType(OpenEnum):
     LINK = "LINK"
 
 
-@attrs.define(slots=True, kw_only=True)
-class AnnouncementViewerInfo:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AnnouncementViewerInfo(Model):
     """The ``AnnouncementViewerInfo`` object."""
 
     is_dismissed: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isDismissed"})
     is_read: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isRead"})
 
+    def __init__(
+        self, *, is_dismissed: bool | Unset = UNSET, is_read: bool | Unset = UNSET
+    ) -> None:
+        self.is_dismissed = is_dismissed
+        self.is_read = is_read
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteAnnouncementRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteAnnouncementRequest(Model):
     """The ``DeleteAnnouncementRequest`` object.
 
     Required: id.
@@ -2506,9 +4429,12 @@ class DeleteAnnouncementRequest:
 
     id: int
 
+    def __init__(self, *, id: int) -> None:
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class UpdateAnnouncementRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UpdateAnnouncementRequest(Model):
     """The ``UpdateAnnouncementRequest`` object.
 
     Required: start_time, end_time, title, id.
@@ -2538,6 +4464,41 @@ class UpdateAnnouncementRequest:
     view_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "viewUrl"})
     id: int
 
+    def __init__(
+        self,
+        *,
+        start_time: datetime.datetime,
+        end_time: datetime.datetime,
+        title: str,
+        id: int,
+        body: StructuredText | Unset = UNSET,
+        emoji: str | Unset = UNSET,
+        thumbnail: Thumbnail | Unset = UNSET,
+        banner: Thumbnail | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        source_document_id: str | Unset = UNSET,
+        hide_attribution: bool | Unset = UNSET,
+        channel: UpdateAnnouncementRequestChannel | Unset = UNSET,
+        post_type: UpdateAnnouncementRequestPostType | Unset = UNSET,
+        is_prioritized: bool | Unset = UNSET,
+        view_url: str | Unset = UNSET,
+    ) -> None:
+        self.start_time = start_time
+        self.end_time = end_time
+        self.title = title
+        self.body = body
+        self.emoji = emoji
+        self.thumbnail = thumbnail
+        self.banner = banner
+        self.audience_filters = audience_filters
+        self.source_document_id = source_document_id
+        self.hide_attribution = hide_attribution
+        self.channel = channel
+        self.post_type = post_type
+        self.is_prioritized = is_prioritized
+        self.view_url = view_url
+        self.id = id
+
 
 class UpdateAnnouncementRequestChannel(OpenEnum):
     """Values of ``UpdateAnnouncementRequestChannel``; unknown values are accepted."""
@@ -2553,17 +4514,20 @@ class UpdateAnnouncementRequestPostType(OpenEnum):
     LINK = "LINK"
 
 
-@attrs.define(slots=True, kw_only=True)
-class AddedCollections:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AddedCollections(Model):
     """The ``AddedCollections`` object."""
 
     added_collections: list[int] | Unset = attrs.field(
         default=UNSET, metadata={"json": "addedCollections"}
     )
 
+    def __init__(self, *, added_collections: list[int] | Unset = UNSET) -> None:
+        self.added_collections = added_collections
 
-@attrs.define(slots=True, kw_only=True)
-class AnswerCreationData:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AnswerCreationData(Model):
     """The ``AnswerCreationData`` object."""
 
     question: str | Unset = attrs.field(default=UNSET)
@@ -2595,6 +4559,35 @@ class AnswerCreationData:
         default=UNSET, metadata={"json": "combinedAnswerText"}
     )
 
+    def __init__(
+        self,
+        *,
+        question: str | Unset = UNSET,
+        question_variations: list[str] | Unset = UNSET,
+        body_text: str | Unset = UNSET,
+        board_id: int | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        roles: list[UserRoleSpecification] | Unset = UNSET,
+        source_document_spec: DocumentSpec | Unset = UNSET,
+        source_type: AnswerCreationDataSourceType | Unset = UNSET,
+        added_collections: list[int] | Unset = UNSET,
+        combined_answer_text: StructuredTextMutableProperties | Unset = UNSET,
+    ) -> None:
+        self.question = question
+        self.question_variations = question_variations
+        self.body_text = body_text
+        self.board_id = board_id
+        self.audience_filters = audience_filters
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.roles = roles
+        self.source_document_spec = source_document_spec
+        self.source_type = source_type
+        self.added_collections = added_collections
+        self.combined_answer_text = combined_answer_text
+
 
 class AnswerCreationDataSourceType(OpenEnum):
     """Values of ``AnswerCreationDataSourceType``; unknown values are accepted."""
@@ -2603,8 +4596,8 @@ class AnswerCreationDataSourceType(OpenEnum):
     ASSISTANT = "ASSISTANT"
 
 
-@attrs.define(slots=True, kw_only=True)
-class CreateAnswerRequest:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CreateAnswerRequest(Model):
     """The ``CreateAnswerRequest`` object.
 
     Required: data.
@@ -2612,9 +4605,12 @@ class CreateAnswerRequest:
 
     data: AnswerCreationData
 
+    def __init__(self, *, data: AnswerCreationData) -> None:
+        self.data = data
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteAnswerRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteAnswerRequest(Model):
     """The ``DeleteAnswerRequest`` object.
 
     Required: id.
@@ -2623,18 +4619,25 @@ class DeleteAnswerRequest:
     id: int
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
 
+    def __init__(self, *, id: int, doc_id: str | Unset = UNSET) -> None:
+        self.id = id
+        self.doc_id = doc_id
 
-@attrs.define(slots=True, kw_only=True)
-class RemovedCollections:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class RemovedCollections(Model):
     """The ``RemovedCollections`` object."""
 
     removed_collections: list[int] | Unset = attrs.field(
         default=UNSET, metadata={"json": "removedCollections"}
     )
 
+    def __init__(self, *, removed_collections: list[int] | Unset = UNSET) -> None:
+        self.removed_collections = removed_collections
 
-@attrs.define(slots=True, kw_only=True)
-class EditAnswerRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EditAnswerRequest(Model):
     """The ``EditAnswerRequest`` object.
 
     Required: id.
@@ -2674,6 +4677,41 @@ class EditAnswerRequest:
         default=UNSET, metadata={"json": "combinedAnswerText"}
     )
 
+    def __init__(
+        self,
+        *,
+        id: int,
+        doc_id: str | Unset = UNSET,
+        question: str | Unset = UNSET,
+        question_variations: list[str] | Unset = UNSET,
+        body_text: str | Unset = UNSET,
+        board_id: int | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        roles: list[UserRoleSpecification] | Unset = UNSET,
+        source_document_spec: DocumentSpec | Unset = UNSET,
+        source_type: EditAnswerRequestSourceType | Unset = UNSET,
+        added_collections: list[int] | Unset = UNSET,
+        removed_collections: list[int] | Unset = UNSET,
+        combined_answer_text: StructuredTextMutableProperties | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.doc_id = doc_id
+        self.question = question
+        self.question_variations = question_variations
+        self.body_text = body_text
+        self.board_id = board_id
+        self.audience_filters = audience_filters
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.roles = roles
+        self.source_document_spec = source_document_spec
+        self.source_type = source_type
+        self.added_collections = added_collections
+        self.removed_collections = removed_collections
+        self.combined_answer_text = combined_answer_text
+
 
 class EditAnswerRequestSourceType(OpenEnum):
     """Values of ``EditAnswerRequestSourceType``; unknown values are accepted."""
@@ -2682,16 +4720,20 @@ class EditAnswerRequestSourceType(OpenEnum):
     ASSISTANT = "ASSISTANT"
 
 
-@attrs.define(slots=True, kw_only=True)
-class GetAnswerRequest:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetAnswerRequest(Model):
     """The ``GetAnswerRequest`` object."""
 
     id: int | Unset = attrs.field(default=UNSET)
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
 
+    def __init__(self, *, id: int | Unset = UNSET, doc_id: str | Unset = UNSET) -> None:
+        self.id = id
+        self.doc_id = doc_id
 
-@attrs.define(slots=True, kw_only=True)
-class AnswerResult:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AnswerResult(Model):
     """The ``AnswerResult`` object.
 
     Required: answer.
@@ -2700,15 +4742,28 @@ class AnswerResult:
     answer: Answer
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
 
+    def __init__(self, *, answer: Answer, tracking_token: str | Unset = UNSET) -> None:
+        self.answer = answer
+        self.tracking_token = tracking_token
 
-@attrs.define(slots=True, kw_only=True)
-class GetAnswerError:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetAnswerError(Model):
     """The ``GetAnswerError`` object."""
 
     error_type: GetAnswerErrorErrorType | Unset = attrs.field(
         default=UNSET, metadata={"json": "errorType"}
     )
     answer_author: Person | Unset = attrs.field(default=UNSET, metadata={"json": "answerAuthor"})
+
+    def __init__(
+        self,
+        *,
+        error_type: GetAnswerErrorErrorType | Unset = UNSET,
+        answer_author: Person | Unset = UNSET,
+    ) -> None:
+        self.error_type = error_type
+        self.answer_author = answer_author
 
 
 class GetAnswerErrorErrorType(OpenEnum):
@@ -2718,8 +4773,8 @@ class GetAnswerErrorErrorType(OpenEnum):
     INVALID_ID = "INVALID_ID"
 
 
-@attrs.define(slots=True, kw_only=True)
-class GetAnswerResponse:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetAnswerResponse(Model):
     """The ``GetAnswerResponse`` object."""
 
     answer_result: AnswerResult | Unset = attrs.field(
@@ -2727,16 +4782,25 @@ class GetAnswerResponse:
     )
     error: GetAnswerError | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, answer_result: AnswerResult | Unset = UNSET, error: GetAnswerError | Unset = UNSET
+    ) -> None:
+        self.answer_result = answer_result
+        self.error = error
 
-@attrs.define(slots=True, kw_only=True)
-class ListAnswersRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ListAnswersRequest(Model):
     """The ``ListAnswersRequest`` object."""
 
     board_id: int | Unset = attrs.field(default=UNSET, metadata={"json": "boardId"})
 
+    def __init__(self, *, board_id: int | Unset = UNSET) -> None:
+        self.board_id = board_id
 
-@attrs.define(slots=True, kw_only=True)
-class ListAnswersResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ListAnswersResponse(Model):
     """The ``ListAnswersResponse`` object.
 
     Required: answer_results.
@@ -2744,9 +4808,12 @@ class ListAnswersResponse:
 
     answer_results: list[AnswerResult] = attrs.field(metadata={"json": "answerResults"})
 
+    def __init__(self, *, answer_results: list[AnswerResult]) -> None:
+        self.answer_results = answer_results
 
-@attrs.define(slots=True, kw_only=True)
-class CreateAuthTokenResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CreateAuthTokenResponse(Model):
     """The ``CreateAuthTokenResponse`` object.
 
     Required: token, expiration_time.
@@ -2755,13 +4822,23 @@ class CreateAuthTokenResponse:
     token: str
     expiration_time: int = attrs.field(metadata={"json": "expirationTime"})
 
+    def __init__(self, *, token: str, expiration_time: int) -> None:
+        self.token = token
+        self.expiration_time = expiration_time
 
-@attrs.define(slots=True, kw_only=True)
-class AgentConfig:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AgentConfig(Model):
     """The ``AgentConfig`` object."""
 
     agent: AgentConfigAgent | Unset = attrs.field(default=UNSET)
     mode: AgentConfigMode | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self, *, agent: AgentConfigAgent | Unset = UNSET, mode: AgentConfigMode | Unset = UNSET
+    ) -> None:
+        self.agent = agent
+        self.mode = mode
 
 
 class AgentConfigAgent(OpenEnum):
@@ -2799,8 +4876,8 @@ class ChatFileFailureReason(OpenEnum):
     FILE_PROCESSING_TIMED_OUT = "FILE_PROCESSING_TIMED_OUT"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ChatFileMetadata:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChatFileMetadata(Model):
     """The ``ChatFileMetadata`` object."""
 
     status: ChatFileStatus | Unset = attrs.field(default=UNSET)
@@ -2811,9 +4888,24 @@ class ChatFileMetadata:
     )
     mime_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "mimeType"})
 
+    def __init__(
+        self,
+        *,
+        status: ChatFileStatus | Unset = UNSET,
+        upload_time: int | Unset = UNSET,
+        processed_size: int | Unset = UNSET,
+        failure_reason: ChatFileFailureReason | Unset = UNSET,
+        mime_type: str | Unset = UNSET,
+    ) -> None:
+        self.status = status
+        self.upload_time = upload_time
+        self.processed_size = processed_size
+        self.failure_reason = failure_reason
+        self.mime_type = mime_type
 
-@attrs.define(slots=True, kw_only=True)
-class ChatFile:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChatFile(Model):
     """The ``ChatFile`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
@@ -2821,17 +4913,39 @@ class ChatFile:
     name: str | Unset = attrs.field(default=UNSET)
     metadata: ChatFileMetadata | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        id: str | Unset = UNSET,
+        url: str | Unset = UNSET,
+        name: str | Unset = UNSET,
+        metadata: ChatFileMetadata | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.url = url
+        self.name = name
+        self.metadata = metadata
 
-@attrs.define(slots=True, kw_only=True)
-class ReferenceRange:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ReferenceRange(Model):
     """The ``ReferenceRange`` object."""
 
     text_range: TextRange | Unset = attrs.field(default=UNSET, metadata={"json": "textRange"})
     snippets: list[SearchResultSnippet] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        text_range: TextRange | Unset = UNSET,
+        snippets: list[SearchResultSnippet] | Unset = UNSET,
+    ) -> None:
+        self.text_range = text_range
+        self.snippets = snippets
 
-@attrs.define(slots=True, kw_only=True)
-class ChatMessageCitation:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChatMessageCitation(Model):
     """The ``ChatMessageCitation`` object."""
 
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
@@ -2844,9 +4958,24 @@ class ChatMessageCitation:
         default=UNSET, metadata={"json": "referenceRanges"}
     )
 
+    def __init__(
+        self,
+        *,
+        tracking_token: str | Unset = UNSET,
+        source_document: Document | Unset = UNSET,
+        source_file: ChatFile | Unset = UNSET,
+        source_person: Person | Unset = UNSET,
+        reference_ranges: list[ReferenceRange] | Unset = UNSET,
+    ) -> None:
+        self.tracking_token = tracking_token
+        self.source_document = source_document
+        self.source_file = source_file
+        self.source_person = source_person
+        self.reference_ranges = reference_ranges
 
-@attrs.define(slots=True, kw_only=True)
-class PersonObject:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PersonObject(Model):
     """The ``PersonObject`` object.
 
     Required: name, obfuscated_id.
@@ -2855,9 +4984,13 @@ class PersonObject:
     name: str
     obfuscated_id: str = attrs.field(metadata={"json": "obfuscatedId"})
 
+    def __init__(self, *, name: str, obfuscated_id: str) -> None:
+        self.name = name
+        self.obfuscated_id = obfuscated_id
 
-@attrs.define(slots=True, kw_only=True)
-class AuthConfig:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AuthConfig(Model):
     """The ``AuthConfig`` object."""
 
     is_on_prem: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isOnPrem"})
@@ -2876,6 +5009,31 @@ class AuthConfig:
     last_authorized_at: datetime.datetime | Unset = attrs.field(
         default=UNSET, metadata={"json": "lastAuthorizedAt"}
     )
+
+    def __init__(
+        self,
+        *,
+        is_on_prem: bool | Unset = UNSET,
+        uses_central_auth: bool | Unset = UNSET,
+        type_: AuthConfigType | Unset = UNSET,
+        grant_type: AuthConfigGrantType | Unset = UNSET,
+        status: AuthConfigStatus | Unset = UNSET,
+        client_url: str | Unset = UNSET,
+        scopes: list[str] | Unset = UNSET,
+        audiences: list[str] | Unset = UNSET,
+        authorization_url: str | Unset = UNSET,
+        last_authorized_at: datetime.datetime | Unset = UNSET,
+    ) -> None:
+        self.is_on_prem = is_on_prem
+        self.uses_central_auth = uses_central_auth
+        self.type_ = type_
+        self.grant_type = grant_type
+        self.status = status
+        self.client_url = client_url
+        self.scopes = scopes
+        self.audiences = audiences
+        self.authorization_url = authorization_url
+        self.last_authorized_at = last_authorized_at
 
 
 class AuthConfigType(OpenEnum):
@@ -2903,8 +5061,8 @@ class AuthConfigStatus(OpenEnum):
     AUTHORIZED = "AUTHORIZED"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ToolMetadata:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ToolMetadata(Model):
     """The ``ToolMetadata`` object.
 
     Required: type_, name, display_name, display_description.
@@ -2945,6 +5103,47 @@ class ToolMetadata:
         default=UNSET, metadata={"json": "isSetupFinished"}
     )
 
+    def __init__(
+        self,
+        *,
+        type_: ToolMetadataType,
+        name: str,
+        display_name: DisplayName,
+        display_description: str,
+        tool_id: str | Unset = UNSET,
+        logo_url: LogoUrl | Unset = UNSET,
+        object_name: ObjectName | Unset = UNSET,
+        knowledge_type: ToolMetadataKnowledgeType | Unset = UNSET,
+        created_by: PersonObject | Unset = UNSET,
+        last_updated_by: PersonObject | Unset = UNSET,
+        created_at: datetime.datetime | Unset = UNSET,
+        last_updated_at: datetime.datetime | Unset = UNSET,
+        write_action_type: ToolMetadataWriteActionType | Unset = UNSET,
+        auth_type: ToolMetadataAuthType | Unset = UNSET,
+        auth: AuthConfig | Unset = UNSET,
+        permissions: ObjectPermissions | Unset = UNSET,
+        usage_instructions: str | Unset = UNSET,
+        is_setup_finished: bool | Unset = UNSET,
+    ) -> None:
+        self.type_ = type_
+        self.name = name
+        self.display_name = display_name
+        self.tool_id = tool_id
+        self.display_description = display_description
+        self.logo_url = logo_url
+        self.object_name = object_name
+        self.knowledge_type = knowledge_type
+        self.created_by = created_by
+        self.last_updated_by = last_updated_by
+        self.created_at = created_at
+        self.last_updated_at = last_updated_at
+        self.write_action_type = write_action_type
+        self.auth_type = auth_type
+        self.auth = auth
+        self.permissions = permissions
+        self.usage_instructions = usage_instructions
+        self.is_setup_finished = is_setup_finished
+
 
 class ToolMetadataType(OpenEnum):
     """Values of ``ToolMetadataType``; unknown values are accepted."""
@@ -2979,16 +5178,20 @@ class ToolMetadataAuthType(OpenEnum):
     DWD = "DWD"
 
 
-@attrs.define(slots=True, kw_only=True)
-class PossibleValue:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PossibleValue(Model):
     """The ``PossibleValue`` object."""
 
     value: str | Unset = attrs.field(default=UNSET)
     label: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, value: str | Unset = UNSET, label: str | Unset = UNSET) -> None:
+        self.value = value
+        self.label = label
 
-@attrs.define(slots=True, kw_only=True)
-class WriteActionParameter:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class WriteActionParameter(Model):
     """The ``WriteActionParameter`` object."""
 
     type_: WriteActionParameterType | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
@@ -3000,6 +5203,23 @@ class WriteActionParameter:
         default=UNSET, metadata={"json": "possibleValues"}
     )
 
+    def __init__(
+        self,
+        *,
+        type_: WriteActionParameterType | Unset = UNSET,
+        display_name: str | Unset = UNSET,
+        value: str | Unset = UNSET,
+        is_required: bool | Unset = UNSET,
+        description: str | Unset = UNSET,
+        possible_values: list[PossibleValue] | Unset = UNSET,
+    ) -> None:
+        self.type_ = type_
+        self.display_name = display_name
+        self.value = value
+        self.is_required = is_required
+        self.description = description
+        self.possible_values = possible_values
+
 
 class WriteActionParameterType(OpenEnum):
     """Values of ``WriteActionParameterType``; unknown values are accepted."""
@@ -3010,16 +5230,25 @@ class WriteActionParameterType(OpenEnum):
     BOOLEAN = "BOOLEAN"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ToolInfo:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ToolInfo(Model):
     """The ``ToolInfo`` object."""
 
     metadata: ToolMetadata | Unset = attrs.field(default=UNSET)
     parameters: dict[str, WriteActionParameter] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        metadata: ToolMetadata | Unset = UNSET,
+        parameters: dict[str, WriteActionParameter] | Unset = UNSET,
+    ) -> None:
+        self.metadata = metadata
+        self.parameters = parameters
 
-@attrs.define(slots=True, kw_only=True)
-class ChatMessageFragment:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChatMessageFragment(Model):
     """The ``ChatMessageFragment`` object."""
 
     structured_results: list[StructuredResult] | Unset = attrs.field(
@@ -3033,9 +5262,26 @@ class ChatMessageFragment:
     file: ChatFile | Unset = attrs.field(default=UNSET)
     action: ToolInfo | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        structured_results: list[StructuredResult] | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        text: str | Unset = UNSET,
+        query_suggestion: QuerySuggestion | Unset = UNSET,
+        file: ChatFile | Unset = UNSET,
+        action: ToolInfo | Unset = UNSET,
+    ) -> None:
+        self.structured_results = structured_results
+        self.tracking_token = tracking_token
+        self.text = text
+        self.query_suggestion = query_suggestion
+        self.file = file
+        self.action = action
 
-@attrs.define(slots=True, kw_only=True)
-class ChatMessage:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChatMessage(Model):
     """The ``ChatMessage`` object.
 
     Deprecated fields: has_more_fragments.
@@ -3060,6 +5306,31 @@ class ChatMessage:
         default=UNSET, metadata={"json": "hasMoreFragments"}
     )
 
+    def __init__(
+        self,
+        *,
+        agent_config: AgentConfig | Unset = UNSET,
+        author: ChatMessageAuthor | Unset = UNSET,
+        citations: list[ChatMessageCitation] | Unset = UNSET,
+        uploaded_file_ids: list[str] | Unset = UNSET,
+        fragments: list[ChatMessageFragment] | Unset = UNSET,
+        ts: str | Unset = UNSET,
+        message_id: str | Unset = UNSET,
+        message_tracking_token: str | Unset = UNSET,
+        message_type: ChatMessageMessageType | Unset = UNSET,
+        has_more_fragments: bool | Unset = UNSET,
+    ) -> None:
+        self.agent_config = agent_config
+        self.author = author
+        self.citations = citations
+        self.uploaded_file_ids = uploaded_file_ids
+        self.fragments = fragments
+        self.ts = ts
+        self.message_id = message_id
+        self.message_tracking_token = message_tracking_token
+        self.message_type = message_type
+        self.has_more_fragments = has_more_fragments
+
 
 class ChatMessageAuthor(OpenEnum):
     """Values of ``ChatMessageAuthor``; unknown values are accepted."""
@@ -3081,8 +5352,8 @@ class ChatMessageMessageType(OpenEnum):
     WARNING = "WARNING"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ChatRestrictionFilters:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChatRestrictionFilters(Model):
     """The ``ChatRestrictionFilters`` object."""
 
     container_specs: list[DocumentSpec] | Unset = attrs.field(
@@ -3095,9 +5366,20 @@ class ChatRestrictionFilters:
         default=UNSET, metadata={"json": "datasourceInstances"}
     )
 
+    def __init__(
+        self,
+        *,
+        container_specs: list[DocumentSpec] | Unset = UNSET,
+        document_specs: list[DocumentSpec] | Unset = UNSET,
+        datasource_instances: list[str] | Unset = UNSET,
+    ) -> None:
+        self.container_specs = container_specs
+        self.document_specs = document_specs
+        self.datasource_instances = datasource_instances
 
-@attrs.define(slots=True, kw_only=True)
-class ChatRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChatRequest(Model):
     """The ``ChatRequest`` object.
 
     Required: messages.
@@ -3113,9 +5395,32 @@ class ChatRequest:
     application_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "applicationId"})
     stream: bool | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        messages: list[ChatMessage],
+        save_chat: bool | Unset = UNSET,
+        chat_id: str | Unset = UNSET,
+        agent_config: AgentConfig | Unset = UNSET,
+        inclusions: ChatRestrictionFilters | Unset = UNSET,
+        exclusions: ChatRestrictionFilters | Unset = UNSET,
+        timeout_millis: int | Unset = UNSET,
+        application_id: str | Unset = UNSET,
+        stream: bool | Unset = UNSET,
+    ) -> None:
+        self.save_chat = save_chat
+        self.chat_id = chat_id
+        self.messages = messages
+        self.agent_config = agent_config
+        self.inclusions = inclusions
+        self.exclusions = exclusions
+        self.timeout_millis = timeout_millis
+        self.application_id = application_id
+        self.stream = stream
 
-@attrs.define(slots=True, kw_only=True)
-class ChatResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChatResponse(Model):
     """The ``ChatResponse`` object."""
 
     messages: list[ChatMessage] | Unset = attrs.field(default=UNSET)
@@ -3130,9 +5435,24 @@ class ChatResponse:
         default=UNSET, metadata={"json": "chatSessionTrackingToken"}
     )
 
+    def __init__(
+        self,
+        *,
+        messages: list[ChatMessage] | Unset = UNSET,
+        chat_id: str | Unset = UNSET,
+        follow_up_prompts: list[str] | Unset = UNSET,
+        backend_time_millis: int | Unset = UNSET,
+        chat_session_tracking_token: str | Unset = UNSET,
+    ) -> None:
+        self.messages = messages
+        self.chat_id = chat_id
+        self.follow_up_prompts = follow_up_prompts
+        self.backend_time_millis = backend_time_millis
+        self.chat_session_tracking_token = chat_session_tracking_token
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteChatsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteChatsRequest(Model):
     """The ``DeleteChatsRequest`` object.
 
     Required: ids.
@@ -3140,9 +5460,12 @@ class DeleteChatsRequest:
 
     ids: list[str]
 
+    def __init__(self, *, ids: list[str]) -> None:
+        self.ids = ids
 
-@attrs.define(slots=True, kw_only=True)
-class GetChatRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetChatRequest(Model):
     """The ``GetChatRequest`` object.
 
     Required: id.
@@ -3150,9 +5473,12 @@ class GetChatRequest:
 
     id: str
 
+    def __init__(self, *, id: str) -> None:
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class ChatMetadata:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChatMetadata(Model):
     """The ``ChatMetadata`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
@@ -3164,9 +5490,30 @@ class ChatMetadata:
     application_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "applicationName"})
     icon: IconConfig | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        id: str | Unset = UNSET,
+        create_time: int | Unset = UNSET,
+        created_by: Person | Unset = UNSET,
+        update_time: int | Unset = UNSET,
+        name: str | Unset = UNSET,
+        application_id: str | Unset = UNSET,
+        application_name: str | Unset = UNSET,
+        icon: IconConfig | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.create_time = create_time
+        self.created_by = created_by
+        self.update_time = update_time
+        self.name = name
+        self.application_id = application_id
+        self.application_name = application_name
+        self.icon = icon
 
-@attrs.define(slots=True, kw_only=True)
-class Chat:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Chat(Model):
     """The ``Chat`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
@@ -3179,41 +5526,80 @@ class Chat:
     icon: IconConfig | Unset = attrs.field(default=UNSET)
     messages: list[ChatMessage] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        id: str | Unset = UNSET,
+        create_time: int | Unset = UNSET,
+        created_by: Person | Unset = UNSET,
+        update_time: int | Unset = UNSET,
+        name: str | Unset = UNSET,
+        application_id: str | Unset = UNSET,
+        application_name: str | Unset = UNSET,
+        icon: IconConfig | Unset = UNSET,
+        messages: list[ChatMessage] | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.create_time = create_time
+        self.created_by = created_by
+        self.update_time = update_time
+        self.name = name
+        self.application_id = application_id
+        self.application_name = application_name
+        self.icon = icon
+        self.messages = messages
 
-@attrs.define(slots=True, kw_only=True)
-class ChatResult:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChatResult(Model):
     """The ``ChatResult`` object."""
 
     chat: Chat | Unset = attrs.field(default=UNSET)
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
 
+    def __init__(self, *, chat: Chat | Unset = UNSET, tracking_token: str | Unset = UNSET) -> None:
+        self.chat = chat
+        self.tracking_token = tracking_token
 
-@attrs.define(slots=True, kw_only=True)
-class GetChatResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetChatResponse(Model):
     """The ``GetChatResponse`` object."""
 
     chat_result: ChatResult | Unset = attrs.field(default=UNSET, metadata={"json": "chatResult"})
 
+    def __init__(self, *, chat_result: ChatResult | Unset = UNSET) -> None:
+        self.chat_result = chat_result
 
-@attrs.define(slots=True, kw_only=True)
-class ChatMetadataResult:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChatMetadataResult(Model):
     """The ``ChatMetadataResult`` object."""
 
     chat: ChatMetadata | Unset = attrs.field(default=UNSET)
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
 
+    def __init__(
+        self, *, chat: ChatMetadata | Unset = UNSET, tracking_token: str | Unset = UNSET
+    ) -> None:
+        self.chat = chat
+        self.tracking_token = tracking_token
 
-@attrs.define(slots=True, kw_only=True)
-class ListChatsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ListChatsResponse(Model):
     """The ``ListChatsResponse`` object."""
 
     chat_results: list[ChatMetadataResult] | Unset = attrs.field(
         default=UNSET, metadata={"json": "chatResults"}
     )
 
+    def __init__(self, *, chat_results: list[ChatMetadataResult] | Unset = UNSET) -> None:
+        self.chat_results = chat_results
 
-@attrs.define(slots=True, kw_only=True)
-class GetChatApplicationRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetChatApplicationRequest(Model):
     """The ``GetChatApplicationRequest`` object.
 
     Required: id.
@@ -3221,16 +5607,22 @@ class GetChatApplicationRequest:
 
     id: str
 
+    def __init__(self, *, id: str) -> None:
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class GetChatApplicationResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetChatApplicationResponse(Model):
     """The ``GetChatApplicationResponse`` object."""
 
     application: ChatApplicationDetails | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, application: ChatApplicationDetails | Unset = UNSET) -> None:
+        self.application = application
 
-@attrs.define(slots=True, kw_only=True)
-class UploadChatFilesRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UploadChatFilesRequest(Model):
     """The ``UploadChatFilesRequest`` object.
 
     Required: files.
@@ -3238,16 +5630,22 @@ class UploadChatFilesRequest:
 
     files: list[FileContent]
 
+    def __init__(self, *, files: list[FileContent]) -> None:
+        self.files = files
 
-@attrs.define(slots=True, kw_only=True)
-class UploadChatFilesResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UploadChatFilesResponse(Model):
     """The ``UploadChatFilesResponse`` object."""
 
     files: list[ChatFile] | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, files: list[ChatFile] | Unset = UNSET) -> None:
+        self.files = files
 
-@attrs.define(slots=True, kw_only=True)
-class GetChatFilesRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetChatFilesRequest(Model):
     """The ``GetChatFilesRequest`` object.
 
     Required: file_ids.
@@ -3255,16 +5653,22 @@ class GetChatFilesRequest:
 
     file_ids: list[str] = attrs.field(metadata={"json": "fileIds"})
 
+    def __init__(self, *, file_ids: list[str]) -> None:
+        self.file_ids = file_ids
 
-@attrs.define(slots=True, kw_only=True)
-class GetChatFilesResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetChatFilesResponse(Model):
     """The ``GetChatFilesResponse`` object."""
 
     files: dict[str, ChatFile] | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, files: dict[str, ChatFile] | Unset = UNSET) -> None:
+        self.files = files
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteChatFilesRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteChatFilesRequest(Model):
     """The ``DeleteChatFilesRequest`` object.
 
     Required: file_ids.
@@ -3272,9 +5676,12 @@ class DeleteChatFilesRequest:
 
     file_ids: list[str] = attrs.field(metadata={"json": "fileIds"})
 
+    def __init__(self, *, file_ids: list[str]) -> None:
+        self.file_ids = file_ids
 
-@attrs.define(slots=True, kw_only=True)
-class Agent:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Agent(Model):
     """The ``Agent`` object.
 
     Required: agent_id, name, capabilities.
@@ -3286,17 +5693,38 @@ class Agent:
     metadata: dict[str, Any] | Unset = attrs.field(default=UNSET)
     capabilities: AgentCapabilities
 
+    def __init__(
+        self,
+        *,
+        agent_id: str,
+        name: str,
+        capabilities: AgentCapabilities,
+        description: str | Unset = UNSET,
+        metadata: dict[str, Any] | Unset = UNSET,
+    ) -> None:
+        self.agent_id = agent_id
+        self.name = name
+        self.description = description
+        self.metadata = metadata
+        self.capabilities = capabilities
 
-@attrs.define(slots=True, kw_only=True)
-class AgentCapabilities:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AgentCapabilities(Model):
     """Agent Capabilities (``AgentCapabilities``)."""
 
     ap_io_messages: bool | Unset = attrs.field(default=UNSET, metadata={"json": "ap.io.messages"})
     ap_io_streaming: bool | Unset = attrs.field(default=UNSET, metadata={"json": "ap.io.streaming"})
 
+    def __init__(
+        self, *, ap_io_messages: bool | Unset = UNSET, ap_io_streaming: bool | Unset = UNSET
+    ) -> None:
+        self.ap_io_messages = ap_io_messages
+        self.ap_io_streaming = ap_io_streaming
 
-@attrs.define(slots=True, kw_only=True)
-class AgentSchemas:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AgentSchemas(Model):
     """The ``AgentSchemas`` object.
 
     Required: agent_id, input_schema, output_schema.
@@ -3306,19 +5734,32 @@ class AgentSchemas:
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
 
+    def __init__(
+        self, *, agent_id: str, input_schema: dict[str, Any], output_schema: dict[str, Any]
+    ) -> None:
+        self.agent_id = agent_id
+        self.input_schema = input_schema
+        self.output_schema = output_schema
 
-@attrs.define(slots=True, kw_only=True)
-class SearchAgentsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SearchAgentsRequest(Model):
     """The ``SearchAgentsRequest`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, name: str | Unset = UNSET) -> None:
+        self.name = name
 
-@attrs.define(slots=True, kw_only=True)
-class SearchAgentsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SearchAgentsResponse(Model):
     """Response Search Agents (``SearchAgentsResponse``)."""
 
     agents: list[Agent] | Unset = attrs.field(default=UNSET)
+
+    def __init__(self, *, agents: list[Agent] | Unset = UNSET) -> None:
+        self.agents = agents
 
 
 class ContentType(OpenEnum):
@@ -3327,16 +5768,22 @@ class ContentType(OpenEnum):
     TEXT = "text"
 
 
-@attrs.define(slots=True, kw_only=True)
-class Message:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Message(Model):
     """The ``Message`` object."""
 
     role: str | Unset = attrs.field(default=UNSET)
     content: list[MessageContentItem] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, role: str | Unset = UNSET, content: list[MessageContentItem] | Unset = UNSET
+    ) -> None:
+        self.role = role
+        self.content = content
 
-@attrs.define(slots=True, kw_only=True)
-class MessageContentItem:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class MessageContentItem(Model):
     """MessageTextBlock (``MessageContentItem``).
 
     Required: text, type_.
@@ -3345,14 +5792,29 @@ class MessageContentItem:
     text: str
     type_: ContentType = attrs.field(metadata={"json": "type"})
 
+    def __init__(self, *, text: str, type_: ContentType) -> None:
+        self.text = text
+        self.type_ = type_
 
-@attrs.define(slots=True, kw_only=True)
-class AgentRunCreate:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AgentRunCreate(Model):
     """The ``AgentRunCreate`` object."""
 
     agent_id: str | Unset = attrs.field(default=UNSET)
     input_: dict[str, Any] | Unset = attrs.field(default=UNSET, metadata={"json": "input"})
     messages: list[Message] | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        agent_id: str | Unset = UNSET,
+        input_: dict[str, Any] | Unset = UNSET,
+        messages: list[Message] | Unset = UNSET,
+    ) -> None:
+        self.agent_id = agent_id
+        self.input_ = input_
+        self.messages = messages
 
 
 class AgentExecutionStatus(OpenEnum):
@@ -3362,8 +5824,8 @@ class AgentExecutionStatus(OpenEnum):
     SUCCESS = "success"
 
 
-@attrs.define(slots=True, kw_only=True)
-class AgentRun:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AgentRun(Model):
     """The ``AgentRun`` object."""
 
     agent_id: str | Unset = attrs.field(default=UNSET)
@@ -3371,17 +5833,36 @@ class AgentRun:
     messages: list[Message] | Unset = attrs.field(default=UNSET)
     status: AgentExecutionStatus | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        agent_id: str | Unset = UNSET,
+        input_: dict[str, Any] | Unset = UNSET,
+        messages: list[Message] | Unset = UNSET,
+        status: AgentExecutionStatus | Unset = UNSET,
+    ) -> None:
+        self.agent_id = agent_id
+        self.input_ = input_
+        self.messages = messages
+        self.status = status
 
-@attrs.define(slots=True, kw_only=True)
-class AgentRunWaitResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AgentRunWaitResponse(Model):
     """The ``AgentRunWaitResponse`` object."""
 
     run: AgentRun | Unset = attrs.field(default=UNSET)
     messages: list[Message] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, run: AgentRun | Unset = UNSET, messages: list[Message] | Unset = UNSET
+    ) -> None:
+        self.run = run
+        self.messages = messages
 
-@attrs.define(slots=True, kw_only=True)
-class CollectionItemDescriptor:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CollectionItemDescriptor(Model):
     """The ``CollectionItemDescriptor`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
@@ -3394,6 +5875,25 @@ class CollectionItemDescriptor:
         default=UNSET, metadata={"json": "itemType"}
     )
 
+    def __init__(
+        self,
+        *,
+        name: str | Unset = UNSET,
+        description: str | Unset = UNSET,
+        icon: str | Unset = UNSET,
+        url: str | Unset = UNSET,
+        document_id: str | Unset = UNSET,
+        new_next_item_id: str | Unset = UNSET,
+        item_type: CollectionItemDescriptorItemType | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.icon = icon
+        self.url = url
+        self.document_id = document_id
+        self.new_next_item_id = new_next_item_id
+        self.item_type = item_type
+
 
 class CollectionItemDescriptorItemType(OpenEnum):
     """Values of ``CollectionItemDescriptorItemType``; unknown values are accepted."""
@@ -3403,8 +5903,8 @@ class CollectionItemDescriptorItemType(OpenEnum):
     URL = "URL"
 
 
-@attrs.define(slots=True, kw_only=True)
-class AddCollectionItemsRequest:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AddCollectionItemsRequest(Model):
     """The ``AddCollectionItemsRequest`` object.
 
     Required: collection_id.
@@ -3415,14 +5915,26 @@ class AddCollectionItemsRequest:
         default=UNSET, metadata={"json": "addedCollectionItemDescriptors"}
     )
 
+    def __init__(
+        self,
+        *,
+        collection_id: float,
+        added_collection_item_descriptors: list[CollectionItemDescriptor] | Unset = UNSET,
+    ) -> None:
+        self.collection_id = collection_id
+        self.added_collection_item_descriptors = added_collection_item_descriptors
 
-@attrs.define(slots=True, kw_only=True)
-class AddCollectionItemsError:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AddCollectionItemsError(Model):
     """The ``AddCollectionItemsError`` object."""
 
     error_type: AddCollectionItemsErrorErrorType | Unset = attrs.field(
         default=UNSET, metadata={"json": "errorType"}
     )
+
+    def __init__(self, *, error_type: AddCollectionItemsErrorErrorType | Unset = UNSET) -> None:
+        self.error_type = error_type
 
 
 class AddCollectionItemsErrorErrorType(OpenEnum):
@@ -3431,16 +5943,25 @@ class AddCollectionItemsErrorErrorType(OpenEnum):
     EXISTING_ITEM = "EXISTING_ITEM"
 
 
-@attrs.define(slots=True, kw_only=True)
-class AddCollectionItemsResponse:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AddCollectionItemsResponse(Model):
     """The ``AddCollectionItemsResponse`` object."""
 
     collection: Collection | Unset = attrs.field(default=UNSET)
     error: AddCollectionItemsError | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        collection: Collection | Unset = UNSET,
+        error: AddCollectionItemsError | Unset = UNSET,
+    ) -> None:
+        self.collection = collection
+        self.error = error
 
-@attrs.define(slots=True, kw_only=True)
-class CreateCollectionRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CreateCollectionRequest(Model):
     """The ``CreateCollectionRequest`` object.
 
     Required: name.
@@ -3466,15 +5987,45 @@ class CreateCollectionRequest:
     )
     new_next_item_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "newNextItemId"})
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        description: str | Unset = UNSET,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        icon: str | Unset = UNSET,
+        admin_locked: bool | Unset = UNSET,
+        parent_id: int | Unset = UNSET,
+        thumbnail: Thumbnail | Unset = UNSET,
+        allowed_datasource: str | Unset = UNSET,
+        new_next_item_id: str | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.audience_filters = audience_filters
+        self.icon = icon
+        self.admin_locked = admin_locked
+        self.parent_id = parent_id
+        self.thumbnail = thumbnail
+        self.allowed_datasource = allowed_datasource
+        self.new_next_item_id = new_next_item_id
 
-@attrs.define(slots=True, kw_only=True)
-class CollectionError:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CollectionError(Model):
     """The ``CollectionError`` object.
 
     Required: error_code.
     """
 
     error_code: CollectionErrorErrorCode = attrs.field(metadata={"json": "errorCode"})
+
+    def __init__(self, *, error_code: CollectionErrorErrorCode) -> None:
+        self.error_code = error_code
 
 
 class CollectionErrorErrorCode(OpenEnum):
@@ -3489,8 +6040,8 @@ class CollectionErrorErrorCode(OpenEnum):
     NO_PERMISSIONS = "NO_PERMISSIONS"
 
 
-@attrs.define(slots=True, kw_only=True)
-class CreateCollectionResponse:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CreateCollectionResponse(Model):
     """The ``CreateCollectionResponse`` object.
 
     Required: name, description, id, error_code.
@@ -3537,6 +6088,63 @@ class CreateCollectionResponse:
     collection: Collection | Unset = attrs.field(default=UNSET)
     error: CollectionError | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        description: str,
+        id: int,
+        error_code: CreateCollectionResponseErrorCode,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        icon: str | Unset = UNSET,
+        admin_locked: bool | Unset = UNSET,
+        parent_id: int | Unset = UNSET,
+        thumbnail: Thumbnail | Unset = UNSET,
+        allowed_datasource: str | Unset = UNSET,
+        permissions: ObjectPermissions | Unset = UNSET,
+        create_time: datetime.datetime | Unset = UNSET,
+        update_time: datetime.datetime | Unset = UNSET,
+        creator: Person | Unset = UNSET,
+        updated_by: Person | Unset = UNSET,
+        item_count: int | Unset = UNSET,
+        child_count: int | Unset = UNSET,
+        items: list[CollectionItem] | Unset = UNSET,
+        pin_metadata: CollectionPinnedMetadata | Unset = UNSET,
+        shortcuts: list[str] | Unset = UNSET,
+        children: list[Collection] | Unset = UNSET,
+        roles: list[UserRoleSpecification] | Unset = UNSET,
+        collection: Collection | Unset = UNSET,
+        error: CollectionError | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.audience_filters = audience_filters
+        self.icon = icon
+        self.admin_locked = admin_locked
+        self.parent_id = parent_id
+        self.thumbnail = thumbnail
+        self.allowed_datasource = allowed_datasource
+        self.permissions = permissions
+        self.id = id
+        self.create_time = create_time
+        self.update_time = update_time
+        self.creator = creator
+        self.updated_by = updated_by
+        self.item_count = item_count
+        self.child_count = child_count
+        self.items = items
+        self.pin_metadata = pin_metadata
+        self.shortcuts = shortcuts
+        self.children = children
+        self.roles = roles
+        self.error_code = error_code
+        self.collection = collection
+        self.error = error
+
 
 class CreateCollectionResponseErrorCode(OpenEnum):
     """Values of ``CreateCollectionResponseErrorCode``; unknown values are accepted."""
@@ -3550,8 +6158,8 @@ class CreateCollectionResponseErrorCode(OpenEnum):
     NO_PERMISSIONS = "NO_PERMISSIONS"
 
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteCollectionRequest:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteCollectionRequest(Model):
     """The ``DeleteCollectionRequest`` object.
 
     Required: ids.
@@ -3562,9 +6170,13 @@ class DeleteCollectionRequest:
         default=UNSET, metadata={"json": "allowedDatasource"}
     )
 
+    def __init__(self, *, ids: list[int], allowed_datasource: str | Unset = UNSET) -> None:
+        self.ids = ids
+        self.allowed_datasource = allowed_datasource
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteCollectionItemRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteCollectionItemRequest(Model):
     """The ``DeleteCollectionItemRequest`` object.
 
     Required: collection_id, item_id.
@@ -3574,16 +6186,26 @@ class DeleteCollectionItemRequest:
     item_id: str = attrs.field(metadata={"json": "itemId"})
     document_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "documentId"})
 
+    def __init__(
+        self, *, collection_id: float, item_id: str, document_id: str | Unset = UNSET
+    ) -> None:
+        self.collection_id = collection_id
+        self.item_id = item_id
+        self.document_id = document_id
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteCollectionItemResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteCollectionItemResponse(Model):
     """The ``DeleteCollectionItemResponse`` object."""
 
     collection: Collection | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, collection: Collection | Unset = UNSET) -> None:
+        self.collection = collection
 
-@attrs.define(slots=True, kw_only=True)
-class EditCollectionRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EditCollectionRequest(Model):
     """The ``EditCollectionRequest`` object.
 
     Required: name, id.
@@ -3609,9 +6231,36 @@ class EditCollectionRequest:
     )
     id: int
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        id: int,
+        description: str | Unset = UNSET,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        icon: str | Unset = UNSET,
+        admin_locked: bool | Unset = UNSET,
+        parent_id: int | Unset = UNSET,
+        thumbnail: Thumbnail | Unset = UNSET,
+        allowed_datasource: str | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.audience_filters = audience_filters
+        self.icon = icon
+        self.admin_locked = admin_locked
+        self.parent_id = parent_id
+        self.thumbnail = thumbnail
+        self.allowed_datasource = allowed_datasource
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class EditCollectionResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EditCollectionResponse(Model):
     """The ``EditCollectionResponse`` object.
 
     Required: name, description, id, error_code.
@@ -3658,6 +6307,63 @@ class EditCollectionResponse:
     collection: Collection | Unset = attrs.field(default=UNSET)
     error: CollectionError | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        description: str,
+        id: int,
+        error_code: EditCollectionResponseErrorCode,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        icon: str | Unset = UNSET,
+        admin_locked: bool | Unset = UNSET,
+        parent_id: int | Unset = UNSET,
+        thumbnail: Thumbnail | Unset = UNSET,
+        allowed_datasource: str | Unset = UNSET,
+        permissions: ObjectPermissions | Unset = UNSET,
+        create_time: datetime.datetime | Unset = UNSET,
+        update_time: datetime.datetime | Unset = UNSET,
+        creator: Person | Unset = UNSET,
+        updated_by: Person | Unset = UNSET,
+        item_count: int | Unset = UNSET,
+        child_count: int | Unset = UNSET,
+        items: list[CollectionItem] | Unset = UNSET,
+        pin_metadata: CollectionPinnedMetadata | Unset = UNSET,
+        shortcuts: list[str] | Unset = UNSET,
+        children: list[Collection] | Unset = UNSET,
+        roles: list[UserRoleSpecification] | Unset = UNSET,
+        collection: Collection | Unset = UNSET,
+        error: CollectionError | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.audience_filters = audience_filters
+        self.icon = icon
+        self.admin_locked = admin_locked
+        self.parent_id = parent_id
+        self.thumbnail = thumbnail
+        self.allowed_datasource = allowed_datasource
+        self.permissions = permissions
+        self.id = id
+        self.create_time = create_time
+        self.update_time = update_time
+        self.creator = creator
+        self.updated_by = updated_by
+        self.item_count = item_count
+        self.child_count = child_count
+        self.items = items
+        self.pin_metadata = pin_metadata
+        self.shortcuts = shortcuts
+        self.children = children
+        self.roles = roles
+        self.error_code = error_code
+        self.collection = collection
+        self.error = error
+
 
 class EditCollectionResponseErrorCode(OpenEnum):
     """Values of ``EditCollectionResponseErrorCode``; unknown values are accepted."""
@@ -3671,8 +6377,8 @@ class EditCollectionResponseErrorCode(OpenEnum):
     NO_PERMISSIONS = "NO_PERMISSIONS"
 
 
-@attrs.define(slots=True, kw_only=True)
-class EditCollectionItemRequest:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EditCollectionItemRequest(Model):
     """The ``EditCollectionItemRequest`` object.
 
     Required: collection_id, item_id.
@@ -3684,16 +6390,34 @@ class EditCollectionItemRequest:
     collection_id: int = attrs.field(metadata={"json": "collectionId"})
     item_id: str = attrs.field(metadata={"json": "itemId"})
 
+    def __init__(
+        self,
+        *,
+        collection_id: int,
+        item_id: str,
+        name: str | Unset = UNSET,
+        description: str | Unset = UNSET,
+        icon: str | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.description = description
+        self.icon = icon
+        self.collection_id = collection_id
+        self.item_id = item_id
 
-@attrs.define(slots=True, kw_only=True)
-class EditCollectionItemResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EditCollectionItemResponse(Model):
     """The ``EditCollectionItemResponse`` object."""
 
     collection: Collection | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, collection: Collection | Unset = UNSET) -> None:
+        self.collection = collection
 
-@attrs.define(slots=True, kw_only=True)
-class GetCollectionRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetCollectionRequest(Model):
     """The ``GetCollectionRequest`` object.
 
     Required: id.
@@ -3706,9 +6430,22 @@ class GetCollectionRequest:
         default=UNSET, metadata={"json": "allowedDatasource"}
     )
 
+    def __init__(
+        self,
+        *,
+        id: int,
+        with_items: bool | Unset = UNSET,
+        with_hierarchy: bool | Unset = UNSET,
+        allowed_datasource: str | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.with_items = with_items
+        self.with_hierarchy = with_hierarchy
+        self.allowed_datasource = allowed_datasource
 
-@attrs.define(slots=True, kw_only=True)
-class GetCollectionResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetCollectionResponse(Model):
     """The ``GetCollectionResponse`` object."""
 
     collection: Collection | Unset = attrs.field(default=UNSET)
@@ -3718,9 +6455,22 @@ class GetCollectionResponse:
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
     error: CollectionError | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        collection: Collection | Unset = UNSET,
+        root_collection: Collection | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        error: CollectionError | Unset = UNSET,
+    ) -> None:
+        self.collection = collection
+        self.root_collection = root_collection
+        self.tracking_token = tracking_token
+        self.error = error
 
-@attrs.define(slots=True, kw_only=True)
-class ListCollectionsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ListCollectionsRequest(Model):
     """The ``ListCollectionsRequest`` object."""
 
     include_audience: bool | Unset = attrs.field(
@@ -3731,9 +6481,20 @@ class ListCollectionsRequest:
         default=UNSET, metadata={"json": "allowedDatasource"}
     )
 
+    def __init__(
+        self,
+        *,
+        include_audience: bool | Unset = UNSET,
+        include_roles: bool | Unset = UNSET,
+        allowed_datasource: str | Unset = UNSET,
+    ) -> None:
+        self.include_audience = include_audience
+        self.include_roles = include_roles
+        self.allowed_datasource = allowed_datasource
 
-@attrs.define(slots=True, kw_only=True)
-class ListCollectionsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ListCollectionsResponse(Model):
     """The ``ListCollectionsResponse`` object.
 
     Required: collections.
@@ -3741,25 +6502,34 @@ class ListCollectionsResponse:
 
     collections: list[Collection]
 
+    def __init__(self, *, collections: list[Collection]) -> None:
+        self.collections = collections
 
-@attrs.define(slots=True, kw_only=True)
-class GetDocPermissionsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetDocPermissionsRequest(Model):
     """The ``GetDocPermissionsRequest`` object."""
 
     document_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "documentId"})
 
+    def __init__(self, *, document_id: str | Unset = UNSET) -> None:
+        self.document_id = document_id
 
-@attrs.define(slots=True, kw_only=True)
-class GetDocPermissionsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetDocPermissionsResponse(Model):
     """The ``GetDocPermissionsResponse`` object."""
 
     allowed_user_emails: list[str] | Unset = attrs.field(
         default=UNSET, metadata={"json": "allowedUserEmails"}
     )
 
+    def __init__(self, *, allowed_user_emails: list[str] | Unset = UNSET) -> None:
+        self.allowed_user_emails = allowed_user_emails
 
-@attrs.define(slots=True, kw_only=True)
-class GetDocumentsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetDocumentsRequest(Model):
     """The ``GetDocumentsRequest`` object.
 
     Required: document_specs.
@@ -3769,6 +6539,15 @@ class GetDocumentsRequest:
     include_fields: list[GetDocumentsRequestIncludeFieldsItem] | Unset = attrs.field(
         default=UNSET, metadata={"json": "includeFields"}
     )
+
+    def __init__(
+        self,
+        *,
+        document_specs: list[DocumentSpec],
+        include_fields: list[GetDocumentsRequestIncludeFieldsItem] | Unset = UNSET,
+    ) -> None:
+        self.document_specs = document_specs
+        self.include_fields = include_fields
 
 
 class GetDocumentsRequestIncludeFieldsItem(OpenEnum):
@@ -3780,22 +6559,28 @@ class GetDocumentsRequestIncludeFieldsItem(OpenEnum):
     DOCUMENT_CONTENT = "DOCUMENT_CONTENT"
 
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentOrErrorOption2:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentOrErrorOption2(Model):
     """The ``DocumentOrErrorOption2`` object."""
 
     error: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, error: str | Unset = UNSET) -> None:
+        self.error = error
 
-@attrs.define(slots=True, kw_only=True)
-class GetDocumentsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetDocumentsResponse(Model):
     """The ``GetDocumentsResponse`` object."""
 
     documents: dict[str, DocumentOrError] | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, documents: dict[str, DocumentOrError] | Unset = UNSET) -> None:
+        self.documents = documents
 
-@attrs.define(slots=True, kw_only=True)
-class GetDocumentsByFacetsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetDocumentsByFacetsRequest(Model):
     """The ``GetDocumentsByFacetsRequest`` object.
 
     Required: filter_sets.
@@ -3807,32 +6592,60 @@ class GetDocumentsByFacetsRequest:
     filter_sets: list[FacetFilterSet] = attrs.field(metadata={"json": "filterSets"})
     cursor: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        filter_sets: list[FacetFilterSet],
+        datasources_filter: list[str] | Unset = UNSET,
+        cursor: str | Unset = UNSET,
+    ) -> None:
+        self.datasources_filter = datasources_filter
+        self.filter_sets = filter_sets
+        self.cursor = cursor
 
-@attrs.define(slots=True, kw_only=True)
-class GetDocumentsByFacetsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetDocumentsByFacetsResponse(Model):
     """The ``GetDocumentsByFacetsResponse`` object."""
 
     documents: list[Document] | Unset = attrs.field(default=UNSET)
     has_more_results: bool | Unset = attrs.field(default=UNSET, metadata={"json": "hasMoreResults"})
     cursor: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        documents: list[Document] | Unset = UNSET,
+        has_more_results: bool | Unset = UNSET,
+        cursor: str | Unset = UNSET,
+    ) -> None:
+        self.documents = documents
+        self.has_more_results = has_more_results
+        self.cursor = cursor
 
-@attrs.define(slots=True, kw_only=True)
-class InsightsAiAppRequestOptions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class InsightsAiAppRequestOptions(Model):
     """The ``InsightsAiAppRequestOptions`` object."""
 
     ai_app_ids: list[str] | Unset = attrs.field(default=UNSET, metadata={"json": "aiAppIds"})
 
+    def __init__(self, *, ai_app_ids: list[str] | Unset = UNSET) -> None:
+        self.ai_app_ids = ai_app_ids
 
-@attrs.define(slots=True, kw_only=True)
-class InsightsAgentsRequestOptions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class InsightsAgentsRequestOptions(Model):
     """The ``InsightsAgentsRequestOptions`` object."""
 
     agent_ids: list[str] | Unset = attrs.field(default=UNSET, metadata={"json": "agentIds"})
 
+    def __init__(self, *, agent_ids: list[str] | Unset = UNSET) -> None:
+        self.agent_ids = agent_ids
 
-@attrs.define(slots=True, kw_only=True)
-class DownloadInsightsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DownloadInsightsRequest(Model):
     """The ``DownloadInsightsRequest`` object.
 
     Required: categories.
@@ -3847,6 +6660,21 @@ class DownloadInsightsRequest:
     agents_request_options: InsightsAgentsRequestOptions | Unset = attrs.field(
         default=UNSET, metadata={"json": "agentsRequestOptions"}
     )
+
+    def __init__(
+        self,
+        *,
+        categories: list[DownloadInsightsRequestCategoriesItem],
+        departments: list[str] | Unset = UNSET,
+        day_range: Period | Unset = UNSET,
+        ai_app_request_options: InsightsAiAppRequestOptions | Unset = UNSET,
+        agents_request_options: InsightsAgentsRequestOptions | Unset = UNSET,
+    ) -> None:
+        self.categories = categories
+        self.departments = departments
+        self.day_range = day_range
+        self.ai_app_request_options = ai_app_request_options
+        self.agents_request_options = agents_request_options
 
 
 class DownloadInsightsRequestCategoriesItem(OpenEnum):
@@ -3865,8 +6693,8 @@ class DownloadInsightsRequestCategoriesItem(OpenEnum):
     USERS = "USERS"
 
 
-@attrs.define(slots=True, kw_only=True)
-class InsightsRequest:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class InsightsRequest(Model):
     """The ``InsightsRequest`` object.
 
     Required: categories.
@@ -3887,6 +6715,25 @@ class InsightsRequest:
     disable_per_user_insights: bool | Unset = attrs.field(
         default=UNSET, metadata={"json": "disablePerUserInsights"}
     )
+
+    def __init__(
+        self,
+        *,
+        categories: list[InsightsRequestCategoriesItem],
+        departments: list[str] | Unset = UNSET,
+        day_range: Period | Unset = UNSET,
+        ai_app_request_options: InsightsAiAppRequestOptions | Unset = UNSET,
+        agents_request_options: InsightsAgentsRequestOptions | Unset = UNSET,
+        assistant_activity_types: list[InsightsRequestAssistantActivityTypesItem] | Unset = UNSET,
+        disable_per_user_insights: bool | Unset = UNSET,
+    ) -> None:
+        self.categories = categories
+        self.departments = departments
+        self.day_range = day_range
+        self.ai_app_request_options = ai_app_request_options
+        self.agents_request_options = agents_request_options
+        self.assistant_activity_types = assistant_activity_types
+        self.disable_per_user_insights = disable_per_user_insights
 
 
 class InsightsRequestCategoriesItem(OpenEnum):
@@ -3914,8 +6761,8 @@ class InsightsRequestAssistantActivityTypesItem(OpenEnum):
     GLEANBOT_RESPONSE = "GLEANBOT_RESPONSE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class LabeledCountInfo:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class LabeledCountInfo(Model):
     """The ``LabeledCountInfo`` object.
 
     Required: label.
@@ -3924,9 +6771,13 @@ class LabeledCountInfo:
     label: str
     count_info: list[CountInfo] | Unset = attrs.field(default=UNSET, metadata={"json": "countInfo"})
 
+    def __init__(self, *, label: str, count_info: list[CountInfo] | Unset = UNSET) -> None:
+        self.label = label
+        self.count_info = count_info
 
-@attrs.define(slots=True, kw_only=True)
-class UserActivityInsight:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UserActivityInsight(Model):
     """The ``UserActivityInsight`` object.
 
     Required: user, activity.
@@ -3944,6 +6795,21 @@ class UserActivityInsight:
         default=UNSET, metadata={"json": "activeDayCount"}
     )
 
+    def __init__(
+        self,
+        *,
+        user: Person,
+        activity: UserActivityInsightActivity,
+        last_activity_timestamp: int | Unset = UNSET,
+        activity_count: CountInfo | Unset = UNSET,
+        active_day_count: CountInfo | Unset = UNSET,
+    ) -> None:
+        self.user = user
+        self.activity = activity
+        self.last_activity_timestamp = last_activity_timestamp
+        self.activity_count = activity_count
+        self.active_day_count = active_day_count
+
 
 class UserActivityInsightActivity(OpenEnum):
     """Values of ``UserActivityInsightActivity``; unknown values are accepted."""
@@ -3952,8 +6818,8 @@ class UserActivityInsightActivity(OpenEnum):
     SEARCH = "SEARCH"
 
 
-@attrs.define(slots=True, kw_only=True)
-class UserInsightsResponse:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UserInsightsResponse(Model):
     """The ``UserInsightsResponse`` object."""
 
     last_log_timestamp: int | Unset = attrs.field(
@@ -3971,9 +6837,26 @@ class UserInsightsResponse:
     )
     departments: list[str] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        last_log_timestamp: int | Unset = UNSET,
+        activity_insights: list[UserActivityInsight] | Unset = UNSET,
+        inactive_insights: list[UserActivityInsight] | Unset = UNSET,
+        total_teammates: int | Unset = UNSET,
+        total_active_users: int | Unset = UNSET,
+        departments: list[str] | Unset = UNSET,
+    ) -> None:
+        self.last_log_timestamp = last_log_timestamp
+        self.activity_insights = activity_insights
+        self.inactive_insights = inactive_insights
+        self.total_teammates = total_teammates
+        self.total_active_users = total_active_users
+        self.departments = departments
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentInsight:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentInsight(Model):
     """The ``DocumentInsight`` object.
 
     Required: document.
@@ -3983,9 +6866,20 @@ class DocumentInsight:
     view_count: CountInfo | Unset = attrs.field(default=UNSET, metadata={"json": "viewCount"})
     visitor_count: CountInfo | Unset = attrs.field(default=UNSET, metadata={"json": "visitorCount"})
 
+    def __init__(
+        self,
+        *,
+        document: Document,
+        view_count: CountInfo | Unset = UNSET,
+        visitor_count: CountInfo | Unset = UNSET,
+    ) -> None:
+        self.document = document
+        self.view_count = view_count
+        self.visitor_count = visitor_count
 
-@attrs.define(slots=True, kw_only=True)
-class ContentInsightsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ContentInsightsResponse(Model):
     """The ``ContentInsightsResponse`` object."""
 
     last_log_timestamp: int | Unset = attrs.field(
@@ -4002,9 +6896,24 @@ class ContentInsightsResponse:
         default=UNSET, metadata={"json": "minVisitorThreshold"}
     )
 
+    def __init__(
+        self,
+        *,
+        last_log_timestamp: int | Unset = UNSET,
+        document_insights: list[DocumentInsight] | Unset = UNSET,
+        departments: list[str] | Unset = UNSET,
+        min_department_size_threshold: int | Unset = UNSET,
+        min_visitor_threshold: int | Unset = UNSET,
+    ) -> None:
+        self.last_log_timestamp = last_log_timestamp
+        self.document_insights = document_insights
+        self.departments = departments
+        self.min_department_size_threshold = min_department_size_threshold
+        self.min_visitor_threshold = min_visitor_threshold
 
-@attrs.define(slots=True, kw_only=True)
-class QueryInsight:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class QueryInsight(Model):
     """The ``QueryInsight`` object.
 
     Required: query.
@@ -4023,9 +6932,26 @@ class QueryInsight:
         default=UNSET, metadata={"json": "similarQueries"}
     )
 
+    def __init__(
+        self,
+        *,
+        query: str,
+        search_count: CountInfo | Unset = UNSET,
+        searchor_count: CountInfo | Unset = UNSET,
+        search_with_click_count: CountInfo | Unset = UNSET,
+        click_count: CountInfo | Unset = UNSET,
+        similar_queries: list[QueryInsight] | Unset = UNSET,
+    ) -> None:
+        self.query = query
+        self.search_count = search_count
+        self.searchor_count = searchor_count
+        self.search_with_click_count = search_with_click_count
+        self.click_count = click_count
+        self.similar_queries = similar_queries
 
-@attrs.define(slots=True, kw_only=True)
-class QueryInsightsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class QueryInsightsResponse(Model):
     """The ``QueryInsightsResponse`` object."""
 
     last_log_timestamp: int | Unset = attrs.field(
@@ -4042,9 +6968,24 @@ class QueryInsightsResponse:
         default=UNSET, metadata={"json": "minVisitorThreshold"}
     )
 
+    def __init__(
+        self,
+        *,
+        last_log_timestamp: int | Unset = UNSET,
+        query_insights: list[QueryInsight] | Unset = UNSET,
+        low_performing_query_insights: list[QueryInsight] | Unset = UNSET,
+        departments: list[str] | Unset = UNSET,
+        min_visitor_threshold: int | Unset = UNSET,
+    ) -> None:
+        self.last_log_timestamp = last_log_timestamp
+        self.query_insights = query_insights
+        self.low_performing_query_insights = low_performing_query_insights
+        self.departments = departments
+        self.min_visitor_threshold = min_visitor_threshold
 
-@attrs.define(slots=True, kw_only=True)
-class ShortcutInsight:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ShortcutInsight(Model):
     """The ``ShortcutInsight`` object.
 
     Required: shortcut.
@@ -4054,9 +6995,20 @@ class ShortcutInsight:
     visit_count: CountInfo | Unset = attrs.field(default=UNSET, metadata={"json": "visitCount"})
     visitor_count: CountInfo | Unset = attrs.field(default=UNSET, metadata={"json": "visitorCount"})
 
+    def __init__(
+        self,
+        *,
+        shortcut: Shortcut,
+        visit_count: CountInfo | Unset = UNSET,
+        visitor_count: CountInfo | Unset = UNSET,
+    ) -> None:
+        self.shortcut = shortcut
+        self.visit_count = visit_count
+        self.visitor_count = visitor_count
 
-@attrs.define(slots=True, kw_only=True)
-class ShortcutInsightsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ShortcutInsightsResponse(Model):
     """The ``ShortcutInsightsResponse`` object."""
 
     last_log_timestamp: int | Unset = attrs.field(
@@ -4070,9 +7022,22 @@ class ShortcutInsightsResponse:
         default=UNSET, metadata={"json": "minVisitorThreshold"}
     )
 
+    def __init__(
+        self,
+        *,
+        last_log_timestamp: int | Unset = UNSET,
+        shortcut_insights: list[ShortcutInsight] | Unset = UNSET,
+        departments: list[str] | Unset = UNSET,
+        min_visitor_threshold: int | Unset = UNSET,
+    ) -> None:
+        self.last_log_timestamp = last_log_timestamp
+        self.shortcut_insights = shortcut_insights
+        self.departments = departments
+        self.min_visitor_threshold = min_visitor_threshold
 
-@attrs.define(slots=True, kw_only=True)
-class AiInsightsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AiInsightsResponse(Model):
     """The ``AiInsightsResponse`` object."""
 
     last_log_timestamp: int | Unset = attrs.field(
@@ -4104,9 +7069,38 @@ class AiInsightsResponse:
     )
     departments: list[str] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        last_log_timestamp: int | Unset = UNSET,
+        assistant_insights: list[UserActivityInsight] | Unset = UNSET,
+        total_active_assistant_users: int | Unset = UNSET,
+        total_chat_messages: int | Unset = UNSET,
+        total_ai_summarizations: int | Unset = UNSET,
+        total_ai_answers: int | Unset = UNSET,
+        total_upvotes: int | Unset = UNSET,
+        total_downvotes: int | Unset = UNSET,
+        total_gleanbot_responses: int | Unset = UNSET,
+        total_gleanbot_responses_shared: int | Unset = UNSET,
+        total_gleanbot_responses_not_helpful: int | Unset = UNSET,
+        departments: list[str] | Unset = UNSET,
+    ) -> None:
+        self.last_log_timestamp = last_log_timestamp
+        self.assistant_insights = assistant_insights
+        self.total_active_assistant_users = total_active_assistant_users
+        self.total_chat_messages = total_chat_messages
+        self.total_ai_summarizations = total_ai_summarizations
+        self.total_ai_answers = total_ai_answers
+        self.total_upvotes = total_upvotes
+        self.total_downvotes = total_downvotes
+        self.total_gleanbot_responses = total_gleanbot_responses
+        self.total_gleanbot_responses_shared = total_gleanbot_responses_shared
+        self.total_gleanbot_responses_not_helpful = total_gleanbot_responses_not_helpful
+        self.departments = departments
 
-@attrs.define(slots=True, kw_only=True)
-class AiAppActionCounts:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AiAppActionCounts(Model):
     """The ``AiAppActionCounts`` object."""
 
     total_slackbot_responses: int | Unset = attrs.field(
@@ -4124,9 +7118,26 @@ class AiAppActionCounts:
     total_upvotes: int | Unset = attrs.field(default=UNSET, metadata={"json": "totalUpvotes"})
     total_downvotes: int | Unset = attrs.field(default=UNSET, metadata={"json": "totalDownvotes"})
 
+    def __init__(
+        self,
+        *,
+        total_slackbot_responses: int | Unset = UNSET,
+        total_slackbot_responses_shared: int | Unset = UNSET,
+        total_slackbot_responses_not_helpful: int | Unset = UNSET,
+        total_chat_messages: int | Unset = UNSET,
+        total_upvotes: int | Unset = UNSET,
+        total_downvotes: int | Unset = UNSET,
+    ) -> None:
+        self.total_slackbot_responses = total_slackbot_responses
+        self.total_slackbot_responses_shared = total_slackbot_responses_shared
+        self.total_slackbot_responses_not_helpful = total_slackbot_responses_not_helpful
+        self.total_chat_messages = total_chat_messages
+        self.total_upvotes = total_upvotes
+        self.total_downvotes = total_downvotes
 
-@attrs.define(slots=True, kw_only=True)
-class AiAppsInsightsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AiAppsInsightsResponse(Model):
     """The ``AiAppsInsightsResponse`` object."""
 
     last_log_timestamp: int | Unset = attrs.field(
@@ -4143,9 +7154,24 @@ class AiAppsInsightsResponse:
     )
     departments: list[str] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        last_log_timestamp: int | Unset = UNSET,
+        ai_app_insights: list[UserActivityInsight] | Unset = UNSET,
+        total_active_users: int | Unset = UNSET,
+        action_counts: AiAppActionCounts | Unset = UNSET,
+        departments: list[str] | Unset = UNSET,
+    ) -> None:
+        self.last_log_timestamp = last_log_timestamp
+        self.ai_app_insights = ai_app_insights
+        self.total_active_users = total_active_users
+        self.action_counts = action_counts
+        self.departments = departments
 
-@attrs.define(slots=True, kw_only=True)
-class GleanAssistInsightsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GleanAssistInsightsResponse(Model):
     """The ``GleanAssistInsightsResponse`` object."""
 
     last_log_timestamp: int | Unset = attrs.field(
@@ -4162,9 +7188,24 @@ class GleanAssistInsightsResponse:
     )
     departments: list[str] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        last_log_timestamp: int | Unset = UNSET,
+        activity_insights: list[UserActivityInsight] | Unset = UNSET,
+        total_active_users: int | Unset = UNSET,
+        datasource_instances: list[str] | Unset = UNSET,
+        departments: list[str] | Unset = UNSET,
+    ) -> None:
+        self.last_log_timestamp = last_log_timestamp
+        self.activity_insights = activity_insights
+        self.total_active_users = total_active_users
+        self.datasource_instances = datasource_instances
+        self.departments = departments
 
-@attrs.define(slots=True, kw_only=True)
-class InsightsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class InsightsResponse(Model):
     """The ``InsightsResponse`` object."""
 
     timeseries: list[LabeledCountInfo] | Unset = attrs.field(default=UNSET)
@@ -4187,9 +7228,40 @@ class InsightsResponse:
     )
     departments: list[str] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        timeseries: list[LabeledCountInfo] | Unset = UNSET,
+        users: UserInsightsResponse | Unset = UNSET,
+        content: ContentInsightsResponse | Unset = UNSET,
+        queries: QueryInsightsResponse | Unset = UNSET,
+        collections: ContentInsightsResponse | Unset = UNSET,
+        collections_v2: ContentInsightsResponse | Unset = UNSET,
+        shortcuts: ShortcutInsightsResponse | Unset = UNSET,
+        announcements: ContentInsightsResponse | Unset = UNSET,
+        answers: ContentInsightsResponse | Unset = UNSET,
+        ai: AiInsightsResponse | Unset = UNSET,
+        ai_apps: AiAppsInsightsResponse | Unset = UNSET,
+        glean_assist: GleanAssistInsightsResponse | Unset = UNSET,
+        departments: list[str] | Unset = UNSET,
+    ) -> None:
+        self.timeseries = timeseries
+        self.users = users
+        self.content = content
+        self.queries = queries
+        self.collections = collections
+        self.collections_v2 = collections_v2
+        self.shortcuts = shortcuts
+        self.announcements = announcements
+        self.answers = answers
+        self.ai = ai
+        self.ai_apps = ai_apps
+        self.glean_assist = glean_assist
+        self.departments = departments
 
-@attrs.define(slots=True, kw_only=True)
-class MessagesRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class MessagesRequest(Model):
     """The ``MessagesRequest`` object.
 
     Required: id_type, id.
@@ -4207,6 +7279,27 @@ class MessagesRequest:
     datasource_instance_display_name: str | Unset = attrs.field(
         default=UNSET, metadata={"json": "datasourceInstanceDisplayName"}
     )
+
+    def __init__(
+        self,
+        *,
+        id_type: MessagesRequestIdType,
+        id: str,
+        workspace_id: str | Unset = UNSET,
+        direction: MessagesRequestDirection | Unset = UNSET,
+        timestamp_millis: int | Unset = UNSET,
+        include_root_message: bool | Unset = UNSET,
+        datasource: MessagesRequestDatasource | Unset = UNSET,
+        datasource_instance_display_name: str | Unset = UNSET,
+    ) -> None:
+        self.id_type = id_type
+        self.id = id
+        self.workspace_id = workspace_id
+        self.direction = direction
+        self.timestamp_millis = timestamp_millis
+        self.include_root_message = include_root_message
+        self.datasource = datasource
+        self.datasource_instance_display_name = datasource_instance_display_name
 
 
 class MessagesRequestIdType(OpenEnum):
@@ -4232,8 +7325,8 @@ class MessagesRequestDatasource(OpenEnum):
     FACEBOOKWORKPLACE = "FACEBOOKWORKPLACE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class FollowupAction:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FollowupAction(Model):
     """The ``FollowupAction`` object."""
 
     action_run_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "actionRunId"})
@@ -4249,9 +7342,26 @@ class FollowupAction:
         default=UNSET, metadata={"json": "userConfirmationRequired"}
     )
 
+    def __init__(
+        self,
+        *,
+        action_run_id: str | Unset = UNSET,
+        action_instance_id: str | Unset = UNSET,
+        action_id: str | Unset = UNSET,
+        recommendation_text: str | Unset = UNSET,
+        action_label: str | Unset = UNSET,
+        user_confirmation_required: bool | Unset = UNSET,
+    ) -> None:
+        self.action_run_id = action_run_id
+        self.action_instance_id = action_instance_id
+        self.action_id = action_id
+        self.recommendation_text = recommendation_text
+        self.action_label = action_label
+        self.user_confirmation_required = user_confirmation_required
 
-@attrs.define(slots=True, kw_only=True)
-class GeneratedQna:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GeneratedQna(Model):
     """The ``GeneratedQna`` object."""
 
     question: str | Unset = attrs.field(default=UNSET)
@@ -4267,6 +7377,27 @@ class GeneratedQna:
     cursor: str | Unset = attrs.field(default=UNSET)
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
 
+    def __init__(
+        self,
+        *,
+        question: str | Unset = UNSET,
+        answer: str | Unset = UNSET,
+        follow_up_prompts: list[str] | Unset = UNSET,
+        followup_actions: list[FollowupAction] | Unset = UNSET,
+        ranges: list[TextRange] | Unset = UNSET,
+        status: GeneratedQnaStatus | Unset = UNSET,
+        cursor: str | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+    ) -> None:
+        self.question = question
+        self.answer = answer
+        self.follow_up_prompts = follow_up_prompts
+        self.followup_actions = followup_actions
+        self.ranges = ranges
+        self.status = status
+        self.cursor = cursor
+        self.tracking_token = tracking_token
+
 
 class GeneratedQnaStatus(OpenEnum):
     """Values of ``GeneratedQnaStatus``; unknown values are accepted."""
@@ -4281,24 +7412,32 @@ class GeneratedQnaStatus(OpenEnum):
     TIMEOUT = "TIMEOUT"
 
 
-@attrs.define(slots=True, kw_only=True)
-class InvalidOperatorValueError:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class InvalidOperatorValueError(Model):
     """The ``InvalidOperatorValueError`` object."""
 
     key: str | Unset = attrs.field(default=UNSET)
     value: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, key: str | Unset = UNSET, value: str | Unset = UNSET) -> None:
+        self.key = key
+        self.value = value
 
-@attrs.define(slots=True, kw_only=True)
-class ErrorMessage:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ErrorMessage(Model):
     """The ``ErrorMessage`` object."""
 
     source: str | Unset = attrs.field(default=UNSET)
     error_message: str | Unset = attrs.field(default=UNSET, metadata={"json": "errorMessage"})
 
+    def __init__(self, *, source: str | Unset = UNSET, error_message: str | Unset = UNSET) -> None:
+        self.source = source
+        self.error_message = error_message
 
-@attrs.define(slots=True, kw_only=True)
-class ErrorInfo:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ErrorInfo(Model):
     """The ``ErrorInfo`` object."""
 
     bad_gmail_token: bool | Unset = attrs.field(default=UNSET, metadata={"json": "badGmailToken"})
@@ -4312,9 +7451,22 @@ class ErrorInfo:
         default=UNSET, metadata={"json": "errorMessages"}
     )
 
+    def __init__(
+        self,
+        *,
+        bad_gmail_token: bool | Unset = UNSET,
+        bad_outlook_token: bool | Unset = UNSET,
+        invalid_operators: list[InvalidOperatorValueError] | Unset = UNSET,
+        error_messages: list[ErrorMessage] | Unset = UNSET,
+    ) -> None:
+        self.bad_gmail_token = bad_gmail_token
+        self.bad_outlook_token = bad_outlook_token
+        self.invalid_operators = invalid_operators
+        self.error_messages = error_messages
 
-@attrs.define(slots=True, kw_only=True)
-class ResultsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ResultsResponse(Model):
     """The ``ResultsResponse`` object."""
 
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
@@ -4332,18 +7484,42 @@ class ResultsResponse:
         default=UNSET, metadata={"json": "backendTimeMillis"}
     )
 
+    def __init__(
+        self,
+        *,
+        tracking_token: str | Unset = UNSET,
+        session_info: SessionInfo | Unset = UNSET,
+        results: list[SearchResult] | Unset = UNSET,
+        structured_results: list[StructuredResult] | Unset = UNSET,
+        generated_qna_result: GeneratedQna | Unset = UNSET,
+        error_info: ErrorInfo | Unset = UNSET,
+        request_id: str | Unset = UNSET,
+        backend_time_millis: int | Unset = UNSET,
+    ) -> None:
+        self.tracking_token = tracking_token
+        self.session_info = session_info
+        self.results = results
+        self.structured_results = structured_results
+        self.generated_qna_result = generated_qna_result
+        self.error_info = error_info
+        self.request_id = request_id
+        self.backend_time_millis = backend_time_millis
 
-@attrs.define(slots=True, kw_only=True)
-class BackendExperimentsContext:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class BackendExperimentsContext(Model):
     """The ``BackendExperimentsContext`` object."""
 
     experiment_ids: list[int] | Unset = attrs.field(
         default=UNSET, metadata={"json": "experimentIds"}
     )
 
+    def __init__(self, *, experiment_ids: list[int] | Unset = UNSET) -> None:
+        self.experiment_ids = experiment_ids
 
-@attrs.define(slots=True, kw_only=True)
-class SearchWarning:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SearchWarning(Model):
     """The ``SearchWarning`` object.
 
     Required: warning_type.
@@ -4355,6 +7531,19 @@ class SearchWarning:
         default=UNSET, metadata={"json": "quotesIgnoredQuery"}
     )
     ignored_terms: list[str] | Unset = attrs.field(default=UNSET, metadata={"json": "ignoredTerms"})
+
+    def __init__(
+        self,
+        *,
+        warning_type: SearchWarningWarningType,
+        last_used_term: str | Unset = UNSET,
+        quotes_ignored_query: str | Unset = UNSET,
+        ignored_terms: list[str] | Unset = UNSET,
+    ) -> None:
+        self.warning_type = warning_type
+        self.last_used_term = last_used_term
+        self.quotes_ignored_query = quotes_ignored_query
+        self.ignored_terms = ignored_terms
 
 
 class SearchWarningWarningType(OpenEnum):
@@ -4368,8 +7557,8 @@ class SearchWarningWarningType(OpenEnum):
     MAYBE_INVALID_FACET_QUERY = "MAYBE_INVALID_FACET_QUERY"
 
 
-@attrs.define(slots=True, kw_only=True)
-class SearchResponseMetadata:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SearchResponseMetadata(Model):
     """The ``SearchResponseMetadata`` object."""
 
     rewritten_query: str | Unset = attrs.field(default=UNSET, metadata={"json": "rewrittenQuery"})
@@ -4401,9 +7590,38 @@ class SearchResponseMetadata:
         default=UNSET, metadata={"json": "isNoQuotesSuggestion"}
     )
 
+    def __init__(
+        self,
+        *,
+        rewritten_query: str | Unset = UNSET,
+        searched_query: str | Unset = UNSET,
+        searched_query_ranges: list[TextRange] | Unset = UNSET,
+        original_query: str | Unset = UNSET,
+        query_suggestion: QuerySuggestion | Unset = UNSET,
+        additional_query_suggestions: QuerySuggestionList | Unset = UNSET,
+        negated_terms: list[str] | Unset = UNSET,
+        modified_query_was_used: bool | Unset = UNSET,
+        original_query_had_no_results: bool | Unset = UNSET,
+        search_warning: SearchWarning | Unset = UNSET,
+        triggered_expert_detection: bool | Unset = UNSET,
+        is_no_quotes_suggestion: bool | Unset = UNSET,
+    ) -> None:
+        self.rewritten_query = rewritten_query
+        self.searched_query = searched_query
+        self.searched_query_ranges = searched_query_ranges
+        self.original_query = original_query
+        self.query_suggestion = query_suggestion
+        self.additional_query_suggestions = additional_query_suggestions
+        self.negated_terms = negated_terms
+        self.modified_query_was_used = modified_query_was_used
+        self.original_query_had_no_results = original_query_had_no_results
+        self.search_warning = search_warning
+        self.triggered_expert_detection = triggered_expert_detection
+        self.is_no_quotes_suggestion = is_no_quotes_suggestion
 
-@attrs.define(slots=True, kw_only=True)
-class FacetValue:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FacetValue(Model):
     """The ``FacetValue`` object."""
 
     string_value: str | Unset = attrs.field(default=UNSET, metadata={"json": "stringValue"})
@@ -4411,9 +7629,22 @@ class FacetValue:
     display_label: str | Unset = attrs.field(default=UNSET, metadata={"json": "displayLabel"})
     icon_config: IconConfig | Unset = attrs.field(default=UNSET, metadata={"json": "iconConfig"})
 
+    def __init__(
+        self,
+        *,
+        string_value: str | Unset = UNSET,
+        integer_value: int | Unset = UNSET,
+        display_label: str | Unset = UNSET,
+        icon_config: IconConfig | Unset = UNSET,
+    ) -> None:
+        self.string_value = string_value
+        self.integer_value = integer_value
+        self.display_label = display_label
+        self.icon_config = icon_config
 
-@attrs.define(slots=True, kw_only=True)
-class FacetBucket:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FacetBucket(Model):
     """The ``FacetBucket`` object."""
 
     count: int | Unset = attrs.field(default=UNSET)
@@ -4421,9 +7652,22 @@ class FacetBucket:
     percentage: int | Unset = attrs.field(default=UNSET)
     value: FacetValue | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        count: int | Unset = UNSET,
+        datasource: str | Unset = UNSET,
+        percentage: int | Unset = UNSET,
+        value: FacetValue | Unset = UNSET,
+    ) -> None:
+        self.count = count
+        self.datasource = datasource
+        self.percentage = percentage
+        self.value = value
 
-@attrs.define(slots=True, kw_only=True)
-class FacetResult:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FacetResult(Model):
     """The ``FacetResult`` object."""
 
     source_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "sourceName"})
@@ -4432,9 +7676,24 @@ class FacetResult:
     has_more_buckets: bool | Unset = attrs.field(default=UNSET, metadata={"json": "hasMoreBuckets"})
     group_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "groupName"})
 
+    def __init__(
+        self,
+        *,
+        source_name: str | Unset = UNSET,
+        operator_name: str | Unset = UNSET,
+        buckets: list[FacetBucket] | Unset = UNSET,
+        has_more_buckets: bool | Unset = UNSET,
+        group_name: str | Unset = UNSET,
+    ) -> None:
+        self.source_name = source_name
+        self.operator_name = operator_name
+        self.buckets = buckets
+        self.has_more_buckets = has_more_buckets
+        self.group_name = group_name
 
-@attrs.define(slots=True, kw_only=True)
-class ResultTab:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ResultTab(Model):
     """The ``ResultTab`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
@@ -4444,17 +7703,36 @@ class ResultTab:
         default=UNSET, metadata={"json": "datasourceInstance"}
     )
 
+    def __init__(
+        self,
+        *,
+        id: str | Unset = UNSET,
+        count: int | Unset = UNSET,
+        datasource: str | Unset = UNSET,
+        datasource_instance: str | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.count = count
+        self.datasource = datasource
+        self.datasource_instance = datasource_instance
 
-@attrs.define(slots=True, kw_only=True)
-class ResultsDescription:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ResultsDescription(Model):
     """The ``ResultsDescription`` object."""
 
     text: str | Unset = attrs.field(default=UNSET)
     icon_config: IconConfig | Unset = attrs.field(default=UNSET, metadata={"json": "iconConfig"})
 
+    def __init__(
+        self, *, text: str | Unset = UNSET, icon_config: IconConfig | Unset = UNSET
+    ) -> None:
+        self.text = text
+        self.icon_config = icon_config
 
-@attrs.define(slots=True, kw_only=True)
-class SearchResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SearchResponse(Model):
     """The ``SearchResponse`` object."""
 
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
@@ -4493,9 +7771,48 @@ class SearchResponse:
     cursor: str | Unset = attrs.field(default=UNSET)
     has_more_results: bool | Unset = attrs.field(default=UNSET, metadata={"json": "hasMoreResults"})
 
+    def __init__(
+        self,
+        *,
+        tracking_token: str | Unset = UNSET,
+        session_info: SessionInfo | Unset = UNSET,
+        results: list[SearchResult] | Unset = UNSET,
+        structured_results: list[StructuredResult] | Unset = UNSET,
+        generated_qna_result: GeneratedQna | Unset = UNSET,
+        error_info: ErrorInfo | Unset = UNSET,
+        request_id: str | Unset = UNSET,
+        backend_time_millis: int | Unset = UNSET,
+        experiment_ids: list[int] | Unset = UNSET,
+        metadata: SearchResponseMetadata | Unset = UNSET,
+        facet_results: list[FacetResult] | Unset = UNSET,
+        result_tabs: list[ResultTab] | Unset = UNSET,
+        result_tab_ids: list[str] | Unset = UNSET,
+        results_description: ResultsDescription | Unset = UNSET,
+        rewritten_facet_filters: list[FacetFilter] | Unset = UNSET,
+        cursor: str | Unset = UNSET,
+        has_more_results: bool | Unset = UNSET,
+    ) -> None:
+        self.tracking_token = tracking_token
+        self.session_info = session_info
+        self.results = results
+        self.structured_results = structured_results
+        self.generated_qna_result = generated_qna_result
+        self.error_info = error_info
+        self.request_id = request_id
+        self.backend_time_millis = backend_time_millis
+        self.experiment_ids = experiment_ids
+        self.metadata = metadata
+        self.facet_results = facet_results
+        self.result_tabs = result_tabs
+        self.result_tab_ids = result_tab_ids
+        self.results_description = results_description
+        self.rewritten_facet_filters = rewritten_facet_filters
+        self.cursor = cursor
+        self.has_more_results = has_more_results
 
-@attrs.define(slots=True, kw_only=True)
-class MessagesResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class MessagesResponse(Model):
     """The ``MessagesResponse`` object.
 
     Required: has_more.
@@ -4509,9 +7826,20 @@ class MessagesResponse:
         default=UNSET, metadata={"json": "rootMessage"}
     )
 
+    def __init__(
+        self,
+        *,
+        has_more: bool,
+        search_response: SearchResponse | Unset = UNSET,
+        root_message: SearchResult | Unset = UNSET,
+    ) -> None:
+        self.has_more = has_more
+        self.search_response = search_response
+        self.root_message = root_message
 
-@attrs.define(slots=True, kw_only=True)
-class EditPinRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EditPinRequest(Model):
     """The ``EditPinRequest`` object."""
 
     queries: list[str] | Unset = attrs.field(default=UNSET)
@@ -4520,23 +7848,40 @@ class EditPinRequest:
     )
     id: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        queries: list[str] | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        id: str | Unset = UNSET,
+    ) -> None:
+        self.queries = queries
+        self.audience_filters = audience_filters
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class GetPinRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetPinRequest(Model):
     """The ``GetPinRequest`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, id: str | Unset = UNSET) -> None:
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class GetPinResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetPinResponse(Model):
     """The ``GetPinResponse`` object."""
 
     pin: PinDocument | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, pin: PinDocument | Unset = UNSET) -> None:
+        self.pin = pin
 
-@attrs.define(slots=True, kw_only=True)
-class ListPinsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ListPinsResponse(Model):
     """The ``ListPinsResponse`` object.
 
     Required: pins.
@@ -4544,9 +7889,12 @@ class ListPinsResponse:
 
     pins: list[PinDocument]
 
+    def __init__(self, *, pins: list[PinDocument]) -> None:
+        self.pins = pins
 
-@attrs.define(slots=True, kw_only=True)
-class PinRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PinRequest(Model):
     """The ``PinRequest`` object."""
 
     queries: list[str] | Unset = attrs.field(default=UNSET)
@@ -4555,16 +7903,30 @@ class PinRequest:
     )
     document_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "documentId"})
 
+    def __init__(
+        self,
+        *,
+        queries: list[str] | Unset = UNSET,
+        audience_filters: list[FacetFilter] | Unset = UNSET,
+        document_id: str | Unset = UNSET,
+    ) -> None:
+        self.queries = queries
+        self.audience_filters = audience_filters
+        self.document_id = document_id
 
-@attrs.define(slots=True, kw_only=True)
-class Unpin:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Unpin(Model):
     """The ``Unpin`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, id: str | Unset = UNSET) -> None:
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class ResultsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ResultsRequest(Model):
     """The ``ResultsRequest`` object."""
 
     timestamp: datetime.datetime | Unset = attrs.field(default=UNSET)
@@ -4576,9 +7938,26 @@ class ResultsRequest:
     page_size: int | Unset = attrs.field(default=UNSET, metadata={"json": "pageSize"})
     max_snippet_size: int | Unset = attrs.field(default=UNSET, metadata={"json": "maxSnippetSize"})
 
+    def __init__(
+        self,
+        *,
+        timestamp: datetime.datetime | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        session_info: SessionInfo | Unset = UNSET,
+        source_document: Document | Unset = UNSET,
+        page_size: int | Unset = UNSET,
+        max_snippet_size: int | Unset = UNSET,
+    ) -> None:
+        self.timestamp = timestamp
+        self.tracking_token = tracking_token
+        self.session_info = session_info
+        self.source_document = source_document
+        self.page_size = page_size
+        self.max_snippet_size = max_snippet_size
 
-@attrs.define(slots=True, kw_only=True)
-class SearchRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SearchRequest(Model):
     """The ``SearchRequest`` object.
 
     Required: query.
@@ -4609,9 +7988,42 @@ class SearchRequest:
         default=UNSET, metadata={"json": "disableSpellcheck"}
     )
 
+    def __init__(
+        self,
+        *,
+        query: str,
+        timestamp: datetime.datetime | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        session_info: SessionInfo | Unset = UNSET,
+        source_document: Document | Unset = UNSET,
+        page_size: int | Unset = UNSET,
+        max_snippet_size: int | Unset = UNSET,
+        cursor: str | Unset = UNSET,
+        result_tab_ids: list[str] | Unset = UNSET,
+        input_details: SearchRequestInputDetails | Unset = UNSET,
+        request_options: SearchRequestOptions | Unset = UNSET,
+        timeout_millis: int | Unset = UNSET,
+        people: list[Person] | Unset = UNSET,
+        disable_spellcheck: bool | Unset = UNSET,
+    ) -> None:
+        self.timestamp = timestamp
+        self.tracking_token = tracking_token
+        self.session_info = session_info
+        self.source_document = source_document
+        self.page_size = page_size
+        self.max_snippet_size = max_snippet_size
+        self.query = query
+        self.cursor = cursor
+        self.result_tab_ids = result_tab_ids
+        self.input_details = input_details
+        self.request_options = request_options
+        self.timeout_millis = timeout_millis
+        self.people = people
+        self.disable_spellcheck = disable_spellcheck
 
-@attrs.define(slots=True, kw_only=True)
-class AutocompleteRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AutocompleteRequest(Model):
     """The ``AutocompleteRequest`` object."""
 
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
@@ -4628,6 +8040,27 @@ class AutocompleteRequest:
     auth_tokens: list[AuthToken] | Unset = attrs.field(
         default=UNSET, metadata={"json": "authTokens"}
     )
+
+    def __init__(
+        self,
+        *,
+        tracking_token: str | Unset = UNSET,
+        session_info: SessionInfo | Unset = UNSET,
+        query: str | Unset = UNSET,
+        datasources_filter: list[str] | Unset = UNSET,
+        datasource: str | Unset = UNSET,
+        result_types: list[AutocompleteRequestResultTypesItem] | Unset = UNSET,
+        result_size: int | Unset = UNSET,
+        auth_tokens: list[AuthToken] | Unset = UNSET,
+    ) -> None:
+        self.tracking_token = tracking_token
+        self.session_info = session_info
+        self.query = query
+        self.datasources_filter = datasources_filter
+        self.datasource = datasource
+        self.result_types = result_types
+        self.result_size = result_size
+        self.auth_tokens = auth_tokens
 
 
 class AutocompleteRequestResultTypesItem(OpenEnum):
@@ -4648,16 +8081,20 @@ class AutocompleteRequestResultTypesItem(OpenEnum):
     SUGGESTION = "SUGGESTION"
 
 
-@attrs.define(slots=True, kw_only=True)
-class OperatorScope:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class OperatorScope(Model):
     """The ``OperatorScope`` object."""
 
     datasource: str | Unset = attrs.field(default=UNSET)
     doc_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "docType"})
 
+    def __init__(self, *, datasource: str | Unset = UNSET, doc_type: str | Unset = UNSET) -> None:
+        self.datasource = datasource
+        self.doc_type = doc_type
 
-@attrs.define(slots=True, kw_only=True)
-class OperatorMetadata:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class OperatorMetadata(Model):
     """The ``OperatorMetadata`` object.
 
     Required: name.
@@ -4673,6 +8110,25 @@ class OperatorMetadata:
     value: str | Unset = attrs.field(default=UNSET)
     display_value: str | Unset = attrs.field(default=UNSET, metadata={"json": "displayValue"})
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        is_custom: bool | Unset = UNSET,
+        operator_type: OperatorMetadataOperatorType | Unset = UNSET,
+        help_text: str | Unset = UNSET,
+        scopes: list[OperatorScope] | Unset = UNSET,
+        value: str | Unset = UNSET,
+        display_value: str | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.is_custom = is_custom
+        self.operator_type = operator_type
+        self.help_text = help_text
+        self.scopes = scopes
+        self.value = value
+        self.display_value = display_value
+
 
 class OperatorMetadataOperatorType(OpenEnum):
     """Values of ``OperatorMetadataOperatorType``; unknown values are accepted."""
@@ -4683,8 +8139,8 @@ class OperatorMetadataOperatorType(OpenEnum):
     USER = "USER"
 
 
-@attrs.define(slots=True, kw_only=True)
-class Quicklink:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Quicklink(Model):
     """The ``Quicklink`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
@@ -4693,6 +8149,23 @@ class Quicklink:
     icon_config: IconConfig | Unset = attrs.field(default=UNSET, metadata={"json": "iconConfig"})
     id: str | Unset = attrs.field(default=UNSET)
     scopes: list[QuicklinkScopesItem] | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        name: str | Unset = UNSET,
+        short_name: str | Unset = UNSET,
+        url: str | Unset = UNSET,
+        icon_config: IconConfig | Unset = UNSET,
+        id: str | Unset = UNSET,
+        scopes: list[QuicklinkScopesItem] | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.short_name = short_name
+        self.url = url
+        self.icon_config = icon_config
+        self.id = id
+        self.scopes = scopes
 
 
 class QuicklinkScopesItem(OpenEnum):
@@ -4705,8 +8178,8 @@ class QuicklinkScopesItem(OpenEnum):
     NEW_TAB_PAGE = "NEW_TAB_PAGE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class AutocompleteResult:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AutocompleteResult(Model):
     """The ``AutocompleteResult`` object.
 
     Required: result.
@@ -4730,6 +8203,33 @@ class AutocompleteResult:
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
     ranges: list[TextRange] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        result: str,
+        keywords: list[str] | Unset = UNSET,
+        result_type: AutocompleteResultResultType | Unset = UNSET,
+        score: float | Unset = UNSET,
+        operator_metadata: OperatorMetadata | Unset = UNSET,
+        quicklink: Quicklink | Unset = UNSET,
+        document: Document | Unset = UNSET,
+        url: str | Unset = UNSET,
+        structured_result: StructuredResult | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        ranges: list[TextRange] | Unset = UNSET,
+    ) -> None:
+        self.result = result
+        self.keywords = keywords
+        self.result_type = result_type
+        self.score = score
+        self.operator_metadata = operator_metadata
+        self.quicklink = quicklink
+        self.document = document
+        self.url = url
+        self.structured_result = structured_result
+        self.tracking_token = tracking_token
+        self.ranges = ranges
+
 
 class AutocompleteResultResultType(OpenEnum):
     """Values of ``AutocompleteResultResultType``; unknown values are accepted."""
@@ -4749,17 +8249,28 @@ class AutocompleteResultResultType(OpenEnum):
     SUGGESTION = "SUGGESTION"
 
 
-@attrs.define(slots=True, kw_only=True)
-class AutocompleteResultGroup:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AutocompleteResultGroup(Model):
     """The ``AutocompleteResultGroup`` object."""
 
     start_index: int | Unset = attrs.field(default=UNSET, metadata={"json": "startIndex"})
     end_index: int | Unset = attrs.field(default=UNSET, metadata={"json": "endIndex"})
     title: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        start_index: int | Unset = UNSET,
+        end_index: int | Unset = UNSET,
+        title: str | Unset = UNSET,
+    ) -> None:
+        self.start_index = start_index
+        self.end_index = end_index
+        self.title = title
 
-@attrs.define(slots=True, kw_only=True)
-class AutocompleteResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AutocompleteResponse(Model):
     """The ``AutocompleteResponse`` object."""
 
     experiment_ids: list[int] | Unset = attrs.field(
@@ -4774,16 +8285,38 @@ class AutocompleteResponse:
         default=UNSET, metadata={"json": "backendTimeMillis"}
     )
 
+    def __init__(
+        self,
+        *,
+        experiment_ids: list[int] | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        session_info: SessionInfo | Unset = UNSET,
+        results: list[AutocompleteResult] | Unset = UNSET,
+        groups: list[AutocompleteResultGroup] | Unset = UNSET,
+        error_info: ErrorInfo | Unset = UNSET,
+        backend_time_millis: int | Unset = UNSET,
+    ) -> None:
+        self.experiment_ids = experiment_ids
+        self.tracking_token = tracking_token
+        self.session_info = session_info
+        self.results = results
+        self.groups = groups
+        self.error_info = error_info
+        self.backend_time_millis = backend_time_millis
 
-@attrs.define(slots=True, kw_only=True)
-class ChatZeroStateSuggestionOptions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChatZeroStateSuggestionOptions(Model):
     """The ``ChatZeroStateSuggestionOptions`` object."""
 
     application_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "applicationId"})
 
+    def __init__(self, *, application_id: str | Unset = UNSET) -> None:
+        self.application_id = application_id
 
-@attrs.define(slots=True, kw_only=True)
-class FeedRequestOptions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FeedRequestOptions(Model):
     """The ``FeedRequestOptions`` object.
 
     Required: result_size.
@@ -4801,16 +8334,35 @@ class FeedRequestOptions:
         default=UNSET, metadata={"json": "chatZeroStateSuggestionOptions"}
     )
 
+    def __init__(
+        self,
+        *,
+        result_size: int,
+        timezone_offset: int | Unset = UNSET,
+        category_to_result_size: dict[str, FeedRequestOptionsCategoryToResultSizeValue]
+        | Unset = UNSET,
+        datasource_filter: list[str] | Unset = UNSET,
+        chat_zero_state_suggestion_options: ChatZeroStateSuggestionOptions | Unset = UNSET,
+    ) -> None:
+        self.result_size = result_size
+        self.timezone_offset = timezone_offset
+        self.category_to_result_size = category_to_result_size
+        self.datasource_filter = datasource_filter
+        self.chat_zero_state_suggestion_options = chat_zero_state_suggestion_options
 
-@attrs.define(slots=True, kw_only=True)
-class FeedRequestOptionsCategoryToResultSizeValue:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FeedRequestOptionsCategoryToResultSizeValue(Model):
     """The ``FeedRequestOptionsCategoryToResultSizeValue`` object."""
 
     result_size: int | Unset = attrs.field(default=UNSET, metadata={"json": "resultSize"})
 
+    def __init__(self, *, result_size: int | Unset = UNSET) -> None:
+        self.result_size = result_size
 
-@attrs.define(slots=True, kw_only=True)
-class FeedRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FeedRequest(Model):
     """The ``FeedRequest`` object."""
 
     categories: list[FeedRequestCategoriesItem] | Unset = attrs.field(default=UNSET)
@@ -4819,6 +8371,19 @@ class FeedRequest:
     )
     timeout_millis: int | Unset = attrs.field(default=UNSET, metadata={"json": "timeoutMillis"})
     session_info: SessionInfo | Unset = attrs.field(default=UNSET, metadata={"json": "sessionInfo"})
+
+    def __init__(
+        self,
+        *,
+        categories: list[FeedRequestCategoriesItem] | Unset = UNSET,
+        request_options: FeedRequestOptions | Unset = UNSET,
+        timeout_millis: int | Unset = UNSET,
+        session_info: SessionInfo | Unset = UNSET,
+    ) -> None:
+        self.categories = categories
+        self.request_options = request_options
+        self.timeout_millis = timeout_millis
+        self.session_info = session_info
 
 
 class FeedRequestCategoriesItem(OpenEnum):
@@ -4847,13 +8412,16 @@ class FeedRequestCategoriesItem(OpenEnum):
     ZERO_STATE_WORKFLOW_SUGGESTION = "ZERO_STATE_WORKFLOW_SUGGESTION"
 
 
-@attrs.define(slots=True, kw_only=True)
-class DisplayableListFormat:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DisplayableListFormat(Model):
     """The ``DisplayableListFormat`` object."""
 
     format_: DisplayableListFormatFormat | Unset = attrs.field(
         default=UNSET, metadata={"json": "format"}
     )
+
+    def __init__(self, *, format_: DisplayableListFormatFormat | Unset = UNSET) -> None:
+        self.format_ = format_
 
 
 class DisplayableListFormatFormat(OpenEnum):
@@ -4862,17 +8430,20 @@ class DisplayableListFormatFormat(OpenEnum):
     LIST = "LIST"
 
 
-@attrs.define(slots=True, kw_only=True)
-class DisplayableListItemUIConfig:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DisplayableListItemUIConfig(Model):
     """The ``DisplayableListItemUIConfig`` object."""
 
     show_new_indicator: bool | Unset = attrs.field(
         default=UNSET, metadata={"json": "showNewIndicator"}
     )
 
+    def __init__(self, *, show_new_indicator: bool | Unset = UNSET) -> None:
+        self.show_new_indicator = show_new_indicator
 
-@attrs.define(slots=True, kw_only=True)
-class ConferenceData:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ConferenceData(Model):
     """The ``ConferenceData`` object.
 
     Required: provider, uri.
@@ -4881,6 +8452,17 @@ class ConferenceData:
     provider: ConferenceDataProvider
     uri: str
     source: ConferenceDataSource | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        provider: ConferenceDataProvider,
+        uri: str,
+        source: ConferenceDataSource | Unset = UNSET,
+    ) -> None:
+        self.provider = provider
+        self.uri = uri
+        self.source = source
 
 
 class ConferenceDataProvider(OpenEnum):
@@ -4918,33 +8500,57 @@ class EventStrategyName(OpenEnum):
     CONVERSATIONS = "conversations"
 
 
-@attrs.define(slots=True, kw_only=True)
-class EventClassification:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EventClassification(Model):
     """The ``EventClassification`` object."""
 
     name: EventClassificationName | Unset = attrs.field(default=UNSET)
     strategies: list[EventStrategyName] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        name: EventClassificationName | Unset = UNSET,
+        strategies: list[EventStrategyName] | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.strategies = strategies
 
-@attrs.define(slots=True, kw_only=True)
-class StructuredLink:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class StructuredLink(Model):
     """The ``StructuredLink`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
     icon_config: IconConfig | Unset = attrs.field(default=UNSET, metadata={"json": "iconConfig"})
 
+    def __init__(
+        self,
+        *,
+        name: str | Unset = UNSET,
+        url: str | Unset = UNSET,
+        icon_config: IconConfig | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.url = url
+        self.icon_config = icon_config
 
-@attrs.define(slots=True, kw_only=True)
-class GeneratedAttachmentContent:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GeneratedAttachmentContent(Model):
     """The ``GeneratedAttachmentContent`` object."""
 
     display_header: str | Unset = attrs.field(default=UNSET, metadata={"json": "displayHeader"})
     text: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, display_header: str | Unset = UNSET, text: str | Unset = UNSET) -> None:
+        self.display_header = display_header
+        self.text = text
 
-@attrs.define(slots=True, kw_only=True)
-class GeneratedAttachment:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GeneratedAttachment(Model):
     """The ``GeneratedAttachment`` object."""
 
     strategy_name: EventStrategyName | Unset = attrs.field(
@@ -4958,9 +8564,26 @@ class GeneratedAttachment:
     )
     content: list[GeneratedAttachmentContent] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        strategy_name: EventStrategyName | Unset = UNSET,
+        documents: list[Document] | Unset = UNSET,
+        person: Person | Unset = UNSET,
+        customer: Customer | Unset = UNSET,
+        external_links: list[StructuredLink] | Unset = UNSET,
+        content: list[GeneratedAttachmentContent] | Unset = UNSET,
+    ) -> None:
+        self.strategy_name = strategy_name
+        self.documents = documents
+        self.person = person
+        self.customer = customer
+        self.external_links = external_links
+        self.content = content
 
-@attrs.define(slots=True, kw_only=True)
-class CalendarEvent:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CalendarEvent(Model):
     """The ``CalendarEvent`` object.
 
     Required: id, url.
@@ -4986,6 +8609,37 @@ class CalendarEvent:
         default=UNSET, metadata={"json": "generatedAttachments"}
     )
 
+    def __init__(
+        self,
+        *,
+        id: str,
+        url: str,
+        time: TimeInterval | Unset = UNSET,
+        event_type: CalendarEventEventType | Unset = UNSET,
+        attendees: CalendarAttendees | Unset = UNSET,
+        location: str | Unset = UNSET,
+        conference_data: ConferenceData | Unset = UNSET,
+        description: str | Unset = UNSET,
+        datasource: str | Unset = UNSET,
+        has_transcript: bool | Unset = UNSET,
+        transcript_url: str | Unset = UNSET,
+        classifications: list[EventClassification] | Unset = UNSET,
+        generated_attachments: list[GeneratedAttachment] | Unset = UNSET,
+    ) -> None:
+        self.time = time
+        self.event_type = event_type
+        self.id = id
+        self.url = url
+        self.attendees = attendees
+        self.location = location
+        self.conference_data = conference_data
+        self.description = description
+        self.datasource = datasource
+        self.has_transcript = has_transcript
+        self.transcript_url = transcript_url
+        self.classifications = classifications
+        self.generated_attachments = generated_attachments
+
 
 class CalendarEventEventType(OpenEnum):
     """Values of ``CalendarEventEventType``; unknown values are accepted."""
@@ -4994,8 +8648,8 @@ class CalendarEventEventType(OpenEnum):
     OUT_OF_OFFICE = "OUT_OF_OFFICE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class PromptTemplateMutableProperties:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PromptTemplateMutableProperties(Model):
     """The ``PromptTemplateMutableProperties`` object.
 
     Required: template.
@@ -5012,9 +8666,26 @@ class PromptTemplateMutableProperties:
         default=UNSET, metadata={"json": "removedRoles"}
     )
 
+    def __init__(
+        self,
+        *,
+        template: str,
+        name: str | Unset = UNSET,
+        application_id: str | Unset = UNSET,
+        inclusions: ChatRestrictionFilters | Unset = UNSET,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.template = template
+        self.application_id = application_id
+        self.inclusions = inclusions
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
 
-@attrs.define(slots=True, kw_only=True)
-class PromptTemplate:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PromptTemplate(Model):
     """The ``PromptTemplate`` object.
 
     Required: template.
@@ -5040,6 +8711,37 @@ class PromptTemplate:
     last_updated_by: Person | Unset = attrs.field(default=UNSET, metadata={"json": "lastUpdatedBy"})
     roles: list[UserRoleSpecification] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        template: str,
+        name: str | Unset = UNSET,
+        application_id: str | Unset = UNSET,
+        inclusions: ChatRestrictionFilters | Unset = UNSET,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        permissions: ObjectPermissions | Unset = UNSET,
+        id: str | Unset = UNSET,
+        author: Person | Unset = UNSET,
+        create_timestamp: int | Unset = UNSET,
+        last_update_timestamp: int | Unset = UNSET,
+        last_updated_by: Person | Unset = UNSET,
+        roles: list[UserRoleSpecification] | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.template = template
+        self.application_id = application_id
+        self.inclusions = inclusions
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
+        self.permissions = permissions
+        self.id = id
+        self.author = author
+        self.create_timestamp = create_timestamp
+        self.last_update_timestamp = last_update_timestamp
+        self.last_updated_by = last_updated_by
+        self.roles = roles
+
 
 class UgcType(OpenEnum):
     """Values of ``UgcType``; unknown values are accepted."""
@@ -5052,8 +8754,8 @@ class UgcType(OpenEnum):
     PROMPT_TEMPLATES_TYPE = "PROMPT_TEMPLATES_TYPE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class FavoriteInfo:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FavoriteInfo(Model):
     """The ``FavoriteInfo`` object."""
 
     ugc_type: UgcType | Unset = attrs.field(default=UNSET, metadata={"json": "ugcType"})
@@ -5063,9 +8765,22 @@ class FavoriteInfo:
         default=UNSET, metadata={"json": "favoritedByUser"}
     )
 
+    def __init__(
+        self,
+        *,
+        ugc_type: UgcType | Unset = UNSET,
+        id: str | Unset = UNSET,
+        count: int | Unset = UNSET,
+        favorited_by_user: bool | Unset = UNSET,
+    ) -> None:
+        self.ugc_type = ugc_type
+        self.id = id
+        self.count = count
+        self.favorited_by_user = favorited_by_user
 
-@attrs.define(slots=True, kw_only=True)
-class PromptTemplateResult:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PromptTemplateResult(Model):
     """The ``PromptTemplateResult`` object."""
 
     prompt_template: PromptTemplate | Unset = attrs.field(
@@ -5077,16 +8792,32 @@ class PromptTemplateResult:
     )
     run_count: CountInfo | Unset = attrs.field(default=UNSET, metadata={"json": "runCount"})
 
+    def __init__(
+        self,
+        *,
+        prompt_template: PromptTemplate | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        favorite_info: FavoriteInfo | Unset = UNSET,
+        run_count: CountInfo | Unset = UNSET,
+    ) -> None:
+        self.prompt_template = prompt_template
+        self.tracking_token = tracking_token
+        self.favorite_info = favorite_info
+        self.run_count = run_count
 
-@attrs.define(slots=True, kw_only=True)
-class WorkflowMutableProperties:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class WorkflowMutableProperties(Model):
     """The ``WorkflowMutableProperties`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, name: str | Unset = UNSET) -> None:
+        self.name = name
 
-@attrs.define(slots=True, kw_only=True)
-class WorkflowMetadata:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class WorkflowMetadata(Model):
     """The ``WorkflowMetadata`` object."""
 
     author: Person | Unset = attrs.field(default=UNSET)
@@ -5096,9 +8827,22 @@ class WorkflowMetadata:
     )
     last_updated_by: Person | Unset = attrs.field(default=UNSET, metadata={"json": "lastUpdatedBy"})
 
+    def __init__(
+        self,
+        *,
+        author: Person | Unset = UNSET,
+        create_timestamp: int | Unset = UNSET,
+        last_update_timestamp: int | Unset = UNSET,
+        last_updated_by: Person | Unset = UNSET,
+    ) -> None:
+        self.author = author
+        self.create_timestamp = create_timestamp
+        self.last_update_timestamp = last_update_timestamp
+        self.last_updated_by = last_updated_by
 
-@attrs.define(slots=True, kw_only=True)
-class Workflow:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Workflow(Model):
     """The ``Workflow`` object."""
 
     permissions: ObjectPermissions | Unset = attrs.field(default=UNSET)
@@ -5111,9 +8855,28 @@ class Workflow:
     last_updated_by: Person | Unset = attrs.field(default=UNSET, metadata={"json": "lastUpdatedBy"})
     id: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        permissions: ObjectPermissions | Unset = UNSET,
+        name: str | Unset = UNSET,
+        author: Person | Unset = UNSET,
+        create_timestamp: int | Unset = UNSET,
+        last_update_timestamp: int | Unset = UNSET,
+        last_updated_by: Person | Unset = UNSET,
+        id: str | Unset = UNSET,
+    ) -> None:
+        self.permissions = permissions
+        self.name = name
+        self.author = author
+        self.create_timestamp = create_timestamp
+        self.last_update_timestamp = last_update_timestamp
+        self.last_updated_by = last_updated_by
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class WorkflowResult:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class WorkflowResult(Model):
     """The ``WorkflowResult`` object.
 
     Required: workflow.
@@ -5121,9 +8884,12 @@ class WorkflowResult:
 
     workflow: Workflow
 
+    def __init__(self, *, workflow: Workflow) -> None:
+        self.workflow = workflow
 
-@attrs.define(slots=True, kw_only=True)
-class UserActivity:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UserActivity(Model):
     """The ``UserActivity`` object."""
 
     actor: Person | Unset = attrs.field(default=UNSET)
@@ -5132,6 +8898,19 @@ class UserActivity:
     aggregate_visit_count: CountInfo | Unset = attrs.field(
         default=UNSET, metadata={"json": "aggregateVisitCount"}
     )
+
+    def __init__(
+        self,
+        *,
+        actor: Person | Unset = UNSET,
+        timestamp: int | Unset = UNSET,
+        action: UserActivityAction | Unset = UNSET,
+        aggregate_visit_count: CountInfo | Unset = UNSET,
+    ) -> None:
+        self.actor = actor
+        self.timestamp = timestamp
+        self.action = action
+        self.aggregate_visit_count = aggregate_visit_count
 
 
 class UserActivityAction(OpenEnum):
@@ -5153,8 +8932,8 @@ class UserActivityAction(OpenEnum):
     VIEW = "VIEW"
 
 
-@attrs.define(slots=True, kw_only=True)
-class FeedEntry:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FeedEntry(Model):
     """The ``FeedEntry`` object.
 
     Required: title.
@@ -5189,9 +8968,54 @@ class FeedEntry:
         default=UNSET, metadata={"json": "documentVisitorCount"}
     )
 
+    def __init__(
+        self,
+        *,
+        title: str,
+        entry_id: str | Unset = UNSET,
+        thumbnail: Thumbnail | Unset = UNSET,
+        created_by: Person | Unset = UNSET,
+        ui_config: FeedEntryUiConfig | Unset = UNSET,
+        justification_type: FeedEntryJustificationType | Unset = UNSET,
+        justification: str | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        view_url: str | Unset = UNSET,
+        document: Document | Unset = UNSET,
+        event: CalendarEvent | Unset = UNSET,
+        announcement: Announcement | Unset = UNSET,
+        collection: Collection | Unset = UNSET,
+        collection_item: CollectionItem | Unset = UNSET,
+        person: Person | Unset = UNSET,
+        app: AppResult | Unset = UNSET,
+        prompt_template: PromptTemplateResult | Unset = UNSET,
+        workflow: WorkflowResult | Unset = UNSET,
+        activities: list[UserActivity] | Unset = UNSET,
+        document_visitor_count: CountInfo | Unset = UNSET,
+    ) -> None:
+        self.entry_id = entry_id
+        self.title = title
+        self.thumbnail = thumbnail
+        self.created_by = created_by
+        self.ui_config = ui_config
+        self.justification_type = justification_type
+        self.justification = justification
+        self.tracking_token = tracking_token
+        self.view_url = view_url
+        self.document = document
+        self.event = event
+        self.announcement = announcement
+        self.collection = collection
+        self.collection_item = collection_item
+        self.person = person
+        self.app = app
+        self.prompt_template = prompt_template
+        self.workflow = workflow
+        self.activities = activities
+        self.document_visitor_count = document_visitor_count
 
-@attrs.define(slots=True, kw_only=True)
-class FeedEntryUiConfig:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FeedEntryUiConfig(Model):
     """The ``FeedEntryUiConfig`` object."""
 
     format_: FeedEntryUiConfigFormat | Unset = attrs.field(
@@ -5200,6 +9024,15 @@ class FeedEntryUiConfig:
     additional_flags: DisplayableListItemUIConfig | Unset = attrs.field(
         default=UNSET, metadata={"json": "additionalFlags"}
     )
+
+    def __init__(
+        self,
+        *,
+        format_: FeedEntryUiConfigFormat | Unset = UNSET,
+        additional_flags: DisplayableListItemUIConfig | Unset = UNSET,
+    ) -> None:
+        self.format_ = format_
+        self.additional_flags = additional_flags
 
 
 class FeedEntryUiConfigFormat(OpenEnum):
@@ -5245,8 +9078,8 @@ class FeedEntryJustificationType(OpenEnum):
     ZERO_STATE_AGENT_SUGGESTION = "ZERO_STATE_AGENT_SUGGESTION"
 
 
-@attrs.define(slots=True, kw_only=True)
-class FeedResult:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FeedResult(Model):
     """The ``FeedResult`` object.
 
     Required: category, primary_entry.
@@ -5258,6 +9091,19 @@ class FeedResult:
         default=UNSET, metadata={"json": "secondaryEntries"}
     )
     rank: int | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        category: FeedResultCategory,
+        primary_entry: FeedEntry,
+        secondary_entries: list[FeedEntry] | Unset = UNSET,
+        rank: int | Unset = UNSET,
+    ) -> None:
+        self.category = category
+        self.primary_entry = primary_entry
+        self.secondary_entries = secondary_entries
+        self.rank = rank
 
 
 class FeedResultCategory(OpenEnum):
@@ -5287,8 +9133,8 @@ class FeedResultCategory(OpenEnum):
     ZERO_STATE_WORKFLOW_SUGGESTION = "ZERO_STATE_WORKFLOW_SUGGESTION"
 
 
-@attrs.define(slots=True, kw_only=True)
-class FeedResponse:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class FeedResponse(Model):
     """The ``FeedResponse`` object.
 
     Required: server_timestamp.
@@ -5307,9 +9153,26 @@ class FeedResponse:
         default=UNSET, metadata={"json": "mentionsTimeWindowInHours"}
     )
 
+    def __init__(
+        self,
+        *,
+        server_timestamp: int,
+        experiment_ids: list[int] | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        results: list[FeedResult] | Unset = UNSET,
+        facet_results: dict[str, list[FacetResult]] | Unset = UNSET,
+        mentions_time_window_in_hours: int | Unset = UNSET,
+    ) -> None:
+        self.experiment_ids = experiment_ids
+        self.tracking_token = tracking_token
+        self.server_timestamp = server_timestamp
+        self.results = results
+        self.facet_results = facet_results
+        self.mentions_time_window_in_hours = mentions_time_window_in_hours
 
-@attrs.define(slots=True, kw_only=True)
-class RecommendationsRequestOptions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class RecommendationsRequestOptions(Model):
     """The ``RecommendationsRequestOptions`` object."""
 
     datasource_filter: str | Unset = attrs.field(
@@ -5326,9 +9189,24 @@ class RecommendationsRequestOptions:
         default=UNSET, metadata={"json": "resultProminence"}
     )
 
+    def __init__(
+        self,
+        *,
+        datasource_filter: str | Unset = UNSET,
+        datasources_filter: list[str] | Unset = UNSET,
+        facet_filter_sets: list[FacetFilterSet] | Unset = UNSET,
+        context: Document | Unset = UNSET,
+        result_prominence: list[SearchResultProminenceEnum] | Unset = UNSET,
+    ) -> None:
+        self.datasource_filter = datasource_filter
+        self.datasources_filter = datasources_filter
+        self.facet_filter_sets = facet_filter_sets
+        self.context = context
+        self.result_prominence = result_prominence
 
-@attrs.define(slots=True, kw_only=True)
-class RecommendationsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class RecommendationsRequest(Model):
     """The ``RecommendationsRequest`` object."""
 
     timestamp: datetime.datetime | Unset = attrs.field(default=UNSET)
@@ -5346,13 +9224,40 @@ class RecommendationsRequest:
         default=UNSET, metadata={"json": "requestOptions"}
     )
 
+    def __init__(
+        self,
+        *,
+        timestamp: datetime.datetime | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        session_info: SessionInfo | Unset = UNSET,
+        source_document: Document | Unset = UNSET,
+        page_size: int | Unset = UNSET,
+        max_snippet_size: int | Unset = UNSET,
+        recommendation_document_spec: DocumentSpec | Unset = UNSET,
+        request_options: RecommendationsRequestOptions | Unset = UNSET,
+    ) -> None:
+        self.timestamp = timestamp
+        self.tracking_token = tracking_token
+        self.session_info = session_info
+        self.source_document = source_document
+        self.page_size = page_size
+        self.max_snippet_size = max_snippet_size
+        self.recommendation_document_spec = recommendation_document_spec
+        self.request_options = request_options
 
-@attrs.define(slots=True, kw_only=True)
-class SortOptions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SortOptions(Model):
     """The ``SortOptions`` object."""
 
     order_by: SortOptionsOrderBy | Unset = attrs.field(default=UNSET, metadata={"json": "orderBy"})
     sort_by: str | Unset = attrs.field(default=UNSET, metadata={"json": "sortBy"})
+
+    def __init__(
+        self, *, order_by: SortOptionsOrderBy | Unset = UNSET, sort_by: str | Unset = UNSET
+    ) -> None:
+        self.order_by = order_by
+        self.sort_by = sort_by
 
 
 class SortOptionsOrderBy(OpenEnum):
@@ -5362,8 +9267,8 @@ class SortOptionsOrderBy(OpenEnum):
     DESC = "DESC"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ListEntitiesRequest:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ListEntitiesRequest(Model):
     """The ``ListEntitiesRequest`` object."""
 
     filter_: list[FacetFilter] | Unset = attrs.field(default=UNSET, metadata={"json": "filter"})
@@ -5379,6 +9284,29 @@ class ListEntitiesRequest:
     page_size: int | Unset = attrs.field(default=UNSET, metadata={"json": "pageSize"})
     cursor: str | Unset = attrs.field(default=UNSET)
     source: str | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        filter_: list[FacetFilter] | Unset = UNSET,
+        sort: list[SortOptions] | Unset = UNSET,
+        entity_type: ListEntitiesRequestEntityType | Unset = UNSET,
+        datasource: str | Unset = UNSET,
+        query: str | Unset = UNSET,
+        include_fields: list[ListEntitiesRequestIncludeFieldsItem] | Unset = UNSET,
+        page_size: int | Unset = UNSET,
+        cursor: str | Unset = UNSET,
+        source: str | Unset = UNSET,
+    ) -> None:
+        self.filter_ = filter_
+        self.sort = sort
+        self.entity_type = entity_type
+        self.datasource = datasource
+        self.query = query
+        self.include_fields = include_fields
+        self.page_size = page_size
+        self.cursor = cursor
+        self.source = source
 
 
 class ListEntitiesRequestEntityType(OpenEnum):
@@ -5415,8 +9343,8 @@ class EntitiesSortOrder(OpenEnum):
     RELEVANCE = "RELEVANCE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ListEntitiesResponse:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ListEntitiesResponse(Model):
     """The ``ListEntitiesResponse`` object."""
 
     results: list[Person] | Unset = attrs.field(default=UNSET)
@@ -5437,9 +9365,32 @@ class ListEntitiesResponse:
         default=UNSET, metadata={"json": "customFacetNames"}
     )
 
+    def __init__(
+        self,
+        *,
+        results: list[Person] | Unset = UNSET,
+        team_results: list[Team] | Unset = UNSET,
+        custom_entity_results: list[CustomEntity] | Unset = UNSET,
+        facet_results: list[FacetResult] | Unset = UNSET,
+        cursor: str | Unset = UNSET,
+        total_count: int | Unset = UNSET,
+        has_more_results: bool | Unset = UNSET,
+        sort_options: list[EntitiesSortOrder] | Unset = UNSET,
+        custom_facet_names: list[str] | Unset = UNSET,
+    ) -> None:
+        self.results = results
+        self.team_results = team_results
+        self.custom_entity_results = custom_entity_results
+        self.facet_results = facet_results
+        self.cursor = cursor
+        self.total_count = total_count
+        self.has_more_results = has_more_results
+        self.sort_options = sort_options
+        self.custom_facet_names = custom_facet_names
 
-@attrs.define(slots=True, kw_only=True)
-class PeopleRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PeopleRequest(Model):
     """The ``PeopleRequest`` object."""
 
     timezone_offset: int | Unset = attrs.field(default=UNSET, metadata={"json": "timezoneOffset"})
@@ -5454,6 +9405,23 @@ class PeopleRequest:
         default=UNSET, metadata={"json": "includeTypes"}
     )
     source: str | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        timezone_offset: int | Unset = UNSET,
+        obfuscated_ids: list[str] | Unset = UNSET,
+        email_ids: list[str] | Unset = UNSET,
+        include_fields: list[PeopleRequestIncludeFieldsItem] | Unset = UNSET,
+        include_types: list[PeopleRequestIncludeTypesItem] | Unset = UNSET,
+        source: str | Unset = UNSET,
+    ) -> None:
+        self.timezone_offset = timezone_offset
+        self.obfuscated_ids = obfuscated_ids
+        self.email_ids = email_ids
+        self.include_fields = include_fields
+        self.include_types = include_types
+        self.source = source
 
 
 class PeopleRequestIncludeFieldsItem(OpenEnum):
@@ -5478,8 +9446,8 @@ class PeopleRequestIncludeTypesItem(OpenEnum):
     INVALID_ENTITIES = "INVALID_ENTITIES"
 
 
-@attrs.define(slots=True, kw_only=True)
-class PeopleResponse:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PeopleResponse(Model):
     """The ``PeopleResponse`` object."""
 
     results: list[Person] | Unset = attrs.field(default=UNSET)
@@ -5488,9 +9456,20 @@ class PeopleResponse:
     )
     errors: list[str] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        results: list[Person] | Unset = UNSET,
+        related_documents: list[RelatedDocuments] | Unset = UNSET,
+        errors: list[str] | Unset = UNSET,
+    ) -> None:
+        self.results = results
+        self.related_documents = related_documents
+        self.errors = errors
 
-@attrs.define(slots=True, kw_only=True)
-class CreateShortcutRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CreateShortcutRequest(Model):
     """The ``CreateShortcutRequest`` object.
 
     Required: data.
@@ -5498,14 +9477,20 @@ class CreateShortcutRequest:
 
     data: ShortcutMutableProperties
 
+    def __init__(self, *, data: ShortcutMutableProperties) -> None:
+        self.data = data
 
-@attrs.define(slots=True, kw_only=True)
-class ShortcutError:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ShortcutError(Model):
     """The ``ShortcutError`` object."""
 
     error_type: ShortcutErrorErrorType | Unset = attrs.field(
         default=UNSET, metadata={"json": "errorType"}
     )
+
+    def __init__(self, *, error_type: ShortcutErrorErrorType | Unset = UNSET) -> None:
+        self.error_type = error_type
 
 
 class ShortcutErrorErrorType(OpenEnum):
@@ -5517,16 +9502,22 @@ class ShortcutErrorErrorType(OpenEnum):
     INVALID_CHARS = "INVALID_CHARS"
 
 
-@attrs.define(slots=True, kw_only=True)
-class CreateShortcutResponse:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CreateShortcutResponse(Model):
     """The ``CreateShortcutResponse`` object."""
 
     shortcut: Shortcut | Unset = attrs.field(default=UNSET)
     error: ShortcutError | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, shortcut: Shortcut | Unset = UNSET, error: ShortcutError | Unset = UNSET
+    ) -> None:
+        self.shortcut = shortcut
+        self.error = error
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteShortcutRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteShortcutRequest(Model):
     """The ``DeleteShortcutRequest`` object.
 
     Required: id.
@@ -5534,9 +9525,12 @@ class DeleteShortcutRequest:
 
     id: int
 
+    def __init__(self, *, id: int) -> None:
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class GetShortcutRequestOption2:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetShortcutRequestOption2(Model):
     """The ``GetShortcutRequestOption2`` object.
 
     Required: alias.
@@ -5544,17 +9538,26 @@ class GetShortcutRequestOption2:
 
     alias: str
 
+    def __init__(self, *, alias: str) -> None:
+        self.alias = alias
 
-@attrs.define(slots=True, kw_only=True)
-class GetShortcutResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetShortcutResponse(Model):
     """The ``GetShortcutResponse`` object."""
 
     shortcut: Shortcut | Unset = attrs.field(default=UNSET)
     error: ShortcutError | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, shortcut: Shortcut | Unset = UNSET, error: ShortcutError | Unset = UNSET
+    ) -> None:
+        self.shortcut = shortcut
+        self.error = error
 
-@attrs.define(slots=True, kw_only=True)
-class ListShortcutsPaginatedRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ListShortcutsPaginatedRequest(Model):
     """The ``ListShortcutsPaginatedRequest`` object.
 
     Required: page_size.
@@ -5569,6 +9572,23 @@ class ListShortcutsPaginatedRequest:
     sort: SortOptions | Unset = attrs.field(default=UNSET)
     query: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        page_size: int,
+        include_fields: list[ListShortcutsPaginatedRequestIncludeFieldsItem] | Unset = UNSET,
+        cursor: str | Unset = UNSET,
+        filters: list[FacetFilter] | Unset = UNSET,
+        sort: SortOptions | Unset = UNSET,
+        query: str | Unset = UNSET,
+    ) -> None:
+        self.include_fields = include_fields
+        self.page_size = page_size
+        self.cursor = cursor
+        self.filters = filters
+        self.sort = sort
+        self.query = query
+
 
 class ListShortcutsPaginatedRequestIncludeFieldsItem(OpenEnum):
     """Values of ``ListShortcutsPaginatedRequestIncludeFieldsItem``; unknown values are accepted."""
@@ -5577,17 +9597,28 @@ class ListShortcutsPaginatedRequestIncludeFieldsItem(OpenEnum):
     PEOPLE_DETAILS = "PEOPLE_DETAILS"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ShortcutsPaginationMetadata:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ShortcutsPaginationMetadata(Model):
     """The ``ShortcutsPaginationMetadata`` object."""
 
     cursor: str | Unset = attrs.field(default=UNSET)
     has_next_page: bool | Unset = attrs.field(default=UNSET, metadata={"json": "hasNextPage"})
     total_item_count: int | Unset = attrs.field(default=UNSET, metadata={"json": "totalItemCount"})
 
+    def __init__(
+        self,
+        *,
+        cursor: str | Unset = UNSET,
+        has_next_page: bool | Unset = UNSET,
+        total_item_count: int | Unset = UNSET,
+    ) -> None:
+        self.cursor = cursor
+        self.has_next_page = has_next_page
+        self.total_item_count = total_item_count
 
-@attrs.define(slots=True, kw_only=True)
-class ListShortcutsPaginatedResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ListShortcutsPaginatedResponse(Model):
     """The ``ListShortcutsPaginatedResponse`` object.
 
     Required: shortcuts, meta.
@@ -5599,9 +9630,20 @@ class ListShortcutsPaginatedResponse:
     )
     meta: ShortcutsPaginationMetadata
 
+    def __init__(
+        self,
+        *,
+        shortcuts: list[Shortcut],
+        meta: ShortcutsPaginationMetadata,
+        facet_results: list[FacetResult] | Unset = UNSET,
+    ) -> None:
+        self.shortcuts = shortcuts
+        self.facet_results = facet_results
+        self.meta = meta
 
-@attrs.define(slots=True, kw_only=True)
-class UpdateShortcutRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UpdateShortcutRequest(Model):
     """The ``UpdateShortcutRequest`` object.
 
     Required: id.
@@ -5623,17 +9665,46 @@ class UpdateShortcutRequest:
         default=UNSET, metadata={"json": "removedRoles"}
     )
 
+    def __init__(
+        self,
+        *,
+        id: int,
+        input_alias: str | Unset = UNSET,
+        destination_url: str | Unset = UNSET,
+        destination_document_id: str | Unset = UNSET,
+        description: str | Unset = UNSET,
+        unlisted: bool | Unset = UNSET,
+        url_template: str | Unset = UNSET,
+        added_roles: list[UserRoleSpecification] | Unset = UNSET,
+        removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.input_alias = input_alias
+        self.destination_url = destination_url
+        self.destination_document_id = destination_document_id
+        self.description = description
+        self.unlisted = unlisted
+        self.url_template = url_template
+        self.added_roles = added_roles
+        self.removed_roles = removed_roles
 
-@attrs.define(slots=True, kw_only=True)
-class UpdateShortcutResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UpdateShortcutResponse(Model):
     """The ``UpdateShortcutResponse`` object."""
 
     shortcut: Shortcut | Unset = attrs.field(default=UNSET)
     error: ShortcutError | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, shortcut: Shortcut | Unset = UNSET, error: ShortcutError | Unset = UNSET
+    ) -> None:
+        self.shortcut = shortcut
+        self.error = error
 
-@attrs.define(slots=True, kw_only=True)
-class SummarizeRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SummarizeRequest(Model):
     """The ``SummarizeRequest`` object.
 
     Required: document_specs.
@@ -5647,9 +9718,24 @@ class SummarizeRequest:
     document_specs: list[DocumentSpec] = attrs.field(metadata={"json": "documentSpecs"})
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
 
+    def __init__(
+        self,
+        *,
+        document_specs: list[DocumentSpec],
+        timestamp: datetime.datetime | Unset = UNSET,
+        query: str | Unset = UNSET,
+        preferred_summary_length: int | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+    ) -> None:
+        self.timestamp = timestamp
+        self.query = query
+        self.preferred_summary_length = preferred_summary_length
+        self.document_specs = document_specs
+        self.tracking_token = tracking_token
 
-@attrs.define(slots=True, kw_only=True)
-class Summary:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Summary(Model):
     """The ``Summary`` object."""
 
     text: str | Unset = attrs.field(default=UNSET)
@@ -5657,25 +9743,45 @@ class Summary:
         default=UNSET, metadata={"json": "followUpPrompts"}
     )
 
+    def __init__(
+        self, *, text: str | Unset = UNSET, follow_up_prompts: list[str] | Unset = UNSET
+    ) -> None:
+        self.text = text
+        self.follow_up_prompts = follow_up_prompts
 
-@attrs.define(slots=True, kw_only=True)
-class SummarizeResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SummarizeResponse(Model):
     """The ``SummarizeResponse`` object."""
 
     error: SummarizeResponseError | Unset = attrs.field(default=UNSET)
     summary: Summary | Unset = attrs.field(default=UNSET)
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
 
+    def __init__(
+        self,
+        *,
+        error: SummarizeResponseError | Unset = UNSET,
+        summary: Summary | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+    ) -> None:
+        self.error = error
+        self.summary = summary
+        self.tracking_token = tracking_token
 
-@attrs.define(slots=True, kw_only=True)
-class SummarizeResponseError:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SummarizeResponseError(Model):
     """The ``SummarizeResponseError`` object."""
 
     message: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, message: str | Unset = UNSET) -> None:
+        self.message = message
 
-@attrs.define(slots=True, kw_only=True)
-class ReminderRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ReminderRequest(Model):
     """The ``ReminderRequest`` object.
 
     Required: document_id.
@@ -5686,16 +9792,32 @@ class ReminderRequest:
     remind_in_days: int | Unset = attrs.field(default=UNSET, metadata={"json": "remindInDays"})
     reason: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        document_id: str,
+        assignee: str | Unset = UNSET,
+        remind_in_days: int | Unset = UNSET,
+        reason: str | Unset = UNSET,
+    ) -> None:
+        self.document_id = document_id
+        self.assignee = assignee
+        self.remind_in_days = remind_in_days
+        self.reason = reason
 
-@attrs.define(slots=True, kw_only=True)
-class VerificationFeed:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class VerificationFeed(Model):
     """The ``VerificationFeed`` object."""
 
     documents: list[Verification] | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, documents: list[Verification] | Unset = UNSET) -> None:
+        self.documents = documents
 
-@attrs.define(slots=True, kw_only=True)
-class VerifyRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class VerifyRequest(Model):
     """The ``VerifyRequest`` object.
 
     Required: document_id.
@@ -5703,6 +9825,10 @@ class VerifyRequest:
 
     document_id: str = attrs.field(metadata={"json": "documentId"})
     action: VerifyRequestAction | Unset = attrs.field(default=UNSET)
+
+    def __init__(self, *, document_id: str, action: VerifyRequestAction | Unset = UNSET) -> None:
+        self.document_id = document_id
+        self.action = action
 
 
 class VerifyRequestAction(OpenEnum):
@@ -5713,8 +9839,8 @@ class VerifyRequestAction(OpenEnum):
     UNVERIFY = "UNVERIFY"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ToolParameter:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ToolParameter(Model):
     """The ``ToolParameter`` object."""
 
     type_: ToolParameterType | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
@@ -5727,6 +9853,25 @@ class ToolParameter:
     items: ToolParameter | Unset = attrs.field(default=UNSET)
     properties: dict[str, ToolParameter] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        type_: ToolParameterType | Unset = UNSET,
+        name: str | Unset = UNSET,
+        description: str | Unset = UNSET,
+        is_required: bool | Unset = UNSET,
+        possible_values: list[str] | Unset = UNSET,
+        items: ToolParameter | Unset = UNSET,
+        properties: dict[str, ToolParameter] | Unset = UNSET,
+    ) -> None:
+        self.type_ = type_
+        self.name = name
+        self.description = description
+        self.is_required = is_required
+        self.possible_values = possible_values
+        self.items = items
+        self.properties = properties
+
 
 class ToolParameterType(OpenEnum):
     """Values of ``ToolParameterType``; unknown values are accepted."""
@@ -5738,8 +9883,8 @@ class ToolParameterType(OpenEnum):
     ARRAY = "array"
 
 
-@attrs.define(slots=True, kw_only=True)
-class Tool:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Tool(Model):
     """The ``Tool`` object."""
 
     type_: ToolType | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
@@ -5747,6 +9892,21 @@ class Tool:
     display_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "displayName"})
     description: str | Unset = attrs.field(default=UNSET)
     parameters: dict[str, ToolParameter] | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        type_: ToolType | Unset = UNSET,
+        name: str | Unset = UNSET,
+        display_name: str | Unset = UNSET,
+        description: str | Unset = UNSET,
+        parameters: dict[str, ToolParameter] | Unset = UNSET,
+    ) -> None:
+        self.type_ = type_
+        self.name = name
+        self.display_name = display_name
+        self.description = description
+        self.parameters = parameters
 
 
 class ToolType(OpenEnum):
@@ -5756,15 +9916,18 @@ class ToolType(OpenEnum):
     WRITE = "WRITE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ToolsListResponse:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ToolsListResponse(Model):
     """The ``ToolsListResponse`` object."""
 
     tools: list[Tool] | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, tools: list[Tool] | Unset = UNSET) -> None:
+        self.tools = tools
 
-@attrs.define(slots=True, kw_only=True)
-class ToolsCallParameter:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ToolsCallParameter(Model):
     """The ``ToolsCallParameter`` object.
 
     Required: name, value.
@@ -5775,9 +9938,22 @@ class ToolsCallParameter:
     items: list[ToolsCallParameter] | Unset = attrs.field(default=UNSET)
     properties: dict[str, ToolsCallParameter] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        value: str,
+        items: list[ToolsCallParameter] | Unset = UNSET,
+        properties: dict[str, ToolsCallParameter] | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.value = value
+        self.items = items
+        self.properties = properties
 
-@attrs.define(slots=True, kw_only=True)
-class ToolsCallRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ToolsCallRequest(Model):
     """The ``ToolsCallRequest`` object.
 
     Required: name, parameters.
@@ -5786,9 +9962,13 @@ class ToolsCallRequest:
     name: str
     parameters: dict[str, ToolsCallParameter]
 
+    def __init__(self, *, name: str, parameters: dict[str, ToolsCallParameter]) -> None:
+        self.name = name
+        self.parameters = parameters
 
-@attrs.define(slots=True, kw_only=True)
-class ToolsCallResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ToolsCallResponse(Model):
     """The ``ToolsCallResponse`` object."""
 
     raw_response: dict[str, Any] | Unset = attrs.field(
@@ -5796,9 +9976,15 @@ class ToolsCallResponse:
     )
     error: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, raw_response: dict[str, Any] | Unset = UNSET, error: str | Unset = UNSET
+    ) -> None:
+        self.raw_response = raw_response
+        self.error = error
 
-@attrs.define(slots=True, kw_only=True)
-class IndexDocumentRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class IndexDocumentRequest(Model):
     """The ``IndexDocumentRequest`` object.
 
     Required: document.
@@ -5807,9 +9993,13 @@ class IndexDocumentRequest:
     version: int | Unset = attrs.field(default=UNSET)
     document: DocumentDefinition
 
+    def __init__(self, *, document: DocumentDefinition, version: int | Unset = UNSET) -> None:
+        self.version = version
+        self.document = document
 
-@attrs.define(slots=True, kw_only=True)
-class IndexDocumentsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class IndexDocumentsRequest(Model):
     """The ``IndexDocumentsRequest`` object.
 
     Required: datasource, documents.
@@ -5819,9 +10009,20 @@ class IndexDocumentsRequest:
     datasource: str
     documents: list[DocumentDefinition]
 
+    def __init__(
+        self,
+        *,
+        datasource: str,
+        documents: list[DocumentDefinition],
+        upload_id: str | Unset = UNSET,
+    ) -> None:
+        self.upload_id = upload_id
+        self.datasource = datasource
+        self.documents = documents
 
-@attrs.define(slots=True, kw_only=True)
-class UpdatePermissionsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UpdatePermissionsRequest(Model):
     """The ``UpdatePermissionsRequest`` object.
 
     Required: datasource, permissions.
@@ -5833,9 +10034,24 @@ class UpdatePermissionsRequest:
     view_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "viewURL"})
     permissions: DocumentPermissionsDefinition
 
+    def __init__(
+        self,
+        *,
+        datasource: str,
+        permissions: DocumentPermissionsDefinition,
+        object_type: str | Unset = UNSET,
+        id: str | Unset = UNSET,
+        view_url: str | Unset = UNSET,
+    ) -> None:
+        self.datasource = datasource
+        self.object_type = object_type
+        self.id = id
+        self.view_url = view_url
+        self.permissions = permissions
 
-@attrs.define(slots=True, kw_only=True)
-class GetDocumentCountRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetDocumentCountRequest(Model):
     """The ``GetDocumentCountRequest`` object.
 
     Required: datasource.
@@ -5843,16 +10059,22 @@ class GetDocumentCountRequest:
 
     datasource: str
 
+    def __init__(self, *, datasource: str) -> None:
+        self.datasource = datasource
 
-@attrs.define(slots=True, kw_only=True)
-class GetDocumentCountResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetDocumentCountResponse(Model):
     """The ``GetDocumentCountResponse`` object."""
 
     document_count: int | Unset = attrs.field(default=UNSET, metadata={"json": "documentCount"})
 
+    def __init__(self, *, document_count: int | Unset = UNSET) -> None:
+        self.document_count = document_count
 
-@attrs.define(slots=True, kw_only=True)
-class GetDocumentStatusRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetDocumentStatusRequest(Model):
     """The ``GetDocumentStatusRequest`` object.
 
     Required: datasource, object_type, doc_id.
@@ -5862,9 +10084,14 @@ class GetDocumentStatusRequest:
     object_type: str = attrs.field(metadata={"json": "objectType"})
     doc_id: str = attrs.field(metadata={"json": "docId"})
 
+    def __init__(self, *, datasource: str, object_type: str, doc_id: str) -> None:
+        self.datasource = datasource
+        self.object_type = object_type
+        self.doc_id = doc_id
 
-@attrs.define(slots=True, kw_only=True)
-class GetDocumentStatusResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetDocumentStatusResponse(Model):
     """The ``GetDocumentStatusResponse`` object."""
 
     upload_status: str | Unset = attrs.field(default=UNSET, metadata={"json": "uploadStatus"})
@@ -5872,9 +10099,22 @@ class GetDocumentStatusResponse:
     indexing_status: str | Unset = attrs.field(default=UNSET, metadata={"json": "indexingStatus"})
     last_indexed_at: int | Unset = attrs.field(default=UNSET, metadata={"json": "lastIndexedAt"})
 
+    def __init__(
+        self,
+        *,
+        upload_status: str | Unset = UNSET,
+        last_uploaded_at: int | Unset = UNSET,
+        indexing_status: str | Unset = UNSET,
+        last_indexed_at: int | Unset = UNSET,
+    ) -> None:
+        self.upload_status = upload_status
+        self.last_uploaded_at = last_uploaded_at
+        self.indexing_status = indexing_status
+        self.last_indexed_at = last_indexed_at
 
-@attrs.define(slots=True, kw_only=True)
-class BulkIndexRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class BulkIndexRequest(Model):
     """The ``BulkIndexRequest`` object.
 
     Required: upload_id.
@@ -5887,9 +10127,22 @@ class BulkIndexRequest:
         default=UNSET, metadata={"json": "forceRestartUpload"}
     )
 
+    def __init__(
+        self,
+        *,
+        upload_id: str,
+        is_first_page: bool | Unset = UNSET,
+        is_last_page: bool | Unset = UNSET,
+        force_restart_upload: bool | Unset = UNSET,
+    ) -> None:
+        self.upload_id = upload_id
+        self.is_first_page = is_first_page
+        self.is_last_page = is_last_page
+        self.force_restart_upload = force_restart_upload
 
-@attrs.define(slots=True, kw_only=True)
-class BulkIndexTeamsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class BulkIndexTeamsRequest(Model):
     """The ``BulkIndexTeamsRequest`` object.
 
     Required: upload_id, teams.
@@ -5903,9 +10156,24 @@ class BulkIndexTeamsRequest:
     )
     teams: list[TeamInfoDefinition]
 
+    def __init__(
+        self,
+        *,
+        upload_id: str,
+        teams: list[TeamInfoDefinition],
+        is_first_page: bool | Unset = UNSET,
+        is_last_page: bool | Unset = UNSET,
+        force_restart_upload: bool | Unset = UNSET,
+    ) -> None:
+        self.upload_id = upload_id
+        self.is_first_page = is_first_page
+        self.is_last_page = is_last_page
+        self.force_restart_upload = force_restart_upload
+        self.teams = teams
 
-@attrs.define(slots=True, kw_only=True)
-class BulkIndexEmployeesRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class BulkIndexEmployeesRequest(Model):
     """The ``BulkIndexEmployeesRequest`` object.
 
     Required: upload_id, employees.
@@ -5922,9 +10190,26 @@ class BulkIndexEmployeesRequest:
         default=UNSET, metadata={"json": "disableStaleDataDeletionCheck"}
     )
 
+    def __init__(
+        self,
+        *,
+        upload_id: str,
+        employees: list[EmployeeInfoDefinition],
+        is_first_page: bool | Unset = UNSET,
+        is_last_page: bool | Unset = UNSET,
+        force_restart_upload: bool | Unset = UNSET,
+        disable_stale_data_deletion_check: bool | Unset = UNSET,
+    ) -> None:
+        self.upload_id = upload_id
+        self.is_first_page = is_first_page
+        self.is_last_page = is_last_page
+        self.force_restart_upload = force_restart_upload
+        self.employees = employees
+        self.disable_stale_data_deletion_check = disable_stale_data_deletion_check
 
-@attrs.define(slots=True, kw_only=True)
-class BulkIndexDocumentsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class BulkIndexDocumentsRequest(Model):
     """The ``BulkIndexDocumentsRequest`` object.
 
     Required: upload_id, datasource, documents.
@@ -5942,16 +10227,38 @@ class BulkIndexDocumentsRequest:
         default=UNSET, metadata={"json": "disableStaleDocumentDeletionCheck"}
     )
 
+    def __init__(
+        self,
+        *,
+        upload_id: str,
+        datasource: str,
+        documents: list[DocumentDefinition],
+        is_first_page: bool | Unset = UNSET,
+        is_last_page: bool | Unset = UNSET,
+        force_restart_upload: bool | Unset = UNSET,
+        disable_stale_document_deletion_check: bool | Unset = UNSET,
+    ) -> None:
+        self.upload_id = upload_id
+        self.is_first_page = is_first_page
+        self.is_last_page = is_last_page
+        self.force_restart_upload = force_restart_upload
+        self.datasource = datasource
+        self.documents = documents
+        self.disable_stale_document_deletion_check = disable_stale_document_deletion_check
 
-@attrs.define(slots=True, kw_only=True)
-class ProcessAllDocumentsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ProcessAllDocumentsRequest(Model):
     """The ``ProcessAllDocumentsRequest`` object."""
 
     datasource: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, datasource: str | Unset = UNSET) -> None:
+        self.datasource = datasource
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteDocumentRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteDocumentRequest(Model):
     """The ``DeleteDocumentRequest`` object.
 
     Required: datasource, object_type, id.
@@ -5962,9 +10269,17 @@ class DeleteDocumentRequest:
     object_type: str = attrs.field(metadata={"json": "objectType"})
     id: str
 
+    def __init__(
+        self, *, datasource: str, object_type: str, id: str, version: int | Unset = UNSET
+    ) -> None:
+        self.version = version
+        self.datasource = datasource
+        self.object_type = object_type
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class IndexUserRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class IndexUserRequest(Model):
     """The ``IndexUserRequest`` object.
 
     Required: datasource, user.
@@ -5974,9 +10289,16 @@ class IndexUserRequest:
     datasource: str
     user: DatasourceUserDefinition
 
+    def __init__(
+        self, *, datasource: str, user: DatasourceUserDefinition, version: int | Unset = UNSET
+    ) -> None:
+        self.version = version
+        self.datasource = datasource
+        self.user = user
 
-@attrs.define(slots=True, kw_only=True)
-class GetUserCountRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetUserCountRequest(Model):
     """The ``GetUserCountRequest`` object.
 
     Required: datasource.
@@ -5984,16 +10306,22 @@ class GetUserCountRequest:
 
     datasource: str
 
+    def __init__(self, *, datasource: str) -> None:
+        self.datasource = datasource
 
-@attrs.define(slots=True, kw_only=True)
-class GetUserCountResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetUserCountResponse(Model):
     """The ``GetUserCountResponse`` object."""
 
     user_count: int | Unset = attrs.field(default=UNSET, metadata={"json": "userCount"})
 
+    def __init__(self, *, user_count: int | Unset = UNSET) -> None:
+        self.user_count = user_count
 
-@attrs.define(slots=True, kw_only=True)
-class BulkIndexUsersRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class BulkIndexUsersRequest(Model):
     """The ``BulkIndexUsersRequest`` object.
 
     Required: upload_id, datasource, users.
@@ -6011,9 +10339,28 @@ class BulkIndexUsersRequest:
         default=UNSET, metadata={"json": "disableStaleDataDeletionCheck"}
     )
 
+    def __init__(
+        self,
+        *,
+        upload_id: str,
+        datasource: str,
+        users: list[DatasourceUserDefinition],
+        is_first_page: bool | Unset = UNSET,
+        is_last_page: bool | Unset = UNSET,
+        force_restart_upload: bool | Unset = UNSET,
+        disable_stale_data_deletion_check: bool | Unset = UNSET,
+    ) -> None:
+        self.upload_id = upload_id
+        self.is_first_page = is_first_page
+        self.is_last_page = is_last_page
+        self.force_restart_upload = force_restart_upload
+        self.datasource = datasource
+        self.users = users
+        self.disable_stale_data_deletion_check = disable_stale_data_deletion_check
 
-@attrs.define(slots=True, kw_only=True)
-class GreenlistUsersRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GreenlistUsersRequest(Model):
     """The ``GreenlistUsersRequest`` object.
 
     Required: datasource, emails.
@@ -6022,9 +10369,13 @@ class GreenlistUsersRequest:
     datasource: str
     emails: list[str]
 
+    def __init__(self, *, datasource: str, emails: list[str]) -> None:
+        self.datasource = datasource
+        self.emails = emails
 
-@attrs.define(slots=True, kw_only=True)
-class DatasourceUserDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DatasourceUserDefinition(Model):
     """The ``DatasourceUserDefinition`` object.
 
     Required: email, name.
@@ -6035,9 +10386,22 @@ class DatasourceUserDefinition:
     name: str
     is_active: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isActive"})
 
+    def __init__(
+        self,
+        *,
+        email: str,
+        name: str,
+        user_id: str | Unset = UNSET,
+        is_active: bool | Unset = UNSET,
+    ) -> None:
+        self.email = email
+        self.user_id = user_id
+        self.name = name
+        self.is_active = is_active
 
-@attrs.define(slots=True, kw_only=True)
-class IndexGroupRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class IndexGroupRequest(Model):
     """The ``IndexGroupRequest`` object.
 
     Required: datasource, group.
@@ -6047,9 +10411,16 @@ class IndexGroupRequest:
     datasource: str
     group: DatasourceGroupDefinition
 
+    def __init__(
+        self, *, datasource: str, group: DatasourceGroupDefinition, version: int | Unset = UNSET
+    ) -> None:
+        self.version = version
+        self.datasource = datasource
+        self.group = group
 
-@attrs.define(slots=True, kw_only=True)
-class BulkIndexGroupsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class BulkIndexGroupsRequest(Model):
     """The ``BulkIndexGroupsRequest`` object.
 
     Required: upload_id, datasource, groups.
@@ -6067,9 +10438,28 @@ class BulkIndexGroupsRequest:
         default=UNSET, metadata={"json": "disableStaleDataDeletionCheck"}
     )
 
+    def __init__(
+        self,
+        *,
+        upload_id: str,
+        datasource: str,
+        groups: list[DatasourceGroupDefinition],
+        is_first_page: bool | Unset = UNSET,
+        is_last_page: bool | Unset = UNSET,
+        force_restart_upload: bool | Unset = UNSET,
+        disable_stale_data_deletion_check: bool | Unset = UNSET,
+    ) -> None:
+        self.upload_id = upload_id
+        self.is_first_page = is_first_page
+        self.is_last_page = is_last_page
+        self.force_restart_upload = force_restart_upload
+        self.datasource = datasource
+        self.groups = groups
+        self.disable_stale_data_deletion_check = disable_stale_data_deletion_check
 
-@attrs.define(slots=True, kw_only=True)
-class DatasourceGroupDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DatasourceGroupDefinition(Model):
     """The ``DatasourceGroupDefinition`` object.
 
     Required: name.
@@ -6077,9 +10467,12 @@ class DatasourceGroupDefinition:
 
     name: str
 
+    def __init__(self, *, name: str) -> None:
+        self.name = name
 
-@attrs.define(slots=True, kw_only=True)
-class IndexMembershipRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class IndexMembershipRequest(Model):
     """The ``IndexMembershipRequest`` object.
 
     Required: datasource, membership.
@@ -6089,9 +10482,20 @@ class IndexMembershipRequest:
     datasource: str
     membership: DatasourceMembershipDefinition
 
+    def __init__(
+        self,
+        *,
+        datasource: str,
+        membership: DatasourceMembershipDefinition,
+        version: int | Unset = UNSET,
+    ) -> None:
+        self.version = version
+        self.datasource = datasource
+        self.membership = membership
 
-@attrs.define(slots=True, kw_only=True)
-class BulkIndexMembershipsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class BulkIndexMembershipsRequest(Model):
     """The ``BulkIndexMembershipsRequest`` object.
 
     Required: upload_id, datasource, memberships.
@@ -6107,16 +10511,38 @@ class BulkIndexMembershipsRequest:
     group: str | Unset = attrs.field(default=UNSET)
     memberships: list[DatasourceBulkMembershipDefinition]
 
+    def __init__(
+        self,
+        *,
+        upload_id: str,
+        datasource: str,
+        memberships: list[DatasourceBulkMembershipDefinition],
+        is_first_page: bool | Unset = UNSET,
+        is_last_page: bool | Unset = UNSET,
+        force_restart_upload: bool | Unset = UNSET,
+        group: str | Unset = UNSET,
+    ) -> None:
+        self.upload_id = upload_id
+        self.is_first_page = is_first_page
+        self.is_last_page = is_last_page
+        self.force_restart_upload = force_restart_upload
+        self.datasource = datasource
+        self.group = group
+        self.memberships = memberships
 
-@attrs.define(slots=True, kw_only=True)
-class ProcessAllMembershipsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ProcessAllMembershipsRequest(Model):
     """The ``ProcessAllMembershipsRequest`` object."""
 
     datasource: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, datasource: str | Unset = UNSET) -> None:
+        self.datasource = datasource
 
-@attrs.define(slots=True, kw_only=True)
-class DatasourceMembershipDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DatasourceMembershipDefinition(Model):
     """The ``DatasourceMembershipDefinition`` object.
 
     Required: group_name.
@@ -6128,9 +10554,20 @@ class DatasourceMembershipDefinition:
         default=UNSET, metadata={"json": "memberGroupName"}
     )
 
+    def __init__(
+        self,
+        *,
+        group_name: str,
+        member_user_id: str | Unset = UNSET,
+        member_group_name: str | Unset = UNSET,
+    ) -> None:
+        self.group_name = group_name
+        self.member_user_id = member_user_id
+        self.member_group_name = member_group_name
 
-@attrs.define(slots=True, kw_only=True)
-class DatasourceBulkMembershipDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DatasourceBulkMembershipDefinition(Model):
     """The ``DatasourceBulkMembershipDefinition`` object."""
 
     member_user_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "memberUserId"})
@@ -6138,9 +10575,15 @@ class DatasourceBulkMembershipDefinition:
         default=UNSET, metadata={"json": "memberGroupName"}
     )
 
+    def __init__(
+        self, *, member_user_id: str | Unset = UNSET, member_group_name: str | Unset = UNSET
+    ) -> None:
+        self.member_user_id = member_user_id
+        self.member_group_name = member_group_name
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteUserRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteUserRequest(Model):
     """The ``DeleteUserRequest`` object.
 
     Required: datasource, email.
@@ -6150,9 +10593,14 @@ class DeleteUserRequest:
     datasource: str
     email: str
 
+    def __init__(self, *, datasource: str, email: str, version: int | Unset = UNSET) -> None:
+        self.version = version
+        self.datasource = datasource
+        self.email = email
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteGroupRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteGroupRequest(Model):
     """The ``DeleteGroupRequest`` object.
 
     Required: datasource, group_name.
@@ -6162,9 +10610,14 @@ class DeleteGroupRequest:
     datasource: str
     group_name: str = attrs.field(metadata={"json": "groupName"})
 
+    def __init__(self, *, datasource: str, group_name: str, version: int | Unset = UNSET) -> None:
+        self.version = version
+        self.datasource = datasource
+        self.group_name = group_name
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteMembershipRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteMembershipRequest(Model):
     """The ``DeleteMembershipRequest`` object.
 
     Required: datasource, membership.
@@ -6174,9 +10627,20 @@ class DeleteMembershipRequest:
     datasource: str
     membership: DatasourceMembershipDefinition
 
+    def __init__(
+        self,
+        *,
+        datasource: str,
+        membership: DatasourceMembershipDefinition,
+        version: int | Unset = UNSET,
+    ) -> None:
+        self.version = version
+        self.datasource = datasource
+        self.membership = membership
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteEmployeeRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteEmployeeRequest(Model):
     """The ``DeleteEmployeeRequest`` object.
 
     Required: employee_email.
@@ -6185,9 +10649,13 @@ class DeleteEmployeeRequest:
     version: int | Unset = attrs.field(default=UNSET)
     employee_email: str = attrs.field(metadata={"json": "employeeEmail"})
 
+    def __init__(self, *, employee_email: str, version: int | Unset = UNSET) -> None:
+        self.version = version
+        self.employee_email = employee_email
 
-@attrs.define(slots=True, kw_only=True)
-class DeleteTeamRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DeleteTeamRequest(Model):
     """The ``DeleteTeamRequest`` object.
 
     Required: id.
@@ -6195,9 +10663,12 @@ class DeleteTeamRequest:
 
     id: str
 
+    def __init__(self, *, id: str) -> None:
+        self.id = id
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentDefinition(Model):
     """The ``DocumentDefinition`` object.
 
     Required: datasource.
@@ -6237,9 +10708,60 @@ class DocumentDefinition:
         default=UNSET, metadata={"json": "customProperties"}
     )
 
+    def __init__(
+        self,
+        *,
+        datasource: str,
+        title: str | Unset = UNSET,
+        filename: str | Unset = UNSET,
+        container: str | Unset = UNSET,
+        container_datasource_id: str | Unset = UNSET,
+        container_object_type: str | Unset = UNSET,
+        object_type: str | Unset = UNSET,
+        view_url: str | Unset = UNSET,
+        id: str | Unset = UNSET,
+        summary: ContentDefinition | Unset = UNSET,
+        body: ContentDefinition | Unset = UNSET,
+        author: UserReferenceDefinition | Unset = UNSET,
+        owner: UserReferenceDefinition | Unset = UNSET,
+        permissions: DocumentPermissionsDefinition | Unset = UNSET,
+        created_at: int | Unset = UNSET,
+        updated_at: int | Unset = UNSET,
+        updated_by: UserReferenceDefinition | Unset = UNSET,
+        tags: list[str] | Unset = UNSET,
+        interactions: DocumentInteractionsDefinition | Unset = UNSET,
+        status: str | Unset = UNSET,
+        additional_urls: list[str] | Unset = UNSET,
+        comments: list[CommentDefinition] | Unset = UNSET,
+        custom_properties: list[CustomProperty] | Unset = UNSET,
+    ) -> None:
+        self.title = title
+        self.filename = filename
+        self.container = container
+        self.container_datasource_id = container_datasource_id
+        self.container_object_type = container_object_type
+        self.datasource = datasource
+        self.object_type = object_type
+        self.view_url = view_url
+        self.id = id
+        self.summary = summary
+        self.body = body
+        self.author = author
+        self.owner = owner
+        self.permissions = permissions
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.updated_by = updated_by
+        self.tags = tags
+        self.interactions = interactions
+        self.status = status
+        self.additional_urls = additional_urls
+        self.comments = comments
+        self.custom_properties = custom_properties
 
-@attrs.define(slots=True, kw_only=True)
-class CommentDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CommentDefinition(Model):
     """The ``CommentDefinition`` object.
 
     Required: id.
@@ -6254,9 +10776,26 @@ class CommentDefinition:
         default=UNSET, metadata={"json": "updatedBy"}
     )
 
+    def __init__(
+        self,
+        *,
+        id: str,
+        author: UserReferenceDefinition | Unset = UNSET,
+        content: ContentDefinition | Unset = UNSET,
+        created_at: int | Unset = UNSET,
+        updated_at: int | Unset = UNSET,
+        updated_by: UserReferenceDefinition | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.author = author
+        self.content = content
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.updated_by = updated_by
 
-@attrs.define(slots=True, kw_only=True)
-class ContentDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ContentDefinition(Model):
     """The ``ContentDefinition`` object.
 
     Required: mime_type.
@@ -6266,9 +10805,20 @@ class ContentDefinition:
     text_content: str | Unset = attrs.field(default=UNSET, metadata={"json": "textContent"})
     binary_content: str | Unset = attrs.field(default=UNSET, metadata={"json": "binaryContent"})
 
+    def __init__(
+        self,
+        *,
+        mime_type: str,
+        text_content: str | Unset = UNSET,
+        binary_content: str | Unset = UNSET,
+    ) -> None:
+        self.mime_type = mime_type
+        self.text_content = text_content
+        self.binary_content = binary_content
 
-@attrs.define(slots=True, kw_only=True)
-class UserReferenceDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UserReferenceDefinition(Model):
     """The ``UserReferenceDefinition`` object."""
 
     email: str | Unset = attrs.field(default=UNSET)
@@ -6277,18 +10827,32 @@ class UserReferenceDefinition:
     )
     name: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        email: str | Unset = UNSET,
+        datasource_user_id: str | Unset = UNSET,
+        name: str | Unset = UNSET,
+    ) -> None:
+        self.email = email
+        self.datasource_user_id = datasource_user_id
+        self.name = name
 
-@attrs.define(slots=True, kw_only=True)
-class PermissionsGroupIntersectionDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PermissionsGroupIntersectionDefinition(Model):
     """The ``PermissionsGroupIntersectionDefinition`` object."""
 
     required_groups: list[str] | Unset = attrs.field(
         default=UNSET, metadata={"json": "requiredGroups"}
     )
 
+    def __init__(self, *, required_groups: list[str] | Unset = UNSET) -> None:
+        self.required_groups = required_groups
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentPermissionsDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentPermissionsDefinition(Model):
     """The ``DocumentPermissionsDefinition`` object."""
 
     allowed_users: list[UserReferenceDefinition] | Unset = attrs.field(
@@ -6307,18 +10871,44 @@ class DocumentPermissionsDefinition:
         default=UNSET, metadata={"json": "allowAllDatasourceUsersAccess"}
     )
 
+    def __init__(
+        self,
+        *,
+        allowed_users: list[UserReferenceDefinition] | Unset = UNSET,
+        allowed_groups: list[str] | Unset = UNSET,
+        allowed_group_intersections: list[PermissionsGroupIntersectionDefinition] | Unset = UNSET,
+        allow_anonymous_access: bool | Unset = UNSET,
+        allow_all_datasource_users_access: bool | Unset = UNSET,
+    ) -> None:
+        self.allowed_users = allowed_users
+        self.allowed_groups = allowed_groups
+        self.allowed_group_intersections = allowed_group_intersections
+        self.allow_anonymous_access = allow_anonymous_access
+        self.allow_all_datasource_users_access = allow_all_datasource_users_access
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentInteractionsDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentInteractionsDefinition(Model):
     """The ``DocumentInteractionsDefinition`` object."""
 
     num_views: int | Unset = attrs.field(default=UNSET, metadata={"json": "numViews"})
     num_likes: int | Unset = attrs.field(default=UNSET, metadata={"json": "numLikes"})
     num_comments: int | Unset = attrs.field(default=UNSET, metadata={"json": "numComments"})
 
+    def __init__(
+        self,
+        *,
+        num_views: int | Unset = UNSET,
+        num_likes: int | Unset = UNSET,
+        num_comments: int | Unset = UNSET,
+    ) -> None:
+        self.num_views = num_views
+        self.num_likes = num_likes
+        self.num_comments = num_comments
 
-@attrs.define(slots=True, kw_only=True)
-class CheckDocumentAccessRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CheckDocumentAccessRequest(Model):
     """The ``CheckDocumentAccessRequest`` object.
 
     Required: datasource, object_type, doc_id, user_email.
@@ -6329,24 +10919,37 @@ class CheckDocumentAccessRequest:
     doc_id: str = attrs.field(metadata={"json": "docId"})
     user_email: str = attrs.field(metadata={"json": "userEmail"})
 
+    def __init__(self, *, datasource: str, object_type: str, doc_id: str, user_email: str) -> None:
+        self.datasource = datasource
+        self.object_type = object_type
+        self.doc_id = doc_id
+        self.user_email = user_email
 
-@attrs.define(slots=True, kw_only=True)
-class CheckDocumentAccessResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CheckDocumentAccessResponse(Model):
     """The ``CheckDocumentAccessResponse`` object."""
 
     has_access: bool | Unset = attrs.field(default=UNSET, metadata={"json": "hasAccess"})
 
+    def __init__(self, *, has_access: bool | Unset = UNSET) -> None:
+        self.has_access = has_access
 
-@attrs.define(slots=True, kw_only=True)
-class CustomProperty:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CustomProperty(Model):
     """The ``CustomProperty`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
     value: Any | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, name: str | Unset = UNSET, value: Any | Unset = UNSET) -> None:
+        self.name = name
+        self.value = value
 
-@attrs.define(slots=True, kw_only=True)
-class GetDatasourceConfigRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetDatasourceConfigRequest(Model):
     """The ``GetDatasourceConfigRequest`` object.
 
     Required: datasource.
@@ -6354,9 +10957,12 @@ class GetDatasourceConfigRequest:
 
     datasource: str
 
+    def __init__(self, *, datasource: str) -> None:
+        self.datasource = datasource
 
-@attrs.define(slots=True, kw_only=True)
-class DatasourceConfigList:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DatasourceConfigList(Model):
     """The ``DatasourceConfigList`` object.
 
     Required: datasource_config.
@@ -6366,9 +10972,12 @@ class DatasourceConfigList:
         metadata={"json": "datasourceConfig"}
     )
 
+    def __init__(self, *, datasource_config: list[SharedDatasourceConfig]) -> None:
+        self.datasource_config = datasource_config
 
-@attrs.define(slots=True, kw_only=True)
-class RotateTokenResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class RotateTokenResponse(Model):
     """The ``RotateTokenResponse`` object."""
 
     raw_secret: str | Unset = attrs.field(default=UNSET, metadata={"json": "rawSecret"})
@@ -6377,9 +10986,20 @@ class RotateTokenResponse:
         default=UNSET, metadata={"json": "rotationPeriodMinutes"}
     )
 
+    def __init__(
+        self,
+        *,
+        raw_secret: str | Unset = UNSET,
+        created_at: int | Unset = UNSET,
+        rotation_period_minutes: int | Unset = UNSET,
+    ) -> None:
+        self.raw_secret = raw_secret
+        self.created_at = created_at
+        self.rotation_period_minutes = rotation_period_minutes
 
-@attrs.define(slots=True, kw_only=True)
-class IndexEmployeeRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class IndexEmployeeRequest(Model):
     """The ``IndexEmployeeRequest`` object.
 
     Required: employee.
@@ -6388,41 +11008,69 @@ class IndexEmployeeRequest:
     employee: EmployeeInfoDefinition
     version: int | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, employee: EmployeeInfoDefinition, version: int | Unset = UNSET) -> None:
+        self.employee = employee
+        self.version = version
 
-@attrs.define(slots=True, kw_only=True)
-class IndexEmployeeListRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class IndexEmployeeListRequest(Model):
     """The ``IndexEmployeeListRequest`` object."""
 
     employees: list[IndexEmployeeRequest] | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, employees: list[IndexEmployeeRequest] | Unset = UNSET) -> None:
+        self.employees = employees
 
-@attrs.define(slots=True, kw_only=True)
-class SocialNetworkDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SocialNetworkDefinition(Model):
     """The ``SocialNetworkDefinition`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
     profile_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "profileName"})
     profile_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "profileUrl"})
 
+    def __init__(
+        self,
+        *,
+        name: str | Unset = UNSET,
+        profile_name: str | Unset = UNSET,
+        profile_url: str | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.profile_name = profile_name
+        self.profile_url = profile_url
 
-@attrs.define(slots=True, kw_only=True)
-class AdditionalFieldDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AdditionalFieldDefinition(Model):
     """The ``AdditionalFieldDefinition`` object."""
 
     key: str | Unset = attrs.field(default=UNSET)
     value: list[dict[str, Any]] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, key: str | Unset = UNSET, value: list[dict[str, Any]] | Unset = UNSET
+    ) -> None:
+        self.key = key
+        self.value = value
 
-@attrs.define(slots=True, kw_only=True)
-class HypertextField:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class HypertextField(Model):
     """The ``HypertextField`` object."""
 
     anchor: str | Unset = attrs.field(default=UNSET)
     hyperlink: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, anchor: str | Unset = UNSET, hyperlink: str | Unset = UNSET) -> None:
+        self.anchor = anchor
+        self.hyperlink = hyperlink
 
-@attrs.define(slots=True, kw_only=True)
-class EmployeeInfoDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EmployeeInfoDefinition(Model):
     """The ``EmployeeInfoDefinition`` object.
 
     Required: email, department.
@@ -6466,26 +11114,98 @@ class EmployeeInfoDefinition:
         default=UNSET, metadata={"json": "additionalFields"}
     )
 
+    def __init__(
+        self,
+        *,
+        email: str,
+        department: str,
+        first_name: str | Unset = UNSET,
+        last_name: str | Unset = UNSET,
+        preferred_name: str | Unset = UNSET,
+        id: str | Unset = UNSET,
+        phone_number: str | Unset = UNSET,
+        location: str | Unset = UNSET,
+        structured_location: StructuredLocation | Unset = UNSET,
+        title: str | Unset = UNSET,
+        photo_url: str | Unset = UNSET,
+        business_unit: str | Unset = UNSET,
+        datasource_profiles: list[DatasourceProfile] | Unset = UNSET,
+        teams: list[EmployeeTeamInfo] | Unset = UNSET,
+        start_date: datetime.date | Unset = UNSET,
+        end_date: datetime.date | Unset = UNSET,
+        bio: str | Unset = UNSET,
+        pronoun: str | Unset = UNSET,
+        also_known_as: list[str] | Unset = UNSET,
+        profile_url: str | Unset = UNSET,
+        social_networks: list[SocialNetworkDefinition] | Unset = UNSET,
+        manager_email: str | Unset = UNSET,
+        manager_id: str | Unset = UNSET,
+        type_: str | Unset = UNSET,
+        relationships: list[EntityRelationship] | Unset = UNSET,
+        status: str | Unset = UNSET,
+        additional_fields: list[AdditionalFieldDefinition] | Unset = UNSET,
+    ) -> None:
+        self.email = email
+        self.first_name = first_name
+        self.last_name = last_name
+        self.preferred_name = preferred_name
+        self.id = id
+        self.phone_number = phone_number
+        self.location = location
+        self.structured_location = structured_location
+        self.title = title
+        self.photo_url = photo_url
+        self.business_unit = business_unit
+        self.department = department
+        self.datasource_profiles = datasource_profiles
+        self.teams = teams
+        self.start_date = start_date
+        self.end_date = end_date
+        self.bio = bio
+        self.pronoun = pronoun
+        self.also_known_as = also_known_as
+        self.profile_url = profile_url
+        self.social_networks = social_networks
+        self.manager_email = manager_email
+        self.manager_id = manager_id
+        self.type_ = type_
+        self.relationships = relationships
+        self.status = status
+        self.additional_fields = additional_fields
 
-@attrs.define(slots=True, kw_only=True)
-class EmployeeAndVersionDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EmployeeAndVersionDefinition(Model):
     """The ``EmployeeAndVersionDefinition`` object."""
 
     employee: EmployeeInfoDefinition | Unset = attrs.field(default=UNSET)
     version: int | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, employee: EmployeeInfoDefinition | Unset = UNSET, version: int | Unset = UNSET
+    ) -> None:
+        self.employee = employee
+        self.version = version
 
-@attrs.define(slots=True, kw_only=True)
-class EmployeeTeamInfo:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EmployeeTeamInfo(Model):
     """The ``EmployeeTeamInfo`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
     name: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, id: str | Unset = UNSET, name: str | Unset = UNSET, url: str | Unset = UNSET
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.url = url
 
-@attrs.define(slots=True, kw_only=True)
-class EntityRelationship:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class EntityRelationship(Model):
     """The ``EntityRelationship`` object.
 
     Required: name, email.
@@ -6494,9 +11214,13 @@ class EntityRelationship:
     name: str
     email: str
 
+    def __init__(self, *, name: str, email: str) -> None:
+        self.name = name
+        self.email = email
 
-@attrs.define(slots=True, kw_only=True)
-class TeamMember:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class TeamMember(Model):
     """The ``TeamMember`` object.
 
     Required: email.
@@ -6506,9 +11230,20 @@ class TeamMember:
     relationship: str | Unset = attrs.field(default=UNSET)
     join_date: datetime.date | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        email: str,
+        relationship: str | Unset = UNSET,
+        join_date: datetime.date | Unset = UNSET,
+    ) -> None:
+        self.email = email
+        self.relationship = relationship
+        self.join_date = join_date
 
-@attrs.define(slots=True, kw_only=True)
-class TeamInfoDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class TeamInfoDefinition(Model):
     """The ``TeamInfoDefinition`` object.
 
     Required: id, name, members.
@@ -6530,9 +11265,36 @@ class TeamInfoDefinition:
         default=UNSET, metadata={"json": "additionalFields"}
     )
 
+    def __init__(
+        self,
+        *,
+        id: str,
+        name: str,
+        members: list[TeamMember],
+        description: str | Unset = UNSET,
+        business_unit: str | Unset = UNSET,
+        department: str | Unset = UNSET,
+        photo_url: str | Unset = UNSET,
+        external_link: str | Unset = UNSET,
+        emails: list[TeamEmail] | Unset = UNSET,
+        datasource_profiles: list[DatasourceProfile] | Unset = UNSET,
+        additional_fields: list[AdditionalFieldDefinition] | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.description = description
+        self.business_unit = business_unit
+        self.department = department
+        self.photo_url = photo_url
+        self.external_link = external_link
+        self.emails = emails
+        self.datasource_profiles = datasource_profiles
+        self.members = members
+        self.additional_fields = additional_fields
 
-@attrs.define(slots=True, kw_only=True)
-class IndexTeamRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class IndexTeamRequest(Model):
     """The ``IndexTeamRequest`` object.
 
     Required: team.
@@ -6541,9 +11303,13 @@ class IndexTeamRequest:
     team: TeamInfoDefinition
     version: int | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, team: TeamInfoDefinition, version: int | Unset = UNSET) -> None:
+        self.team = team
+        self.version = version
 
-@attrs.define(slots=True, kw_only=True)
-class BulkIndexShortcutsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class BulkIndexShortcutsRequest(Model):
     """The ``BulkIndexShortcutsRequest`` object.
 
     Required: upload_id, shortcuts.
@@ -6557,9 +11323,24 @@ class BulkIndexShortcutsRequest:
     )
     shortcuts: list[ExternalShortcut]
 
+    def __init__(
+        self,
+        *,
+        upload_id: str,
+        shortcuts: list[ExternalShortcut],
+        is_first_page: bool | Unset = UNSET,
+        is_last_page: bool | Unset = UNSET,
+        force_restart_upload: bool | Unset = UNSET,
+    ) -> None:
+        self.upload_id = upload_id
+        self.is_first_page = is_first_page
+        self.is_last_page = is_last_page
+        self.force_restart_upload = force_restart_upload
+        self.shortcuts = shortcuts
 
-@attrs.define(slots=True, kw_only=True)
-class UploadShortcutsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UploadShortcutsRequest(Model):
     """The ``UploadShortcutsRequest`` object.
 
     Required: upload_id, shortcuts.
@@ -6573,9 +11354,24 @@ class UploadShortcutsRequest:
     )
     shortcuts: list[IndexingShortcut]
 
+    def __init__(
+        self,
+        *,
+        upload_id: str,
+        shortcuts: list[IndexingShortcut],
+        is_first_page: bool | Unset = UNSET,
+        is_last_page: bool | Unset = UNSET,
+        force_restart_upload: bool | Unset = UNSET,
+    ) -> None:
+        self.upload_id = upload_id
+        self.is_first_page = is_first_page
+        self.is_last_page = is_last_page
+        self.force_restart_upload = force_restart_upload
+        self.shortcuts = shortcuts
 
-@attrs.define(slots=True, kw_only=True)
-class DebugDatasourceStatusResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DebugDatasourceStatusResponse(Model):
     """The ``DebugDatasourceStatusResponse`` object."""
 
     documents: DebugDatasourceStatusResponseDocuments | Unset = attrs.field(default=UNSET)
@@ -6584,9 +11380,20 @@ class DebugDatasourceStatusResponse:
         default=UNSET, metadata={"json": "datasourceVisibility"}
     )
 
+    def __init__(
+        self,
+        *,
+        documents: DebugDatasourceStatusResponseDocuments | Unset = UNSET,
+        identity: DebugDatasourceStatusResponseIdentity | Unset = UNSET,
+        datasource_visibility: DebugDatasourceStatusResponseDatasourceVisibility | Unset = UNSET,
+    ) -> None:
+        self.documents = documents
+        self.identity = identity
+        self.datasource_visibility = datasource_visibility
 
-@attrs.define(slots=True, kw_only=True)
-class DebugDatasourceStatusResponseDocuments:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DebugDatasourceStatusResponseDocuments(Model):
     """The ``DebugDatasourceStatusResponseDocuments`` object."""
 
     bulk_upload_history: BulkUploadHistoryEventList | Unset = attrs.field(
@@ -6597,17 +11404,37 @@ class DebugDatasourceStatusResponseDocuments:
         default=UNSET, metadata={"json": "processingHistory"}
     )
 
+    def __init__(
+        self,
+        *,
+        bulk_upload_history: BulkUploadHistoryEventList | Unset = UNSET,
+        counts: DebugDatasourceStatusResponseDocumentsCounts | Unset = UNSET,
+        processing_history: ProcessingHistoryEventList | Unset = UNSET,
+    ) -> None:
+        self.bulk_upload_history = bulk_upload_history
+        self.counts = counts
+        self.processing_history = processing_history
 
-@attrs.define(slots=True, kw_only=True)
-class DebugDatasourceStatusResponseDocumentsCounts:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DebugDatasourceStatusResponseDocumentsCounts(Model):
     """The ``DebugDatasourceStatusResponseDocumentsCounts`` object."""
 
     uploaded: list[DatasourceObjectTypeDocumentCountEntry] | Unset = attrs.field(default=UNSET)
     indexed: list[DatasourceObjectTypeDocumentCountEntry] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self,
+        *,
+        uploaded: list[DatasourceObjectTypeDocumentCountEntry] | Unset = UNSET,
+        indexed: list[DatasourceObjectTypeDocumentCountEntry] | Unset = UNSET,
+    ) -> None:
+        self.uploaded = uploaded
+        self.indexed = indexed
 
-@attrs.define(slots=True, kw_only=True)
-class DebugDatasourceStatusResponseIdentity:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DebugDatasourceStatusResponseIdentity(Model):
     """The ``DebugDatasourceStatusResponseIdentity`` object."""
 
     processing_history: ProcessingHistoryEventList | Unset = attrs.field(
@@ -6616,6 +11443,19 @@ class DebugDatasourceStatusResponseIdentity:
     users: DebugDatasourceStatusIdentityResponseComponent | Unset = attrs.field(default=UNSET)
     groups: DebugDatasourceStatusIdentityResponseComponent | Unset = attrs.field(default=UNSET)
     memberships: DebugDatasourceStatusIdentityResponseComponent | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        processing_history: ProcessingHistoryEventList | Unset = UNSET,
+        users: DebugDatasourceStatusIdentityResponseComponent | Unset = UNSET,
+        groups: DebugDatasourceStatusIdentityResponseComponent | Unset = UNSET,
+        memberships: DebugDatasourceStatusIdentityResponseComponent | Unset = UNSET,
+    ) -> None:
+        self.processing_history = processing_history
+        self.users = users
+        self.groups = groups
+        self.memberships = memberships
 
 
 class DebugDatasourceStatusResponseDatasourceVisibility(OpenEnum):
@@ -6626,8 +11466,8 @@ class DebugDatasourceStatusResponseDatasourceVisibility(OpenEnum):
     NOT_ENABLED = "NOT_ENABLED"
 
 
-@attrs.define(slots=True, kw_only=True)
-class DebugDatasourceStatusIdentityResponseComponent:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DebugDatasourceStatusIdentityResponseComponent(Model):
     """The ``DebugDatasourceStatusIdentityResponseComponent`` object."""
 
     bulk_upload_history: BulkUploadHistoryEventList | Unset = attrs.field(
@@ -6637,24 +11477,40 @@ class DebugDatasourceStatusIdentityResponseComponent:
         default=UNSET
     )
 
+    def __init__(
+        self,
+        *,
+        bulk_upload_history: BulkUploadHistoryEventList | Unset = UNSET,
+        counts: DebugDatasourceStatusIdentityResponseComponentCounts | Unset = UNSET,
+    ) -> None:
+        self.bulk_upload_history = bulk_upload_history
+        self.counts = counts
 
-@attrs.define(slots=True, kw_only=True)
-class DebugDatasourceStatusIdentityResponseComponentCounts:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DebugDatasourceStatusIdentityResponseComponentCounts(Model):
     """The ``DebugDatasourceStatusIdentityResponseComponentCounts`` object."""
 
     uploaded: int | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, uploaded: int | Unset = UNSET) -> None:
+        self.uploaded = uploaded
 
-@attrs.define(slots=True, kw_only=True)
-class DatasourceObjectTypeDocumentCountEntry:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DatasourceObjectTypeDocumentCountEntry(Model):
     """The ``DatasourceObjectTypeDocumentCountEntry`` object."""
 
     object_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "objectType"})
     count: int | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, object_type: str | Unset = UNSET, count: int | Unset = UNSET) -> None:
+        self.object_type = object_type
+        self.count = count
 
-@attrs.define(slots=True, kw_only=True)
-class BulkUploadHistoryEvent:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class BulkUploadHistoryEvent(Model):
     """The ``BulkUploadHistoryEvent`` object."""
 
     upload_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "uploadId"})
@@ -6664,6 +11520,21 @@ class BulkUploadHistoryEvent:
     processing_state: BulkUploadHistoryEventProcessingState | Unset = attrs.field(
         default=UNSET, metadata={"json": "processingState"}
     )
+
+    def __init__(
+        self,
+        *,
+        upload_id: str | Unset = UNSET,
+        start_time: str | Unset = UNSET,
+        end_time: str | Unset = UNSET,
+        status: BulkUploadHistoryEventStatus | Unset = UNSET,
+        processing_state: BulkUploadHistoryEventProcessingState | Unset = UNSET,
+    ) -> None:
+        self.upload_id = upload_id
+        self.start_time = start_time
+        self.end_time = end_time
+        self.status = status
+        self.processing_state = processing_state
 
 
 class BulkUploadHistoryEventStatus(OpenEnum):
@@ -6684,8 +11555,8 @@ class BulkUploadHistoryEventProcessingState(OpenEnum):
     INDEXING_COMPLETED = "INDEXING COMPLETED"
 
 
-@attrs.define(slots=True, kw_only=True)
-class DebugDocumentRequest:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DebugDocumentRequest(Model):
     """The ``DebugDocumentRequest`` object.
 
     Required: object_type, doc_id.
@@ -6694,9 +11565,13 @@ class DebugDocumentRequest:
     object_type: str = attrs.field(metadata={"json": "objectType"})
     doc_id: str = attrs.field(metadata={"json": "docId"})
 
+    def __init__(self, *, object_type: str, doc_id: str) -> None:
+        self.object_type = object_type
+        self.doc_id = doc_id
 
-@attrs.define(slots=True, kw_only=True)
-class DebugDocumentResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DebugDocumentResponse(Model):
     """The ``DebugDocumentResponse`` object."""
 
     status: DocumentStatusResponse | Unset = attrs.field(default=UNSET)
@@ -6704,9 +11579,18 @@ class DebugDocumentResponse:
         default=UNSET, metadata={"json": "uploadedPermissions"}
     )
 
+    def __init__(
+        self,
+        *,
+        status: DocumentStatusResponse | Unset = UNSET,
+        uploaded_permissions: DocumentPermissionsDefinition | Unset = UNSET,
+    ) -> None:
+        self.status = status
+        self.uploaded_permissions = uploaded_permissions
 
-@attrs.define(slots=True, kw_only=True)
-class DebugDocumentsRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DebugDocumentsRequest(Model):
     """The ``DebugDocumentsRequest`` object.
 
     Required: debug_documents.
@@ -6714,9 +11598,12 @@ class DebugDocumentsRequest:
 
     debug_documents: list[DebugDocumentRequest] = attrs.field(metadata={"json": "debugDocuments"})
 
+    def __init__(self, *, debug_documents: list[DebugDocumentRequest]) -> None:
+        self.debug_documents = debug_documents
 
-@attrs.define(slots=True, kw_only=True)
-class DebugDocumentsResponseItem:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DebugDocumentsResponseItem(Model):
     """The ``DebugDocumentsResponseItem`` object."""
 
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
@@ -6725,18 +11612,34 @@ class DebugDocumentsResponseItem:
         default=UNSET, metadata={"json": "debugInfo"}
     )
 
+    def __init__(
+        self,
+        *,
+        doc_id: str | Unset = UNSET,
+        object_type: str | Unset = UNSET,
+        debug_info: DebugDocumentResponse | Unset = UNSET,
+    ) -> None:
+        self.doc_id = doc_id
+        self.object_type = object_type
+        self.debug_info = debug_info
 
-@attrs.define(slots=True, kw_only=True)
-class DebugDocumentsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DebugDocumentsResponse(Model):
     """The ``DebugDocumentsResponse`` object."""
 
     document_statuses: list[DebugDocumentsResponseItem] | Unset = attrs.field(
         default=UNSET, metadata={"json": "documentStatuses"}
     )
 
+    def __init__(
+        self, *, document_statuses: list[DebugDocumentsResponseItem] | Unset = UNSET
+    ) -> None:
+        self.document_statuses = document_statuses
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentStatusResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentStatusResponse(Model):
     """The ``DocumentStatusResponse`` object."""
 
     upload_status: str | Unset = attrs.field(default=UNSET, metadata={"json": "uploadStatus"})
@@ -6747,13 +11650,34 @@ class DocumentStatusResponse:
         default=UNSET, metadata={"json": "permissionIdentityStatus"}
     )
 
+    def __init__(
+        self,
+        *,
+        upload_status: str | Unset = UNSET,
+        last_uploaded_at: str | Unset = UNSET,
+        indexing_status: str | Unset = UNSET,
+        last_indexed_at: str | Unset = UNSET,
+        permission_identity_status: str | Unset = UNSET,
+    ) -> None:
+        self.upload_status = upload_status
+        self.last_uploaded_at = last_uploaded_at
+        self.indexing_status = indexing_status
+        self.last_indexed_at = last_indexed_at
+        self.permission_identity_status = permission_identity_status
 
-@attrs.define(slots=True, kw_only=True)
-class LifeCycleEvent:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class LifeCycleEvent(Model):
     """The ``LifeCycleEvent`` object."""
 
     event: LifeCycleEventEvent | Unset = attrs.field(default=UNSET)
     timestamp: str | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self, *, event: LifeCycleEventEvent | Unset = UNSET, timestamp: str | Unset = UNSET
+    ) -> None:
+        self.event = event
+        self.timestamp = timestamp
 
 
 class LifeCycleEventEvent(OpenEnum):
@@ -6765,16 +11689,20 @@ class LifeCycleEventEvent(OpenEnum):
     DELETED = "DELETED"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ProcessingHistoryEvent:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ProcessingHistoryEvent(Model):
     """The ``ProcessingHistoryEvent`` object."""
 
     start_time: str | Unset = attrs.field(default=UNSET, metadata={"json": "startTime"})
     end_time: str | Unset = attrs.field(default=UNSET, metadata={"json": "endTime"})
 
+    def __init__(self, *, start_time: str | Unset = UNSET, end_time: str | Unset = UNSET) -> None:
+        self.start_time = start_time
+        self.end_time = end_time
 
-@attrs.define(slots=True, kw_only=True)
-class DebugUserRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DebugUserRequest(Model):
     """The ``DebugUserRequest`` object.
 
     Required: email.
@@ -6782,9 +11710,12 @@ class DebugUserRequest:
 
     email: str
 
+    def __init__(self, *, email: str) -> None:
+        self.email = email
 
-@attrs.define(slots=True, kw_only=True)
-class DebugUserResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DebugUserResponse(Model):
     """The ``DebugUserResponse`` object."""
 
     status: UserStatusResponse | Unset = attrs.field(default=UNSET)
@@ -6792,9 +11723,18 @@ class DebugUserResponse:
         default=UNSET, metadata={"json": "uploadedGroups"}
     )
 
+    def __init__(
+        self,
+        *,
+        status: UserStatusResponse | Unset = UNSET,
+        uploaded_groups: list[DatasourceGroupDefinition] | Unset = UNSET,
+    ) -> None:
+        self.status = status
+        self.uploaded_groups = uploaded_groups
 
-@attrs.define(slots=True, kw_only=True)
-class UserStatusResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UserStatusResponse(Model):
     """The ``UserStatusResponse`` object."""
 
     is_active_user: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isActiveUser"})
@@ -6802,6 +11742,17 @@ class UserStatusResponse:
         default=UNSET, metadata={"json": "uploadStatus"}
     )
     last_uploaded_at: str | Unset = attrs.field(default=UNSET, metadata={"json": "lastUploadedAt"})
+
+    def __init__(
+        self,
+        *,
+        is_active_user: bool | Unset = UNSET,
+        upload_status: UploadStatusEnum | Unset = UNSET,
+        last_uploaded_at: str | Unset = UNSET,
+    ) -> None:
+        self.is_active_user = is_active_user
+        self.upload_status = upload_status
+        self.last_uploaded_at = last_uploaded_at
 
 
 class UploadStatusEnum(OpenEnum):
@@ -6812,8 +11763,8 @@ class UploadStatusEnum(OpenEnum):
     STATUS_UNKNOWN = "STATUS_UNKNOWN"
 
 
-@attrs.define(slots=True, kw_only=True)
-class PropertyDefinition:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PropertyDefinition(Model):
     """The ``PropertyDefinition`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
@@ -6831,6 +11782,29 @@ class PropertyDefinition:
     ui_facet_order: int | Unset = attrs.field(default=UNSET, metadata={"json": "uiFacetOrder"})
     skip_indexing: bool | Unset = attrs.field(default=UNSET, metadata={"json": "skipIndexing"})
     group: str | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        name: str | Unset = UNSET,
+        display_label: str | Unset = UNSET,
+        display_label_plural: str | Unset = UNSET,
+        property_type: PropertyDefinitionPropertyType | Unset = UNSET,
+        ui_options: PropertyDefinitionUiOptions | Unset = UNSET,
+        hide_ui_facet: bool | Unset = UNSET,
+        ui_facet_order: int | Unset = UNSET,
+        skip_indexing: bool | Unset = UNSET,
+        group: str | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.display_label = display_label
+        self.display_label_plural = display_label_plural
+        self.property_type = property_type
+        self.ui_options = ui_options
+        self.hide_ui_facet = hide_ui_facet
+        self.ui_facet_order = ui_facet_order
+        self.skip_indexing = skip_indexing
+        self.group = group
 
 
 class PropertyDefinitionPropertyType(OpenEnum):
@@ -6853,16 +11827,20 @@ class PropertyDefinitionUiOptions(OpenEnum):
     DOC_HOVERCARD = "DOC_HOVERCARD"
 
 
-@attrs.define(slots=True, kw_only=True)
-class PropertyGroup:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class PropertyGroup(Model):
     """The ``PropertyGroup`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
     display_label: str | Unset = attrs.field(default=UNSET, metadata={"json": "displayLabel"})
 
+    def __init__(self, *, name: str | Unset = UNSET, display_label: str | Unset = UNSET) -> None:
+        self.name = name
+        self.display_label = display_label
 
-@attrs.define(slots=True, kw_only=True)
-class ObjectDefinition:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ObjectDefinition(Model):
     """The ``ObjectDefinition`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
@@ -6877,6 +11855,23 @@ class ObjectDefinition:
         default=UNSET, metadata={"json": "propertyGroups"}
     )
     summarizable: bool | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        name: str | Unset = UNSET,
+        display_label: str | Unset = UNSET,
+        doc_category: ObjectDefinitionDocCategory | Unset = UNSET,
+        property_definitions: list[PropertyDefinition] | Unset = UNSET,
+        property_groups: list[PropertyGroup] | Unset = UNSET,
+        summarizable: bool | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.display_label = display_label
+        self.doc_category = doc_category
+        self.property_definitions = property_definitions
+        self.property_groups = property_groups
+        self.summarizable = summarizable
 
 
 class ObjectDefinitionDocCategory(OpenEnum):
@@ -6901,16 +11896,22 @@ class ObjectDefinitionDocCategory(OpenEnum):
     CALENDAR = "CALENDAR"
 
 
-@attrs.define(slots=True, kw_only=True)
-class CanonicalizingRegexType:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CanonicalizingRegexType(Model):
     """The ``CanonicalizingRegexType`` object."""
 
     match_regex: str | Unset = attrs.field(default=UNSET, metadata={"json": "matchRegex"})
     rewrite_regex: str | Unset = attrs.field(default=UNSET, metadata={"json": "rewriteRegex"})
 
+    def __init__(
+        self, *, match_regex: str | Unset = UNSET, rewrite_regex: str | Unset = UNSET
+    ) -> None:
+        self.match_regex = match_regex
+        self.rewrite_regex = rewrite_regex
 
-@attrs.define(slots=True, kw_only=True)
-class SharedDatasourceConfigNoInstance:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SharedDatasourceConfigNoInstance(Model):
     """The ``SharedDatasourceConfigNoInstance`` object.
 
     Required: name.
@@ -6963,6 +11964,56 @@ class SharedDatasourceConfigNoInstance:
         default=UNSET, metadata={"json": "stripFragmentInCanonicalUrl"}
     )
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        display_name: str | Unset = UNSET,
+        datasource_category: SharedDatasourceConfigNoInstanceDatasourceCategory | Unset = UNSET,
+        url_regex: str | Unset = UNSET,
+        icon_url: str | Unset = UNSET,
+        object_definitions: list[ObjectDefinition] | Unset = UNSET,
+        suggestion_text: str | Unset = UNSET,
+        home_url: str | Unset = UNSET,
+        crawler_seed_urls: list[str] | Unset = UNSET,
+        icon_dark_url: str | Unset = UNSET,
+        hide_built_in_facets: list[SharedDatasourceConfigNoInstanceHideBuiltInFacetsItem]
+        | Unset = UNSET,
+        canonicalizing_url_regex: list[CanonicalizingRegexType] | Unset = UNSET,
+        canonicalizing_title_regex: list[CanonicalizingRegexType] | Unset = UNSET,
+        redlist_title_regex: str | Unset = UNSET,
+        connector_type: ConnectorType | Unset = UNSET,
+        quicklinks: list[Quicklink] | Unset = UNSET,
+        render_config_preset: str | Unset = UNSET,
+        aliases: list[str] | Unset = UNSET,
+        is_on_prem: bool | Unset = UNSET,
+        trust_url_regex_for_view_activity: bool | Unset = UNSET,
+        include_utm_source: bool | Unset = UNSET,
+        strip_fragment_in_canonical_url: bool | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.display_name = display_name
+        self.datasource_category = datasource_category
+        self.url_regex = url_regex
+        self.icon_url = icon_url
+        self.object_definitions = object_definitions
+        self.suggestion_text = suggestion_text
+        self.home_url = home_url
+        self.crawler_seed_urls = crawler_seed_urls
+        self.icon_dark_url = icon_dark_url
+        self.hide_built_in_facets = hide_built_in_facets
+        self.canonicalizing_url_regex = canonicalizing_url_regex
+        self.canonicalizing_title_regex = canonicalizing_title_regex
+        self.redlist_title_regex = redlist_title_regex
+        self.connector_type = connector_type
+        self.quicklinks = quicklinks
+        self.render_config_preset = render_config_preset
+        self.aliases = aliases
+        self.is_on_prem = is_on_prem
+        self.trust_url_regex_for_view_activity = trust_url_regex_for_view_activity
+        self.include_utm_source = include_utm_source
+        self.strip_fragment_in_canonical_url = strip_fragment_in_canonical_url
+
 
 class SharedDatasourceConfigNoInstanceDatasourceCategory(OpenEnum):
     """Values of ``SharedDatasourceConfigNoInstanceDatasourceCategory``; unknown values are accepted."""
@@ -6995,8 +12046,8 @@ class SharedDatasourceConfigNoInstanceHideBuiltInFacetsItem(OpenEnum):
     OWNER = "OWNER"
 
 
-@attrs.define(slots=True, kw_only=True)
-class CustomDatasourceConfig:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CustomDatasourceConfig(Model):
     """The ``CustomDatasourceConfig`` object.
 
     Required: name.
@@ -7064,6 +12115,65 @@ class CustomDatasourceConfig:
         default=UNSET, metadata={"json": "isTestDatasource"}
     )
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        display_name: str | Unset = UNSET,
+        datasource_category: CustomDatasourceConfigDatasourceCategory | Unset = UNSET,
+        url_regex: str | Unset = UNSET,
+        icon_url: str | Unset = UNSET,
+        object_definitions: list[ObjectDefinition] | Unset = UNSET,
+        suggestion_text: str | Unset = UNSET,
+        home_url: str | Unset = UNSET,
+        crawler_seed_urls: list[str] | Unset = UNSET,
+        icon_dark_url: str | Unset = UNSET,
+        hide_built_in_facets: list[CustomDatasourceConfigHideBuiltInFacetsItem] | Unset = UNSET,
+        canonicalizing_url_regex: list[CanonicalizingRegexType] | Unset = UNSET,
+        canonicalizing_title_regex: list[CanonicalizingRegexType] | Unset = UNSET,
+        redlist_title_regex: str | Unset = UNSET,
+        connector_type: ConnectorType | Unset = UNSET,
+        quicklinks: list[Quicklink] | Unset = UNSET,
+        render_config_preset: str | Unset = UNSET,
+        aliases: list[str] | Unset = UNSET,
+        is_on_prem: bool | Unset = UNSET,
+        trust_url_regex_for_view_activity: bool | Unset = UNSET,
+        include_utm_source: bool | Unset = UNSET,
+        strip_fragment_in_canonical_url: bool | Unset = UNSET,
+        identity_datasource_name: str | Unset = UNSET,
+        product_access_group: str | Unset = UNSET,
+        is_user_referenced_by_email: bool | Unset = UNSET,
+        is_entity_datasource: bool | Unset = UNSET,
+        is_test_datasource: bool | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.display_name = display_name
+        self.datasource_category = datasource_category
+        self.url_regex = url_regex
+        self.icon_url = icon_url
+        self.object_definitions = object_definitions
+        self.suggestion_text = suggestion_text
+        self.home_url = home_url
+        self.crawler_seed_urls = crawler_seed_urls
+        self.icon_dark_url = icon_dark_url
+        self.hide_built_in_facets = hide_built_in_facets
+        self.canonicalizing_url_regex = canonicalizing_url_regex
+        self.canonicalizing_title_regex = canonicalizing_title_regex
+        self.redlist_title_regex = redlist_title_regex
+        self.connector_type = connector_type
+        self.quicklinks = quicklinks
+        self.render_config_preset = render_config_preset
+        self.aliases = aliases
+        self.is_on_prem = is_on_prem
+        self.trust_url_regex_for_view_activity = trust_url_regex_for_view_activity
+        self.include_utm_source = include_utm_source
+        self.strip_fragment_in_canonical_url = strip_fragment_in_canonical_url
+        self.identity_datasource_name = identity_datasource_name
+        self.product_access_group = product_access_group
+        self.is_user_referenced_by_email = is_user_referenced_by_email
+        self.is_entity_datasource = is_entity_datasource
+        self.is_test_datasource = is_test_datasource
+
 
 class CustomDatasourceConfigDatasourceCategory(OpenEnum):
     """Values of ``CustomDatasourceConfigDatasourceCategory``; unknown values are accepted."""
@@ -7096,8 +12206,8 @@ class CustomDatasourceConfigHideBuiltInFacetsItem(OpenEnum):
     OWNER = "OWNER"
 
 
-@attrs.define(slots=True, kw_only=True)
-class ShortcutProperties:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ShortcutProperties(Model):
     """The ``ShortcutProperties`` object."""
 
     input_alias: str | Unset = attrs.field(default=UNSET, metadata={"json": "inputAlias"})
@@ -7108,9 +12218,28 @@ class ShortcutProperties:
     updated_by: str | Unset = attrs.field(default=UNSET, metadata={"json": "updatedBy"})
     update_time: int | Unset = attrs.field(default=UNSET, metadata={"json": "updateTime"})
 
+    def __init__(
+        self,
+        *,
+        input_alias: str | Unset = UNSET,
+        description: str | Unset = UNSET,
+        destination_url: str | Unset = UNSET,
+        created_by: str | Unset = UNSET,
+        create_time: int | Unset = UNSET,
+        updated_by: str | Unset = UNSET,
+        update_time: int | Unset = UNSET,
+    ) -> None:
+        self.input_alias = input_alias
+        self.description = description
+        self.destination_url = destination_url
+        self.created_by = created_by
+        self.create_time = create_time
+        self.updated_by = updated_by
+        self.update_time = update_time
 
-@attrs.define(slots=True, kw_only=True)
-class ExternalShortcut:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ExternalShortcut(Model):
     """The ``ExternalShortcut`` object.
 
     Required: input_alias, destination_url, created_by, intermediate_url.
@@ -7130,9 +12259,36 @@ class ExternalShortcut:
     )
     edit_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "editUrl"})
 
+    def __init__(
+        self,
+        *,
+        input_alias: str,
+        destination_url: str,
+        created_by: str,
+        intermediate_url: str,
+        description: str | Unset = UNSET,
+        create_time: int | Unset = UNSET,
+        updated_by: str | Unset = UNSET,
+        update_time: int | Unset = UNSET,
+        title: str | Unset = UNSET,
+        decayed_visit_score: float | Unset = UNSET,
+        edit_url: str | Unset = UNSET,
+    ) -> None:
+        self.input_alias = input_alias
+        self.description = description
+        self.destination_url = destination_url
+        self.created_by = created_by
+        self.create_time = create_time
+        self.updated_by = updated_by
+        self.update_time = update_time
+        self.title = title
+        self.intermediate_url = intermediate_url
+        self.decayed_visit_score = decayed_visit_score
+        self.edit_url = edit_url
 
-@attrs.define(slots=True, kw_only=True)
-class SharedDatasourceConfig:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SharedDatasourceConfig(Model):
     """The ``SharedDatasourceConfig`` object.
 
     Required: name.
@@ -7192,6 +12348,61 @@ class SharedDatasourceConfig:
         default=UNSET, metadata={"json": "instanceDescription"}
     )
 
+    def __init__(
+        self,
+        *,
+        name: str,
+        display_name: str | Unset = UNSET,
+        datasource_category: SharedDatasourceConfigDatasourceCategory | Unset = UNSET,
+        url_regex: str | Unset = UNSET,
+        icon_url: str | Unset = UNSET,
+        object_definitions: list[ObjectDefinition] | Unset = UNSET,
+        suggestion_text: str | Unset = UNSET,
+        home_url: str | Unset = UNSET,
+        crawler_seed_urls: list[str] | Unset = UNSET,
+        icon_dark_url: str | Unset = UNSET,
+        hide_built_in_facets: list[SharedDatasourceConfigHideBuiltInFacetsItem] | Unset = UNSET,
+        canonicalizing_url_regex: list[CanonicalizingRegexType] | Unset = UNSET,
+        canonicalizing_title_regex: list[CanonicalizingRegexType] | Unset = UNSET,
+        redlist_title_regex: str | Unset = UNSET,
+        connector_type: ConnectorType | Unset = UNSET,
+        quicklinks: list[Quicklink] | Unset = UNSET,
+        render_config_preset: str | Unset = UNSET,
+        aliases: list[str] | Unset = UNSET,
+        is_on_prem: bool | Unset = UNSET,
+        trust_url_regex_for_view_activity: bool | Unset = UNSET,
+        include_utm_source: bool | Unset = UNSET,
+        strip_fragment_in_canonical_url: bool | Unset = UNSET,
+        datasource_name: str | Unset = UNSET,
+        instance_only_name: str | Unset = UNSET,
+        instance_description: str | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.display_name = display_name
+        self.datasource_category = datasource_category
+        self.url_regex = url_regex
+        self.icon_url = icon_url
+        self.object_definitions = object_definitions
+        self.suggestion_text = suggestion_text
+        self.home_url = home_url
+        self.crawler_seed_urls = crawler_seed_urls
+        self.icon_dark_url = icon_dark_url
+        self.hide_built_in_facets = hide_built_in_facets
+        self.canonicalizing_url_regex = canonicalizing_url_regex
+        self.canonicalizing_title_regex = canonicalizing_title_regex
+        self.redlist_title_regex = redlist_title_regex
+        self.connector_type = connector_type
+        self.quicklinks = quicklinks
+        self.render_config_preset = render_config_preset
+        self.aliases = aliases
+        self.is_on_prem = is_on_prem
+        self.trust_url_regex_for_view_activity = trust_url_regex_for_view_activity
+        self.include_utm_source = include_utm_source
+        self.strip_fragment_in_canonical_url = strip_fragment_in_canonical_url
+        self.datasource_name = datasource_name
+        self.instance_only_name = instance_only_name
+        self.instance_description = instance_description
+
 
 class SharedDatasourceConfigDatasourceCategory(OpenEnum):
     """Values of ``SharedDatasourceConfigDatasourceCategory``; unknown values are accepted."""
@@ -7224,8 +12435,8 @@ class SharedDatasourceConfigHideBuiltInFacetsItem(OpenEnum):
     OWNER = "OWNER"
 
 
-@attrs.define(slots=True, kw_only=True)
-class IndexingShortcut:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class IndexingShortcut(Model):
     """The ``IndexingShortcut`` object.
 
     Required: input_alias, destination_url, created_by.
@@ -7241,9 +12452,32 @@ class IndexingShortcut:
     unlisted: bool | Unset = attrs.field(default=UNSET)
     url_template: str | Unset = attrs.field(default=UNSET, metadata={"json": "urlTemplate"})
 
+    def __init__(
+        self,
+        *,
+        input_alias: str,
+        destination_url: str,
+        created_by: str,
+        description: str | Unset = UNSET,
+        create_time: int | Unset = UNSET,
+        updated_by: str | Unset = UNSET,
+        update_time: int | Unset = UNSET,
+        unlisted: bool | Unset = UNSET,
+        url_template: str | Unset = UNSET,
+    ) -> None:
+        self.input_alias = input_alias
+        self.description = description
+        self.destination_url = destination_url
+        self.created_by = created_by
+        self.create_time = create_time
+        self.updated_by = updated_by
+        self.update_time = update_time
+        self.unlisted = unlisted
+        self.url_template = url_template
 
-@attrs.define(slots=True, kw_only=True)
-class SensitiveInfoType:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SensitiveInfoType(Model):
     """The ``SensitiveInfoType`` object.
 
     Deprecated fields: likelihood_threshold.
@@ -7254,6 +12488,15 @@ class SensitiveInfoType:
     )
     info_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "infoType"})
 
+    def __init__(
+        self,
+        *,
+        likelihood_threshold: SensitiveInfoTypeLikelihoodThreshold | Unset = UNSET,
+        info_type: str | Unset = UNSET,
+    ) -> None:
+        self.likelihood_threshold = likelihood_threshold
+        self.info_type = info_type
+
 
 class SensitiveInfoTypeLikelihoodThreshold(OpenEnum):
     """Values of ``SensitiveInfoTypeLikelihoodThreshold``; unknown values are accepted."""
@@ -7262,8 +12505,8 @@ class SensitiveInfoTypeLikelihoodThreshold(OpenEnum):
     VERY_LIKELY = "VERY_LIKELY"
 
 
-@attrs.define(slots=True, kw_only=True)
-class TimeRange:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class TimeRange(Model):
     """The ``TimeRange`` object."""
 
     start_time: datetime.datetime | Unset = attrs.field(
@@ -7271,9 +12514,18 @@ class TimeRange:
     )
     end_time: datetime.datetime | Unset = attrs.field(default=UNSET, metadata={"json": "endTime"})
 
+    def __init__(
+        self,
+        *,
+        start_time: datetime.datetime | Unset = UNSET,
+        end_time: datetime.datetime | Unset = UNSET,
+    ) -> None:
+        self.start_time = start_time
+        self.end_time = end_time
 
-@attrs.define(slots=True, kw_only=True)
-class InputOptions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class InputOptions(Model):
     """The ``InputOptions`` object.
 
     Deprecated fields: url_greenlist, datasources.
@@ -7294,6 +12546,23 @@ class InputOptions:
         default=UNSET, metadata={"json": "customTimeRange"}
     )
 
+    def __init__(
+        self,
+        *,
+        url_greenlist: list[str] | Unset = UNSET,
+        datasources_type: InputOptionsDatasourcesType | Unset = UNSET,
+        datasources: list[str] | Unset = UNSET,
+        datasource_instances: list[str] | Unset = UNSET,
+        time_period_type: InputOptionsTimePeriodType | Unset = UNSET,
+        custom_time_range: TimeRange | Unset = UNSET,
+    ) -> None:
+        self.url_greenlist = url_greenlist
+        self.datasources_type = datasources_type
+        self.datasources = datasources
+        self.datasource_instances = datasource_instances
+        self.time_period_type = time_period_type
+        self.custom_time_range = custom_time_range
+
 
 class InputOptionsDatasourcesType(OpenEnum):
     """Values of ``InputOptionsDatasourcesType``; unknown values are accepted."""
@@ -7311,8 +12580,8 @@ class InputOptionsTimePeriodType(OpenEnum):
     CUSTOM = "CUSTOM"
 
 
-@attrs.define(slots=True, kw_only=True)
-class SharingOptions:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SharingOptions(Model):
     """The ``SharingOptions`` object.
 
     Deprecated fields: enabled, anyone_with_link_enabled.
@@ -7337,9 +12606,30 @@ class SharingOptions:
     )
     user_ids: list[str] | Unset = attrs.field(default=UNSET, metadata={"json": "userIds"})
 
+    def __init__(
+        self,
+        *,
+        enabled: bool | Unset = UNSET,
+        threshold: int | Unset = UNSET,
+        threshold_enabled: bool | Unset = UNSET,
+        anyone_with_link_enabled: bool | Unset = UNSET,
+        anyone_internal_enabled: bool | Unset = UNSET,
+        anonymous_access_enabled: bool | Unset = UNSET,
+        user_access_enabled: bool | Unset = UNSET,
+        user_ids: list[str] | Unset = UNSET,
+    ) -> None:
+        self.enabled = enabled
+        self.threshold = threshold
+        self.threshold_enabled = threshold_enabled
+        self.anyone_with_link_enabled = anyone_with_link_enabled
+        self.anyone_internal_enabled = anyone_internal_enabled
+        self.anonymous_access_enabled = anonymous_access_enabled
+        self.user_access_enabled = user_access_enabled
+        self.user_ids = user_ids
 
-@attrs.define(slots=True, kw_only=True)
-class ExternalSharingOptions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ExternalSharingOptions(Model):
     """Deprecated. The ``ExternalSharingOptions`` object.
 
     Deprecated fields: enabled, anyone_with_link_enabled.
@@ -7367,33 +12657,74 @@ class ExternalSharingOptions:
         default=UNSET, metadata={"json": "domainAccessEnabled"}
     )
 
+    def __init__(
+        self,
+        *,
+        enabled: bool | Unset = UNSET,
+        threshold: int | Unset = UNSET,
+        threshold_enabled: bool | Unset = UNSET,
+        anyone_with_link_enabled: bool | Unset = UNSET,
+        anyone_internal_enabled: bool | Unset = UNSET,
+        anonymous_access_enabled: bool | Unset = UNSET,
+        user_access_enabled: bool | Unset = UNSET,
+        user_ids: list[str] | Unset = UNSET,
+        domain_access_enabled: bool | Unset = UNSET,
+    ) -> None:
+        self.enabled = enabled
+        self.threshold = threshold
+        self.threshold_enabled = threshold_enabled
+        self.anyone_with_link_enabled = anyone_with_link_enabled
+        self.anyone_internal_enabled = anyone_internal_enabled
+        self.anonymous_access_enabled = anonymous_access_enabled
+        self.user_access_enabled = user_access_enabled
+        self.user_ids = user_ids
+        self.domain_access_enabled = domain_access_enabled
 
-@attrs.define(slots=True, kw_only=True)
-class HotwordProximity:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class HotwordProximity(Model):
     """The ``HotwordProximity`` object."""
 
     window_before: int | Unset = attrs.field(default=UNSET, metadata={"json": "windowBefore"})
     window_after: int | Unset = attrs.field(default=UNSET, metadata={"json": "windowAfter"})
 
+    def __init__(
+        self, *, window_before: int | Unset = UNSET, window_after: int | Unset = UNSET
+    ) -> None:
+        self.window_before = window_before
+        self.window_after = window_after
 
-@attrs.define(slots=True, kw_only=True)
-class Hotword:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class Hotword(Model):
     """The ``Hotword`` object."""
 
     regex: str | Unset = attrs.field(default=UNSET)
     proximity: HotwordProximity | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, regex: str | Unset = UNSET, proximity: HotwordProximity | Unset = UNSET
+    ) -> None:
+        self.regex = regex
+        self.proximity = proximity
 
-@attrs.define(slots=True, kw_only=True)
-class SensitiveExpression:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SensitiveExpression(Model):
     """The ``SensitiveExpression`` object."""
 
     expression: str | Unset = attrs.field(default=UNSET)
     hotwords: list[Hotword] | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, expression: str | Unset = UNSET, hotwords: list[Hotword] | Unset = UNSET
+    ) -> None:
+        self.expression = expression
+        self.hotwords = hotwords
 
-@attrs.define(slots=True, kw_only=True)
-class SensitiveContentOptions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class SensitiveContentOptions(Model):
     """The ``SensitiveContentOptions`` object."""
 
     sensitive_info_types: list[SensitiveInfoType] | Unset = attrs.field(
@@ -7406,17 +12737,32 @@ class SensitiveContentOptions:
         default=UNSET, metadata={"json": "sensitiveRegexes"}
     )
 
+    def __init__(
+        self,
+        *,
+        sensitive_info_types: list[SensitiveInfoType] | Unset = UNSET,
+        sensitive_terms: list[SensitiveExpression] | Unset = UNSET,
+        sensitive_regexes: list[SensitiveExpression] | Unset = UNSET,
+    ) -> None:
+        self.sensitive_info_types = sensitive_info_types
+        self.sensitive_terms = sensitive_terms
+        self.sensitive_regexes = sensitive_regexes
 
-@attrs.define(slots=True, kw_only=True)
-class DlpPersonMetadata:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DlpPersonMetadata(Model):
     """The ``DlpPersonMetadata`` object."""
 
     first_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "firstName"})
     email: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, first_name: str | Unset = UNSET, email: str | Unset = UNSET) -> None:
+        self.first_name = first_name
+        self.email = email
 
-@attrs.define(slots=True, kw_only=True)
-class DlpPerson:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DlpPerson(Model):
     """The ``DlpPerson`` object.
 
     Required: name, obfuscated_id.
@@ -7426,16 +12772,26 @@ class DlpPerson:
     obfuscated_id: str = attrs.field(metadata={"json": "obfuscatedId"})
     metadata: DlpPersonMetadata | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, name: str, obfuscated_id: str, metadata: DlpPersonMetadata | Unset = UNSET
+    ) -> None:
+        self.name = name
+        self.obfuscated_id = obfuscated_id
+        self.metadata = metadata
 
-@attrs.define(slots=True, kw_only=True)
-class AllowlistOptions:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class AllowlistOptions(Model):
     """The ``AllowlistOptions`` object."""
 
     terms: list[str] | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, terms: list[str] | Unset = UNSET) -> None:
+        self.terms = terms
 
-@attrs.define(slots=True, kw_only=True)
-class DlpConfig:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DlpConfig(Model):
     """The ``DlpConfig`` object.
 
     Deprecated fields: sensitive_info_types, external_sharing_options.
@@ -7467,6 +12823,37 @@ class DlpConfig:
         default=UNSET, metadata={"json": "allowlistOptions"}
     )
 
+    def __init__(
+        self,
+        *,
+        version: int | Unset = UNSET,
+        sensitive_info_types: list[SensitiveInfoType] | Unset = UNSET,
+        input_options: InputOptions | Unset = UNSET,
+        external_sharing_options: ExternalSharingOptions | Unset = UNSET,
+        broad_sharing_options: SharingOptions | Unset = UNSET,
+        sensitive_content_options: SensitiveContentOptions | Unset = UNSET,
+        report_name: str | Unset = UNSET,
+        frequency: str | Unset = UNSET,
+        created_by: DlpPerson | Unset = UNSET,
+        created_at: str | Unset = UNSET,
+        redact_quote: bool | Unset = UNSET,
+        auto_hide_docs: bool | Unset = UNSET,
+        allowlist_options: AllowlistOptions | Unset = UNSET,
+    ) -> None:
+        self.version = version
+        self.sensitive_info_types = sensitive_info_types
+        self.input_options = input_options
+        self.external_sharing_options = external_sharing_options
+        self.broad_sharing_options = broad_sharing_options
+        self.sensitive_content_options = sensitive_content_options
+        self.report_name = report_name
+        self.frequency = frequency
+        self.created_by = created_by
+        self.created_at = created_at
+        self.redact_quote = redact_quote
+        self.auto_hide_docs = auto_hide_docs
+        self.allowlist_options = allowlist_options
+
 
 class DlpFrequency(OpenEnum):
     """Values of ``DlpFrequency``; unknown values are accepted."""
@@ -7487,8 +12874,8 @@ class DlpReportStatus(OpenEnum):
     NONE = "NONE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class DlpReport:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DlpReport(Model):
     """The ``DlpReport`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
@@ -7508,6 +12895,35 @@ class DlpReport:
     )
     updated_by: DlpPerson | Unset = attrs.field(default=UNSET, metadata={"json": "updatedBy"})
 
+    def __init__(
+        self,
+        *,
+        id: str | Unset = UNSET,
+        name: str | Unset = UNSET,
+        config: DlpConfig | Unset = UNSET,
+        frequency: DlpFrequency | Unset = UNSET,
+        status: DlpReportStatus | Unset = UNSET,
+        created_by: DlpPerson | Unset = UNSET,
+        created_at: str | Unset = UNSET,
+        last_updated_at: str | Unset = UNSET,
+        auto_hide_docs: bool | Unset = UNSET,
+        last_scan_status: DlpReportLastScanStatus | Unset = UNSET,
+        last_scan_start_time: str | Unset = UNSET,
+        updated_by: DlpPerson | Unset = UNSET,
+    ) -> None:
+        self.id = id
+        self.name = name
+        self.config = config
+        self.frequency = frequency
+        self.status = status
+        self.created_by = created_by
+        self.created_at = created_at
+        self.last_updated_at = last_updated_at
+        self.auto_hide_docs = auto_hide_docs
+        self.last_scan_status = last_scan_status
+        self.last_scan_start_time = last_scan_start_time
+        self.updated_by = updated_by
+
 
 class DlpReportLastScanStatus(OpenEnum):
     """Values of ``DlpReportLastScanStatus``; unknown values are accepted."""
@@ -7520,15 +12936,18 @@ class DlpReportLastScanStatus(OpenEnum):
     ACTIVE = "ACTIVE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class GetDlpReportResponse:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetDlpReportResponse(Model):
     """The ``GetDlpReportResponse`` object."""
 
     report: DlpReport | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, report: DlpReport | Unset = UNSET) -> None:
+        self.report = report
 
-@attrs.define(slots=True, kw_only=True)
-class UpdateDlpReportRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UpdateDlpReportRequest(Model):
     """The ``UpdateDlpReportRequest`` object."""
 
     config: DlpConfig | Unset = attrs.field(default=UNSET)
@@ -7536,6 +12955,21 @@ class UpdateDlpReportRequest:
     status: DlpReportStatus | Unset = attrs.field(default=UNSET)
     auto_hide_docs: bool | Unset = attrs.field(default=UNSET, metadata={"json": "autoHideDocs"})
     report_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "reportName"})
+
+    def __init__(
+        self,
+        *,
+        config: DlpConfig | Unset = UNSET,
+        frequency: DlpFrequency | Unset = UNSET,
+        status: DlpReportStatus | Unset = UNSET,
+        auto_hide_docs: bool | Unset = UNSET,
+        report_name: str | Unset = UNSET,
+    ) -> None:
+        self.config = config
+        self.frequency = frequency
+        self.status = status
+        self.auto_hide_docs = auto_hide_docs
+        self.report_name = report_name
 
 
 class DlpSimpleResult(OpenEnum):
@@ -7545,22 +12979,28 @@ class DlpSimpleResult(OpenEnum):
     FAILURE = "FAILURE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class UpdateDlpReportResponse:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UpdateDlpReportResponse(Model):
     """The ``UpdateDlpReportResponse`` object."""
 
     result: DlpSimpleResult | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, result: DlpSimpleResult | Unset = UNSET) -> None:
+        self.result = result
 
-@attrs.define(slots=True, kw_only=True)
-class ListDlpReportsResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ListDlpReportsResponse(Model):
     """The ``ListDlpReportsResponse`` object."""
 
     reports: list[DlpReport] | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, reports: list[DlpReport] | Unset = UNSET) -> None:
+        self.reports = reports
 
-@attrs.define(slots=True, kw_only=True)
-class CreateDlpReportRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CreateDlpReportRequest(Model):
     """The ``CreateDlpReportRequest`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
@@ -7568,36 +13008,70 @@ class CreateDlpReportRequest:
     frequency: DlpFrequency | Unset = attrs.field(default=UNSET)
     auto_hide_docs: bool | Unset = attrs.field(default=UNSET, metadata={"json": "autoHideDocs"})
 
+    def __init__(
+        self,
+        *,
+        name: str | Unset = UNSET,
+        config: DlpConfig | Unset = UNSET,
+        frequency: DlpFrequency | Unset = UNSET,
+        auto_hide_docs: bool | Unset = UNSET,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.frequency = frequency
+        self.auto_hide_docs = auto_hide_docs
 
-@attrs.define(slots=True, kw_only=True)
-class CreateDlpReportResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class CreateDlpReportResponse(Model):
     """The ``CreateDlpReportResponse`` object."""
 
     report: DlpReport | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, report: DlpReport | Unset = UNSET) -> None:
+        self.report = report
 
-@attrs.define(slots=True, kw_only=True)
-class UpdateDlpConfigRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UpdateDlpConfigRequest(Model):
     """The ``UpdateDlpConfigRequest`` object."""
 
     config: DlpConfig | Unset = attrs.field(default=UNSET)
     frequency: str | Unset = attrs.field(default=UNSET)
 
+    def __init__(
+        self, *, config: DlpConfig | Unset = UNSET, frequency: str | Unset = UNSET
+    ) -> None:
+        self.config = config
+        self.frequency = frequency
 
-@attrs.define(slots=True, kw_only=True)
-class UpdateDlpConfigResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UpdateDlpConfigResponse(Model):
     """The ``UpdateDlpConfigResponse`` object."""
 
     result: DlpSimpleResult | Unset = attrs.field(default=UNSET)
     report_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "reportId"})
 
+    def __init__(
+        self, *, result: DlpSimpleResult | Unset = UNSET, report_id: str | Unset = UNSET
+    ) -> None:
+        self.result = result
+        self.report_id = report_id
 
-@attrs.define(slots=True, kw_only=True)
-class ReportStatusResponse:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ReportStatusResponse(Model):
     """The ``ReportStatusResponse`` object."""
 
     status: ReportStatusResponseStatus | Unset = attrs.field(default=UNSET)
     start_time: str | Unset = attrs.field(default=UNSET, metadata={"json": "startTime"})
+
+    def __init__(
+        self, *, status: ReportStatusResponseStatus | Unset = UNSET, start_time: str | Unset = UNSET
+    ) -> None:
+        self.status = status
+        self.start_time = start_time
 
 
 class ReportStatusResponseStatus(OpenEnum):
@@ -7611,12 +13085,21 @@ class ReportStatusResponseStatus(OpenEnum):
     ACTIVE = "ACTIVE"
 
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentVisibilityOverride:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentVisibilityOverride(Model):
     """The ``DocumentVisibilityOverride`` object."""
 
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
     override: DocumentVisibilityOverrideOverride | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        doc_id: str | Unset = UNSET,
+        override: DocumentVisibilityOverrideOverride | Unset = UNSET,
+    ) -> None:
+        self.doc_id = doc_id
+        self.override = override
 
 
 class DocumentVisibilityOverrideOverride(OpenEnum):
@@ -7628,31 +13111,52 @@ class DocumentVisibilityOverrideOverride(OpenEnum):
     HIDE_FROM_ALL_EXCEPT_OWNER = "HIDE_FROM_ALL_EXCEPT_OWNER"
 
 
-@attrs.define(slots=True, kw_only=True)
-class GetDocumentVisibilityOverridesResponse:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class GetDocumentVisibilityOverridesResponse(Model):
     """The ``GetDocumentVisibilityOverridesResponse`` object."""
 
     visibility_overrides: list[DocumentVisibilityOverride] | Unset = attrs.field(
         default=UNSET, metadata={"json": "visibilityOverrides"}
     )
 
+    def __init__(
+        self, *, visibility_overrides: list[DocumentVisibilityOverride] | Unset = UNSET
+    ) -> None:
+        self.visibility_overrides = visibility_overrides
 
-@attrs.define(slots=True, kw_only=True)
-class UpdateDocumentVisibilityOverridesRequest:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UpdateDocumentVisibilityOverridesRequest(Model):
     """The ``UpdateDocumentVisibilityOverridesRequest`` object."""
 
     visibility_overrides: list[DocumentVisibilityOverride] | Unset = attrs.field(
         default=UNSET, metadata={"json": "visibilityOverrides"}
     )
 
+    def __init__(
+        self, *, visibility_overrides: list[DocumentVisibilityOverride] | Unset = UNSET
+    ) -> None:
+        self.visibility_overrides = visibility_overrides
 
-@attrs.define(slots=True, kw_only=True)
-class DocumentVisibilityUpdateResult:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class DocumentVisibilityUpdateResult(Model):
     """The ``DocumentVisibilityUpdateResult`` object."""
 
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
     override: DocumentVisibilityUpdateResultOverride | Unset = attrs.field(default=UNSET)
     success: bool | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        doc_id: str | Unset = UNSET,
+        override: DocumentVisibilityUpdateResultOverride | Unset = UNSET,
+        success: bool | Unset = UNSET,
+    ) -> None:
+        self.doc_id = doc_id
+        self.override = override
+        self.success = success
 
 
 class DocumentVisibilityUpdateResultOverride(OpenEnum):
@@ -7664,15 +13168,18 @@ class DocumentVisibilityUpdateResultOverride(OpenEnum):
     HIDE_FROM_ALL_EXCEPT_OWNER = "HIDE_FROM_ALL_EXCEPT_OWNER"
 
 
-@attrs.define(slots=True, kw_only=True)
-class UpdateDocumentVisibilityOverridesResponse:
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class UpdateDocumentVisibilityOverridesResponse(Model):
     """The ``UpdateDocumentVisibilityOverridesResponse`` object."""
 
     results: list[DocumentVisibilityUpdateResult] | Unset = attrs.field(default=UNSET)
 
+    def __init__(self, *, results: list[DocumentVisibilityUpdateResult] | Unset = UNSET) -> None:
+        self.results = results
 
-@attrs.define(slots=True, kw_only=True)
-class ChatRequestStream:
+
+@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
+class ChatRequestStream(Model):
     """The ``ChatRequestStream`` object.
 
     Required: messages.
@@ -7687,6 +13194,29 @@ class ChatRequestStream:
     timeout_millis: int | Unset = attrs.field(default=UNSET, metadata={"json": "timeoutMillis"})
     application_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "applicationId"})
     stream: bool | Unset = attrs.field(default=UNSET)
+
+    def __init__(
+        self,
+        *,
+        messages: list[ChatMessage],
+        save_chat: bool | Unset = UNSET,
+        chat_id: str | Unset = UNSET,
+        agent_config: AgentConfig | Unset = UNSET,
+        inclusions: ChatRestrictionFilters | Unset = UNSET,
+        exclusions: ChatRestrictionFilters | Unset = UNSET,
+        timeout_millis: int | Unset = UNSET,
+        application_id: str | Unset = UNSET,
+        stream: bool | Unset = UNSET,
+    ) -> None:
+        self.save_chat = save_chat
+        self.chat_id = chat_id
+        self.messages = messages
+        self.agent_config = agent_config
+        self.inclusions = inclusions
+        self.exclusions = exclusions
+        self.timeout_millis = timeout_millis
+        self.application_id = application_id
+        self.stream = stream
 
 
 DocumentSpec: TypeAlias = DocumentSpecOption1 | DocumentSpecOption2 | DocumentSpecOption3

@@ -17,6 +17,7 @@ RESERVED_ARGS = frozenset(
 RESERVED_TYPES = frozenset(
     {
         "Any",
+        "Model",
         "Literal",
         "Union",
         "UNSET",

@@ -36,6 +36,7 @@ def _imports(api: ir.API) -> str:
         lines.append("from shared.files import FileContent")
     lines += [
         "from shared.enums import OpenEnum",
+        "from shared.models import Model",
         "from shared.serialization import UnionInfo",
         "from shared.unset import UNSET, Unset",
     ]
@@ -54,14 +55,29 @@ def _enum(enum: ir.Enum) -> str:
     return "\n".join(lines)
 
 
+MODEL_DECORATOR = "@attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)"
+
+
 def _model(model: ir.Model) -> str:
-    lines = ["@attrs.define(slots=True, kw_only=True)", f"class {model.name}:"]
+    """An attrs class with its ``__init__`` written out (attrs would compile one)."""
+    lines = [MODEL_DECORATOR, f"class {model.name}(Model):"]
     lines.append(f'    """{_model_doc(model)}"""')
     if model.fields:
         lines.append("")
     for field in model.fields:
         lines.append(f"    {_field(field)}")
+    lines += ["", *_init(model)]
     return "\n".join(lines)
+
+
+def _init(model: ir.Model) -> list[str]:
+    required = [f for f in model.fields if f.required]
+    optional = [f for f in model.fields if not f.required]
+    args = [f"{f.py_name}: {annotation(f.type)}" for f in required]
+    args += [f"{f.py_name}: {or_unset(annotation(f.type))} = UNSET" for f in optional]
+    signature = f"self, *, {', '.join(args)}" if args else "self"
+    body = [f"        self.{f.py_name} = {f.py_name}" for f in model.fields] or ["        pass"]
+    return [f"    def __init__({signature}) -> None:", *body]
 
 
 def _model_doc(model: ir.Model) -> str:
