@@ -59,7 +59,7 @@ class _FilePart:
     def replayable(self) -> bool:
         return not _is_file_object(self.content) or self.start is not None
 
-    def open(self, opened: list[IO[bytes]]) -> bytes | IO[bytes]:
+    def open(self, opened: list[IO[bytes]]) -> bytes | IO[bytes] | io.RawIOBase:
         """The content for one attempt; a file this opens goes into ``opened``."""
         content = self.content
         if isinstance(content, os.PathLike):
@@ -70,7 +70,35 @@ class _FilePart:
             return content
         if self.start is not None:
             content.seek(self.start)
-        return content
+        return _Borrowed(content)
+
+
+class _Borrowed(io.RawIOBase):
+    """A caller's file seen through a view aiohttp may close: the file itself stays open."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        super().__init__()
+        self._handle = handle
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._handle.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._handle.read(size)
+
+    def seekable(self) -> bool:
+        return self._handle.seekable()
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._handle.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._handle.tell()
 
 
 @attrs.frozen

@@ -563,7 +563,7 @@ class HTTPCore:
         response: aiohttp.ClientResponse,
         token: str | None,
     ) -> Any:
-        from shared.sse import NDJSONDecoder, SSEDecoder
+        from shared.sse import LineDecoder, SSEDecoder
         from shared.streams import EventStream
 
         union = self._config.serializer.union_info(declared.type)  # None unless a union
@@ -571,7 +571,7 @@ class HTTPCore:
         map_error = functools.partial(self._map_stream_error, op, response, token)
         if declared.kind == "sse":
             return EventStream(response, SSEDecoder(), parse.event, map_error=map_error)
-        return EventStream(response, NDJSONDecoder(), parse.value, map_error=map_error)
+        return EventStream(response, LineDecoder(), parse.line, map_error=map_error)
 
     def _map_stream_error(
         self,
@@ -624,11 +624,15 @@ class _StreamParser:
             return event
         return self._structure(value, raw)
 
-    def value(self, value: Any) -> Any:
-        """One NDJSON value -> its model."""
+    def line(self, text: str) -> Any:
+        """One NDJSON line -> its model (its JSON value when none is declared)."""
+        try:
+            value = self.config.serializer.loads(text)
+        except ValueError as exc:
+            raise self._invalid(text, f"line is not JSON: {exc}") from exc
         if self.declared.type is None:
             return value
-        return self._structure(value, json.dumps(value, default=str))
+        return self._structure(value, text)
 
     def _event_data(self, event: ServerSentEvent, raw: str) -> Any:
         try:

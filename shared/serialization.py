@@ -653,6 +653,8 @@ class Serializer:
                 return None
             if value is UNSET and has_unset:
                 return UNSET
+            if value is None and has_unset:  # servers send null for "absent": read as unset
+                return UNSET
             return inner(value, inner_type)
 
         return structure_union
@@ -764,7 +766,15 @@ class Serializer:
             if _wire_name(field) != field.name
         }
         make: Callable[..., StructureHook] = make_dict_structure_fn
-        fast = make(cls, self.converter, _cattrs_detailed_validation=False, **renames)
+        generated = make(cls, self.converter, _cattrs_detailed_validation=False, **renames)
+        expected = f"an object ({cls.__name__})"
+
+        def fast(value: Any, tp: Any) -> Any:
+            # cattrs' function only tests `name in value`: a string or list would pass
+            if value.__class__ is not dict and not isinstance(value, Mapping):
+                raise TypeError(_mismatch(expected, value))
+            return generated(value, tp)
+
         self._quick_hooks[cls] = fast
         detailed: list[StructureHook] = []
 

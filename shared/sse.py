@@ -19,10 +19,12 @@ import attrs
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
     "Decoder",
+    "LineDecoder",
     "LineSplitter",
     "NDJSONDecoder",
     "SSEDecoder",
     "ServerSentEvent",
+    "parse_json_line",
 ]
 
 DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -224,41 +226,59 @@ class SSEDecoder:
         self._retry = None
 
 
-class NDJSONDecoder:
-    """Incremental newline-delimited JSON decoder: one JSON value per line.
-
-    Blank lines are skipped; the last line counts even without a trailing newline. A
-    line that is not JSON raises ``ValueError`` quoting (the start of) the line.
-    """
+class LineDecoder:
+    """Incremental text lines of a body: CR/LF/CRLF line ends, a leading BOM stripped,
+    blank lines skipped; the last line counts even without a line end."""
 
     def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
         self._lines = LineSplitter(max_line_bytes)
         self._at_start = True
 
-    def feed(self, chunk: bytes) -> list[Any]:
-        """Take the next chunk of the body; return the values it completed."""
-        return self._parse_lines(self._lines.feed(chunk))
+    def feed(self, chunk: bytes) -> list[str]:
+        """Take the next chunk of the body; return the lines it completed."""
+        return self._texts(self._lines.feed(chunk))
 
-    def flush(self) -> list[Any]:
-        """End of body: return the value on a last line that had no newline."""
-        return self._parse_lines(self._lines.flush())
+    def flush(self) -> list[str]:
+        """End of body: return a last line that had no line end."""
+        return self._texts(self._lines.flush())
 
-    def _parse_lines(self, lines: list[bytes]) -> list[Any]:
-        values = []
+    def _texts(self, lines: list[bytes]) -> list[str]:
+        texts = []
         for line in lines:
             if self._at_start:
                 self._at_start = False
                 if line.startswith(_UTF8_BOM):
                     line = line[len(_UTF8_BOM) :]
             if line.strip():
-                values.append(self._parse(line))
-        return values
+                texts.append(line.decode("utf-8", "replace"))
+        return texts
 
-    @staticmethod
-    def _parse(line: bytes) -> Any:
-        text = line.decode("utf-8", "replace")
-        try:
-            return json_loads(text)
-        except ValueError as exc:
-            shown = text if len(text) <= _ERROR_LINE_CHARS else text[:_ERROR_LINE_CHARS] + "..."
-            raise ValueError(f"invalid JSON line in NDJSON stream: {shown!r}") from exc
+
+class NDJSONDecoder:
+    """Incremental newline-delimited JSON decoder: one JSON value per line.
+
+    Blank lines are skipped; the last line counts even without a trailing newline. A
+    line that is not JSON raises ``ValueError`` quoting (the start of) the line. (The
+    SDK's streams decode lines with :class:`LineDecoder` and parse each one as it is
+    handed out, so values before a bad line are never lost.)
+    """
+
+    def __init__(self, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+        self._lines = LineDecoder(max_line_bytes)
+
+    def feed(self, chunk: bytes) -> list[Any]:
+        """Take the next chunk of the body; return the values it completed."""
+        return [parse_json_line(line) for line in self._lines.feed(chunk)]
+
+    def flush(self) -> list[Any]:
+        """End of body: return the value on a last line that had no newline."""
+        return [parse_json_line(line) for line in self._lines.flush()]
+
+
+def parse_json_line(text: str) -> Any:
+    """One NDJSON line's value; ``ValueError`` quoting (the start of) a bad line."""
+    try:
+        return json_loads(text)
+    except ValueError as exc:
+        shown = text if len(text) <= _ERROR_LINE_CHARS else text[:_ERROR_LINE_CHARS] + "..."
+        raise ValueError(f"invalid JSON line in NDJSON stream: {shown!r}") from exc

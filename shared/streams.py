@@ -65,9 +65,11 @@ class EventStream(Generic[T]):
         return f"<EventStream {self.response.method} {self.response.url.path} {state}>"
 
     def __aiter__(self) -> AsyncIterator[T]:
-        """Start iterating; a stream can be iterated only once."""
+        """Start iterating (or go on after ``anext``); a stream is iterated only once."""
         if self._closed:
             raise RuntimeError("this stream is closed")
+        if self._own_items is not None:
+            return self._own_items  # ``anext(stream)`` came first: carry on from there
         if self._started:
             raise RuntimeError("this stream was already iterated; it can be iterated only once")
         self._started = True

@@ -443,11 +443,28 @@ def test_discriminated_union_dispatches_without_trying_other_branches(ser: Seria
 # Wire: errors name the field path
 
 
+def test_null_is_unset_in_optional_fields_and_an_error_in_required_ones(
+    ser: Serializer,
+) -> None:
+    assert ser.structure(session_wire(agentId=None), Session).agent_id is UNSET
+    with pytest.raises(StructureError, match=r"expected str, got None @ \$\.id"):
+        ser.structure(session_wire(id=None), Session)
+
+
+@pytest.mark.parametrize(
+    ("wire", "expected"),
+    [(session_wire(agentId=5), "expected str, got int 5 @ $.agentId")],
+)
+def test_optional_fields_still_check_types(ser: Serializer, wire: Any, expected: str) -> None:
+    with pytest.raises(StructureError) as caught:
+        ser.structure(wire, Session)
+    assert expected in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("wire", "expected"),
     [
         (session_wire(title=5), "expected str, got int 5 @ $.title"),
-        (session_wire(agentId=None), "expected str, got None @ $.agentId"),
         (session_wire(count="1"), "expected int, got str '1' @ $.count"),
         (session_wire(count=True), "expected int, got bool True @ $.count"),
         (session_wire(enabled=1), "expected bool, got int 1 @ $.enabled"),
