@@ -42,6 +42,7 @@ from shared.bodies import PreparedBody, prepare_body
 from shared.debuglog import excerpt, log_failure, log_request, log_response, log_retry
 from shared.errors import ErrorTypes, InvalidInputError, SDKError
 from shared.operation import Operation, Param, Response
+from shared.proxies import EnvProxies
 from shared.retries import (
     DEFAULT_RETRY_CONFIG,
     NO_RETRIES,
@@ -190,6 +191,7 @@ class HTTPCore:
         # belong to another loop, or are shared with the parent after fork), but kept
         # referenced so their finalizers do not complain while this core lives
         self._abandoned: list[aiohttp.ClientSession] = []
+        self._proxies: EnvProxies | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -243,11 +245,12 @@ class HTTPCore:
             self._owned, self._owner = session, owner
         return session
 
-    @staticmethod
-    def _new_session() -> aiohttp.ClientSession:
+    def _new_session(self) -> aiohttp.ClientSession:
+        # proxy variables are honoured through EnvProxies (read once), not trust_env
+        self._proxies = EnvProxies()
         connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, keepalive_timeout=30)
         return aiohttp.ClientSession(
-            connector=connector, trust_env=True, timeout=aiohttp.ClientTimeout()
+            connector=connector, trust_env=False, timeout=aiohttp.ClientTimeout()
         )
 
     # -- call ------------------------------------------------------------------------
@@ -390,6 +393,7 @@ class HTTPCore:
                     data=data,
                     timeout=timeout,
                     raise_for_status=False,
+                    proxy=self._proxy(session, request.url),
                 )
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 raise self._network_failure(op, request, exc, token) from exc
@@ -403,6 +407,12 @@ class HTTPCore:
         if logger is not None:
             note = request.body.describe() if request.body is not None else ""
             log_request(logger, request.method, str(request.url), headers, note)
+
+    def _proxy(self, session: aiohttp.ClientSession, url: yarl.URL) -> str | None:
+        """The environment's proxy for ``url``, for owned sessions only."""
+        if session is self._config.session or self._proxies is None:
+            return None
+        return self._proxies.proxy_for(url)
 
     async def _token(self, auth: bool) -> str | None:
         if not auth or self._config.token is None:
