@@ -1,0 +1,234 @@
+"""The issue's targets checked against the medians, and ``RESULTS.md`` rendered from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+NAMES = {
+    "raw": "raw aiohttp (floor)",
+    "base": "aiohttp + attrs + cattrs (floor)",
+    "ga": "glean_async",
+    "ga_sync": "glean_async.sync",
+    "ga_hooks": "glean_async + every model's hooks",
+    "official": "official SDK, async",
+    "official_sync": "official SDK, sync",
+}
+METRICS = {
+    "calls_per_s": ("req/s", "{:,.0f}"),
+    "cpu_us_per_call": ("CPU µs/req", "{:,.0f}"),
+    "peak_rss_mb": ("peak RSS MiB", "{:.0f}"),
+    "events_per_s": ("events/s", "{:,.0f}"),
+    "cpu_us_per_event": ("CPU µs/event", "{:.1f}"),
+    "ttfe_ms": ("first event ms", "{:.1f}"),
+    "cpu_ms_per_call": ("CPU ms/parse", "{:.2f}"),
+    "ms": ("ms", "{:.0f}"),
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of the issue: ``cell``'s ``metric`` (as ``kind``) against ``limit``."""
+
+    text: str
+    cell: str
+    metric: str
+    kind: str  # "ratio" (to the floor), "minus" (minus the floor) or "value"
+    limit: float
+    higher_is_better: bool = False
+
+
+def _small(c: int) -> tuple[Target, Target]:
+    """The two small-request targets at concurrency ``c``."""
+    cell = f"index_c{c}/ga"
+    return (
+        Target(f"req/s, concurrency {c}, >= 0.80 x raw", cell, "calls_per_s", "ratio", 0.8, True),
+        Target(
+            f"CPU/request, concurrency {c}, <= 1.4 x raw", cell, "cpu_us_per_call", "ratio", 1.4
+        ),
+    )
+
+
+IMPORT = "`from glean_async import Glean`"
+TARGETS = (
+    *_small(16),
+    *_small(64),
+    *_small(256),
+    Target(
+        "sync, 16 threads: req/s >= 0.5 x raw at concurrency 16",
+        "index_c16/ga_sync",
+        "calls_per_s",
+        "ratio",
+        0.5,
+        higher_is_better=True,
+    ),
+    Target(
+        "big search CPU/request <= 2.5 x raw + json.loads",
+        "search/ga",
+        "cpu_us_per_call",
+        "ratio",
+        2.5,
+    ),
+    Target(f"{IMPORT} <= base import + 60 ms", "import/ga", "ms", "minus", 60),
+    Target(f"{IMPORT}: RSS <= 40 MB", "import/ga", "peak_rss_mb", "value", 40),
+    Target("import and touch every model <= 0.7 s", "models/ga", "ms", "value", 700),
+    Target("peak RSS, concurrency 64, <= 1.3 x raw", "index_c64/ga", "peak_rss_mb", "ratio", 1.3),
+    Target("SSE CPU/event <= 1.5 x raw + json.loads", "sse/ga", "cpu_us_per_event", "ratio", 1.5),
+    Target(
+        "NDJSON CPU/event <= 1.5 x raw + json.loads", "chat/ga", "cpu_us_per_event", "ratio", 1.5
+    ),
+)
+
+
+def _value(cells: dict[str, Any], cell: str, metric: str, kind: str) -> float | None:
+    entry = cells.get(cell)
+    if entry is None:
+        return None
+    table = {"ratio": "ratio", "minus": "minus_floor", "value": "median"}[kind]
+    value: float | None = entry[table].get(metric)
+    return value
+
+
+def targets(cells: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each target with glean_async's value, the official SDK's, and whether it is met."""
+    checked = []
+    for target in TARGETS:
+        value = _value(cells, target.cell, target.metric, target.kind)
+        workload, client = target.cell.split("/")
+        official = "official_sync" if client == "ga_sync" else "official"
+        theirs = _value(cells, f"{workload}/{official}", target.metric, target.kind)
+        met = None
+        miss = None
+        if value is not None:
+            met = value >= target.limit if target.higher_is_better else value <= target.limit
+            if not met and target.kind != "minus":
+                miss = value / target.limit - 1 if target.limit else None
+            elif not met:
+                miss = value - target.limit
+        checked.append(
+            {
+                "target": target.text,
+                "cell": target.cell,
+                "metric": target.metric,
+                "kind": target.kind,
+                "limit": target.limit,
+                "value": value,
+                "official": theirs,
+                "met": met,
+                "miss": miss,
+            }
+        )
+    return checked
+
+
+def _fmt(value: float | None, pattern: str = "{:.2f}") -> str:
+    return "n/a" if value is None else pattern.format(value)
+
+
+def _target_value(item: dict[str, Any]) -> str:
+    value = item["value"]
+    if value is None:
+        return "not run"
+    if item["kind"] == "ratio":
+        return f"{value:.2f} x"
+    if item["kind"] == "minus":
+        return f"{value:+.0f} ms"
+    return f"{value:.0f}"
+
+
+def _miss(item: dict[str, Any]) -> str:
+    if item["met"] is None:
+        return "not run"
+    if item["met"]:
+        return "met"
+    if item["kind"] == "minus":
+        return f"**missed** by {item['miss']:.0f} ms"
+    return f"**missed** ({item['miss'] * 100:+.0f}% vs limit)"
+
+
+def _targets_table(items: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "| target | glean_async | official SDK | verdict |",
+        "| --- | ---: | ---: | --- |",
+    ]
+    for item in items:
+        theirs = dict(item, value=item["official"])
+        cells = [item["target"], _target_value(item), _target_value(theirs), _miss(item)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _workload_table(workload: dict[str, Any], cells: dict[str, Any]) -> list[str]:
+    metrics = next(
+        (list(cells[f"{workload['name']}/{c}"]["median"]) for c in workload["clients"]
+         if f"{workload['name']}/{c}" in cells),
+        [],
+    )  # fmt: skip
+    floor = workload["floor"]
+    header = ["client", "calls"]
+    for metric in metrics:
+        header.append(METRICS[metric][0])
+        if floor:
+            header.append("x floor")
+    if workload["name"] == "import":
+        header.append("ms minus floor")
+    lines = [
+        f"### {workload['title']}",
+        "",
+        "| " + " | ".join(header) + " |",
+        "| --- | " + " | ".join("---:" for _ in header[1:]) + " |",
+    ]
+    for client in workload["clients"]:
+        entry = cells.get(f"{workload['name']}/{client}")
+        if entry is None:
+            continue
+        name = NAMES.get(client, client)
+        note = workload["notes"].get(client)
+        row = [f"{name} ({note})" if note else name, f"{workload['calls'][client]:,}"]
+        for metric in metrics:
+            row.append(_fmt(entry["median"].get(metric), METRICS[metric][1]))
+            if floor:
+                ratio = entry["ratio"].get(metric)
+                row.append("1" if client == floor else _fmt(ratio))
+        if workload["name"] == "import":
+            minus = entry["minus_floor"].get("ms")
+            row.append("0" if client == floor else _fmt(minus, "{:+.0f}"))
+        lines.append("| " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
+def markdown(document: dict[str, Any]) -> str:
+    """``RESULTS.md``: the machine, the targets, then one table per workload."""
+    machine, versions = document["machine"], document["versions"]
+    pinning = document["pinning"]
+    pinned = "no CPU pinning (fewer than 2 CPUs or no sched_setaffinity)"
+    if pinning["client_cpu"] is not None:
+        pinned = f"server pinned to CPU {pinning['server_cpu']}, "
+        pinned += f"each client cell to CPU {pinning['client_cpu']}"
+    memory = f", {machine['memory_gib']} GiB RAM" if "memory_gib" in machine else ""
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Generated {document['generated']} by `{document['command']}` "
+        f"({document['repetitions']} repetition(s), {document['duration_s']} s).",
+        "",
+        f"- Machine: {machine['cpu']}, {machine['cpus']} CPUs{memory}; {machine['os']}; "
+        f"Python {machine['python']}",
+        f"- Server: {document['server']} on 127.0.0.1; {pinned}",
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()),
+        "- Method: every cell is a fresh process; CPU is the client process's user + system "
+        "time (all threads) over the measured calls only, after a warm-up; peak RSS is the "
+        "cell process's high-water mark (Linux `VmHWM`); byte-code caches are written "
+        "and used, as after `pip install`. Values are medians over the repetitions; "
+        '"x floor" ratios are taken within each repetition, then their median is shown.',
+        "",
+        "## Targets (issue 4)",
+        "",
+        *_targets_table(document["targets"]),
+        "",
+        "## All cells",
+        "",
+    ]
+    for workload in document["workloads"]:
+        lines += _workload_table(workload, document["cells"])
+    return "\n".join(lines)
