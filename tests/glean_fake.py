@@ -28,7 +28,6 @@ both), the body's ``stream`` flag does.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import json
@@ -40,18 +39,18 @@ from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import yaml
 from aiohttp import web
-from anyio.from_thread import start_blocking_portal
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
+
+from shared.testing import LocalAppServer
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "specs" / "glean.yaml"
 SPEC_URI = "urn:glean-fake:spec"
@@ -573,7 +572,7 @@ def _multipart_parts(content_type: str, body: bytes) -> dict[str, list[bytes]]:
 # -- the server -------------------------------------------------------------------------
 
 
-class FakeGlean:
+class FakeGlean(LocalAppServer):
     """The fake server. ``async with FakeGlean() as fake:``; ``fake.url`` is its base URL.
 
     ``fake.requests`` lists every request received (:class:`RecordedRequest`),
@@ -584,30 +583,15 @@ class FakeGlean:
     def __init__(
         self, *, host: str = "127.0.0.1", port: int = 0, spec_path: Path = SPEC_PATH
     ) -> None:
-        self.host = host
         self.spec = load_spec(spec_path)
         self.operations = self.spec.operations
         self.requests: list[RecordedRequest] = []
-        self._requested_port = port
-        self._port: int | None = None
-        self._runner: web.AppRunner | None = None
         self._lock = threading.Lock()
         self._forced: dict[str, deque[ForcedResponse]] = defaultdict(deque)
         self._bodies: dict[str, JSON] = {}
-        self.app = self._make_app()
-
-    def __repr__(self) -> str:
-        where = self.url if self._port is not None else "not running"
-        return f"<FakeGlean {where}>"
+        super().__init__(self._make_app(), host=host, port=port)
 
     # -- public API -------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        """The base URL, like ``http://127.0.0.1:43123``."""
-        if self._port is None:
-            raise RuntimeError("the fake Glean server is not running")
-        return f"http://{self.host}:{self._port}"
 
     def operation(self, name: str) -> SpecOperation:
         """An operation by dotted SDK name (``client.search.query``) or operationId."""
@@ -677,48 +661,6 @@ class FakeGlean:
         return self.spec.at(media[1]).get("schema", {}) if media else {}
 
     # -- lifecycle --------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Bind and start serving."""
-        if self._runner is not None:
-            raise RuntimeError("the fake Glean server is already running")
-        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=2.0)
-        await runner.setup()
-        try:
-            await web.TCPSite(runner, self.host, self._requested_port).start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def close(self) -> None:
-        """Stop serving."""
-        runner, self._runner, self._port = self._runner, None, None
-        if runner is not None:
-            await runner.cleanup()
-
-    async def __aenter__(self) -> FakeGlean:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @classmethod
-    @contextlib.contextmanager
-    def in_thread(
-        cls, *, host: str = "127.0.0.1", port: int = 0, spec_path: Path = SPEC_PATH
-    ) -> Iterator[FakeGlean]:
-        """Run a fake on its own thread and event loop for the ``with`` block."""
-        server = cls(host=host, port=port, spec_path=spec_path)
-        with start_blocking_portal() as portal, portal.wrap_async_context_manager(server):
-            yield server
 
     # -- routing ----------------------------------------------------------------------
 

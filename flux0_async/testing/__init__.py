@@ -8,7 +8,7 @@ bodies, the SSE wire format) with scripted agents of the types in ``AGENT_TYPES`
 ``echo`` replies ``Echo: <message>``; ``echo_think`` reasons first; ``echo_tool`` calls a
 ``reverse_text`` tool; ``echo_fail`` reports an error status; ``echo_crash`` stops
 mid-answer and leaves the stream open. ``python -m flux0_async.testing --port 8080``
-serves it from the command line. This package depends only on aiohttp and anyio.
+serves it from the command line. It depends on aiohttp, anyio and the shared runtime.
 """
 
 from __future__ import annotations

@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from types import TracebackType
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from anyio.from_thread import start_blocking_portal
+
+from shared.testing import LocalAppServer
 
 from .agents import AGENTS, Chunk, Hang, Save, Status, Step, Turn
 from .state import GUEST_NAME, FakeFlux0State, JSONDict, new_correlation_id
@@ -442,7 +442,7 @@ async def wait_until_gone(request: web.Request) -> None:
 # --- running it -----------------------------------------------------------------------
 
 
-class FakeFlux0Server:
+class FakeFlux0Server(LocalAppServer):
     """The fake flux0 app served over HTTP on ``host`` (a free port when ``port`` is 0).
 
     ``async with FakeFlux0Server() as server:`` runs it on the current event loop;
@@ -451,74 +451,9 @@ class FakeFlux0Server:
     """
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, chunk_delay: float = 0.0) -> None:
-        self.host = host
-        self.app = create_app(chunk_delay=chunk_delay)
-        self._requested_port = port
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
-
-    def __repr__(self) -> str:
-        where = self.url if self._port is not None else "not running"
-        return f"<FakeFlux0Server {where}>"
+        super().__init__(create_app(chunk_delay=chunk_delay), host=host, port=port)
 
     @property
     def state(self) -> FakeFlux0State:
         """The agents, sessions and events the server holds."""
         return self.app[STATE_KEY]
-
-    @property
-    def port(self) -> int:
-        """The port the server listens on."""
-        if self._port is None:
-            raise RuntimeError("the fake flux0 server is not running")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """The base URL, like ``http://127.0.0.1:43123``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    async def start(self) -> None:
-        """Bind and start serving."""
-        if self._runner is not None:
-            raise RuntimeError("the fake flux0 server is already running")
-        runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=5.0)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, self.host, self._requested_port)
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self._runner = runner
-        self._port = int(runner.addresses[0][1])
-
-    async def close(self) -> None:
-        """Stop serving; open streams (``echo_crash``) are ended."""
-        runner, self._runner = self._runner, None
-        self._port = None
-        if runner is not None:
-            await runner.cleanup()
-
-    async def __aenter__(self) -> FakeFlux0Server:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @classmethod
-    @contextlib.contextmanager
-    def in_thread(
-        cls, *, host: str = "127.0.0.1", port: int = 0, chunk_delay: float = 0.0
-    ) -> Iterator[FakeFlux0Server]:
-        """Run a server on its own thread and event loop for the ``with`` block."""
-        server = cls(host=host, port=port, chunk_delay=chunk_delay)
-        with start_blocking_portal() as portal, portal.wrap_async_context_manager(server):
-            yield server
