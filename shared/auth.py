@@ -30,7 +30,7 @@ class TokenSource:
     An empty token counts as "no token": no ``Authorization`` header is sent.
     """
 
-    __slots__ = ("_supplier",)
+    __slots__ = ("_fixed", "_fixed_error", "_supplier")
 
     def __init__(self, supplier: TokenSupplier) -> None:
         if not isinstance(supplier, str) and not callable(supplier):
@@ -38,6 +38,16 @@ class TokenSource:
                 f"api_token must be a string or a callable, got {type(supplier).__name__}"
             )
         self._supplier = supplier
+        # a fixed string is checked once here; a bad one still fails each request, as
+        # a bad token returned by a callable does
+        self._fixed: str | None = None
+        self._fixed_error: str | None = None
+        if isinstance(supplier, str) and supplier:
+            self._fixed = supplier
+            try:
+                _check_header_safe(supplier)
+            except ValueError as exc:
+                self._fixed_error = str(exc)
 
     @classmethod
     def from_arg(
@@ -49,10 +59,23 @@ class TokenSource:
         from_env = os.environ.get(env_var, "")
         return cls(from_env) if from_env else None
 
+    @property
+    def is_fixed(self) -> bool:
+        """Whether the token is a fixed string (then :meth:`fixed` gives it, no await)."""
+        return isinstance(self._supplier, str)
+
+    def fixed(self) -> str | None:
+        """The fixed string token (``None`` when empty); raises when it is not usable."""
+        if self._fixed_error is not None:
+            raise ValueError(self._fixed_error)
+        return self._fixed
+
     async def get(self) -> str | None:
         """The current token, or ``None`` when there is none."""
         supplier = self._supplier
-        token: object = supplier if isinstance(supplier, str) else supplier()
+        if isinstance(supplier, str):
+            return self.fixed()
+        token: object = supplier()
         if inspect.isawaitable(token):
             token = await token
         if token is None or token == "":

@@ -29,7 +29,7 @@ import os
 import platform
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 import aiohttp
@@ -163,6 +163,109 @@ def _timeout_ms(value: int | None, field: str) -> int | None:
     return value
 
 
+def _path(op: Operation, plan: _Plan, wire: Mapping[str, Any]) -> str:
+    """The path with every placeholder filled from the wire values."""
+    if plan.fixed_path is not None:
+        return plan.fixed_path
+    if plan.path_broken:
+        return _fill_path(op, wire)
+    return "".join(
+        piece if isinstance(piece, str) else wire_params.path_value(piece, wire[piece.py_name])
+        for piece in plan.path
+    )
+
+
+def _fill_path(op: Operation, wire: Mapping[str, Any]) -> str:
+    """Fill the path of an operation where a placeholder has no parameter (raises there)."""
+    by_name = {param.name: param for param in op.params if param.location == "path"}
+
+    def fill(match: re.Match[str]) -> str:
+        param = by_name.get(match.group(1))
+        if param is None:
+            raise ValueError(f"{op.name}: path {op.path!r} has no parameter {match[0]}")
+        return wire_params.path_value(param, wire[param.py_name])
+
+    return _PLACEHOLDER.sub(fill, op.path)
+
+
+def _query(plan: _Plan, wire: Mapping[str, Any]) -> str:
+    if not plan.query:
+        return ""
+    pairs = [
+        pair for param in plan.query for pair in wire_params.query_pairs(param, wire[param.py_name])
+    ]
+    return "?" + wire_params.query_string(pairs) if pairs else ""
+
+
+# --- per-operation data -----------------------------------------------------------------
+
+
+@attrs.frozen
+class _Plan:
+    """What an :class:`Operation` always needs to build a request, worked out once."""
+
+    method: str
+    known: frozenset[str]  # py_name of every parameter
+    fixed_path: str | None  # the path, when it has no placeholders
+    path: tuple[str | Param, ...]  # literal text and path parameters, in order
+    path_broken: bool  # a placeholder has no parameter: raised when a call is built
+    query: tuple[Param, ...]
+    headers: tuple[Param, ...]  # header and cookie parameters
+    accept: str
+
+
+_PLANS: dict[int, tuple[Operation, _Plan]] = {}
+_MAX_PLANS = 4096
+
+
+def _plan(op: Operation) -> _Plan:
+    """The :class:`_Plan` of ``op``, cached by identity (operations are constants)."""
+    entry = _PLANS.get(id(op))
+    if entry is not None and entry[0] is op:
+        return entry[1]
+    plan = _make_plan(op)
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[id(op)] = (op, plan)
+    return plan
+
+
+def _make_plan(op: Operation) -> _Plan:
+    by_name = {param.name: param for param in op.params if param.location == "path"}
+    pieces: list[str | Param] = []
+    broken = False
+    position = 0
+    for match in _PLACEHOLDER.finditer(op.path):
+        pieces.append(op.path[position : match.start()])
+        param = by_name.get(match.group(1))
+        broken = broken or param is None
+        pieces.append(param if param is not None else match[0])
+        position = match.end()
+    pieces.append(op.path[position:])
+    return _Plan(
+        method=op.method.upper(),
+        known=frozenset(param.py_name for param in op.params),
+        fixed_path=op.path if len(pieces) == 1 else None,
+        path=tuple(piece for piece in pieces if piece != ""),
+        path_broken=broken,
+        query=tuple(param for param in op.params if param.location == "query"),
+        headers=tuple(param for param in op.params if param.location in ("header", "cookie")),
+        accept=_accept(op.responses),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(ms: int, streaming: bool) -> aiohttp.ClientTimeout:
+    """The aiohttp timeout of one attempt (immutable, so shared between calls)."""
+    seconds = ms / 1000
+    if streaming:
+        return aiohttp.ClientTimeout(connect=seconds, sock_read=seconds)
+    return aiohttp.ClientTimeout(total=seconds)
+
+
+_NO_OPTIONS = CallOptions()
+
+
 # --- the core ---------------------------------------------------------------------------
 
 
@@ -247,7 +350,8 @@ class HTTPCore:
 
     def _new_session(self) -> aiohttp.ClientSession:
         # proxy variables are honoured through EnvProxies (read once), not trust_env
-        self._proxies = EnvProxies()
+        proxies = EnvProxies()
+        self._proxies = proxies if proxies else None  # None: no proxy variable is set
         connector = aiohttp.TCPConnector(limit=256, ttl_dns_cache=300, keepalive_timeout=30)
         return aiohttp.ClientSession(
             connector=connector, trust_env=False, timeout=aiohttp.ClientTimeout()
@@ -264,24 +368,18 @@ class HTTPCore:
         options: CallOptions | None = None,
     ) -> Any:
         """Send one API call and return its result (see the module docstring)."""
-        options = options or CallOptions()
+        options = options or _NO_OPTIONS
         request = self._build(op, params or {}, body, options)
         retries = options.retries or self._config.retry_config or DEFAULT_RETRY_CONFIG
         if request.body is not None and not request.body.replayable:
             retries = NO_RETRIES
         timeout = self._timeout(op, options)
-
-        async def attempt() -> Any:
-            return await self._attempt(op, request, timeout)
-
+        attempt = functools.partial(self._attempt, op, request, timeout)
         return await run_with_retries(retries, attempt, on_retry=self._log_retry)
 
     def _timeout(self, op: Operation, options: CallOptions) -> aiohttp.ClientTimeout:
         ms = _timeout_ms(options.timeout_ms, "timeout_ms") or self._config.timeout_ms
-        seconds = (ms or DEFAULT_TIMEOUT_MS) / 1000
-        if op.streaming:
-            return aiohttp.ClientTimeout(connect=seconds, sock_read=seconds)
-        return aiohttp.ClientTimeout(total=seconds)
+        return _client_timeout(ms or DEFAULT_TIMEOUT_MS, op.streaming)
 
     def _log_retry(self, seconds: float, failure: Retryable) -> None:
         if self._config.debug_logger is not None:
@@ -292,9 +390,9 @@ class HTTPCore:
     def _build(
         self, op: Operation, values: Mapping[str, Any], body: Any, options: CallOptions
     ) -> _Request:
-        known = {param.py_name for param in op.params}
+        plan = _plan(op)
         for name in values:
-            if name not in known:
+            if name not in plan.known:
                 raise InvalidInputError(name, f"is not a parameter of {op.name}")
         wire = {
             param.py_name: self._param_value(param, values.get(param.py_name, UNSET))
@@ -303,10 +401,10 @@ class HTTPCore:
         base = self._base_url
         if options.server_url is not None:
             base = _checked_base_url(options.server_url, "server_url")
-        url = yarl.URL(base + self._path(op, wire) + self._query(op, wire), encoded=True)
+        url = yarl.URL(base + _path(op, plan, wire) + _query(plan, wire), encoded=True)
         prepared = prepare_body(op.body, body, self._config.serializer)
-        headers = self._headers(op, wire, prepared, options.http_headers)
-        return _Request(op.method.upper(), url, headers, prepared, op.auth)
+        headers = self._headers(plan, wire, prepared, options.http_headers)
+        return _Request(plan.method, url, headers, prepared, op.auth)
 
     def _param_value(self, param: Param, value: Any) -> Any:
         """The checked wire value of one parameter (``UNSET`` when it is left out)."""
@@ -317,43 +415,20 @@ class HTTPCore:
         serializer = self._config.serializer
         return serializer.unstructure(serializer.from_python(value, param.type, param.py_name))
 
-    @staticmethod
-    def _path(op: Operation, wire: Mapping[str, Any]) -> str:
-        by_name = {param.name: param for param in op.params if param.location == "path"}
-
-        def fill(match: re.Match[str]) -> str:
-            param = by_name.get(match.group(1))
-            if param is None:
-                raise ValueError(f"{op.name}: path {op.path!r} has no parameter {match[0]}")
-            return wire_params.path_value(param, wire[param.py_name])
-
-        return _PLACEHOLDER.sub(fill, op.path)
-
-    @staticmethod
-    def _query(op: Operation, wire: Mapping[str, Any]) -> str:
-        pairs = [
-            pair
-            for param in op.params
-            if param.location == "query"
-            for pair in wire_params.query_pairs(param, wire[param.py_name])
-        ]
-        return "?" + wire_params.query_string(pairs) if pairs else ""
-
     def _headers(
         self,
-        op: Operation,
+        plan: _Plan,
         wire: Mapping[str, Any],
         body: PreparedBody | None,
         extra: Mapping[str, str] | None,
     ) -> dict[str, str]:
         headers = {"User-Agent": self._user_agent}
-        accept = _accept(op.responses)
-        if accept:
-            headers["Accept"] = accept
+        if plan.accept:
+            headers["Accept"] = plan.accept
         if body is not None and body.content_type:
             headers["Content-Type"] = body.content_type
         cookies: list[str] = []
-        for param in op.params:
+        for param in plan.headers:
             value = wire[param.py_name]
             if wire_params.is_omitted(value):
                 continue
@@ -364,10 +439,13 @@ class HTTPCore:
                 cookies.extend(f"{name}={text}" for name, text in pairs)
         if cookies:
             headers["Cookie"] = "; ".join(cookies)
-        for name, value in (extra or {}).items():
-            if any(char in f"{name}{value}" for char in "\r\n\0"):
-                raise InvalidInputError("http_headers", f"header {name!r} contains a line break")
-            headers[name] = value
+        if extra:
+            for name, value in extra.items():
+                if any(char in f"{name}{value}" for char in "\r\n\0"):
+                    raise InvalidInputError(
+                        "http_headers", f"header {name!r} contains a line break"
+                    )
+                headers[name] = value
         return headers
 
     # -- send ------------------------------------------------------------------------
@@ -375,7 +453,13 @@ class HTTPCore:
     async def _attempt(
         self, op: Operation, request: _Request, timeout: aiohttp.ClientTimeout
     ) -> Any:
-        token = await self._token(request.auth)
+        source = self._config.token if request.auth else None
+        if source is None:
+            token = None
+        elif source.is_fixed:
+            token = source.fixed()
+        else:
+            token = await source.get()
         headers = dict(request.headers)
         if token:
             headers["Authorization"] = f"Bearer {token}"
@@ -410,14 +494,10 @@ class HTTPCore:
 
     def _proxy(self, session: aiohttp.ClientSession, url: yarl.URL) -> str | None:
         """The environment's proxy for ``url``, for owned sessions only."""
-        if session is self._config.session or self._proxies is None:
+        proxies = self._proxies
+        if proxies is None or session is self._config.session:
             return None
-        return self._proxies.proxy_for(url)
-
-    async def _token(self, auth: bool) -> str | None:
-        if not auth or self._config.token is None:
-            return None
-        return await self._config.token.get()
+        return proxies.proxy_for(url)
 
     def _network_failure(
         self, op: Operation, request: _Request, exc: BaseException, token: str | None
@@ -577,7 +657,8 @@ class HTTPCore:
         from shared.streams import EventStream
 
         union = self._config.serializer.union_info(declared.type)  # None unless a union
-        parse = _StreamParser(op, declared, response, self._config, token, union)
+        hook = _structure_hook(self._config.serializer, declared.type)
+        parse = _StreamParser(op, declared, response, self._config, token, union, hook)
         map_error = functools.partial(self._map_stream_error, op, response, token)
         if declared.kind == "sse":
             return EventStream(response, SSEDecoder(), parse.event, map_error=map_error)
@@ -614,7 +695,8 @@ class _StreamParser:
 
     ``union`` is the declared type's discriminated union, when it is one: an item whose
     discriminator value the union does not know (an item type newer than the spec) is
-    handed out raw instead of failing the stream.
+    handed out raw instead of failing the stream. ``hook`` is the serializer's structure
+    hook of the declared type, looked up once per stream.
     """
 
     op: Operation
@@ -623,6 +705,7 @@ class _StreamParser:
     config: ClientConfig
     token: str | None
     union: UnionInfo | None = None
+    hook: Callable[[Any, Any], Any] | None = None
 
     def event(self, event: ServerSentEvent) -> Any:
         """One Server-Sent Event -> its model; the event itself when it has no model."""
@@ -658,6 +741,12 @@ class _StreamParser:
         return isinstance(tag, str) and tag not in self.union.mapping
 
     def _structure(self, value: Any, raw: str) -> Any:
+        hook = self.hook
+        if hook is not None:
+            try:
+                return hook(value, self.declared.type)
+            except Exception:  # structured again below, for the error message
+                pass
         try:
             return self.config.serializer.structure(value, self.declared.type)
         except Exception as exc:
@@ -672,6 +761,21 @@ class _StreamParser:
             self.response,
             self.response.headers,
         )
+
+
+def _structure_hook(serializer: Serializer, tp: Any) -> Callable[[Any, Any], Any] | None:
+    """``serializer``'s structure hook for ``tp``: the one :meth:`Serializer.structure` uses.
+
+    ``None`` when there is no type, or the lookup fails (each item then goes through
+    :meth:`Serializer.structure`, which reports the failure).
+    """
+    if tp is None:
+        return None
+    try:
+        hook: Callable[[Any, Any], Any] = serializer.converter.get_structure_hook(tp)
+    except Exception:
+        return None
+    return hook
 
 
 def _envelope(event: ServerSentEvent) -> dict[str, Any]:

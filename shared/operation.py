@@ -73,10 +73,18 @@ class Operation:
     deprecated: bool = False
     streaming: bool = False  # the success response is read as a stream
 
+    # status pattern (upper case) -> response, built once from ``responses``
+    _by_status: Mapping[str, Response] = attrs.field(init=False, repr=False, eq=False, hash=False)
+
+    def __attrs_post_init__(self) -> None:
+        by_status = {response.status.upper(): response for response in self.responses}
+        object.__setattr__(self, "_by_status", by_status)
+
     def response_for(self, status: int) -> Response | None:
         """The declared response for a status code: exact, then ``NXX``, then default."""
-        by_status = {response.status.upper(): response for response in self.responses}
-        exact = by_status.get(str(status)) or by_status.get(f"{str(status)[0]}XX")
+        by_status = self._by_status
+        code = str(status)
+        exact = by_status.get(code) or by_status.get(f"{code[0]}XX")
         if exact is not None or status < 400:
             return exact
         return by_status.get("DEFAULT")

@@ -35,7 +35,6 @@ from types import FrameType, TracebackType
 from typing import Any, Generic, Protocol, TypeVar, cast
 
 import anyio
-from anyio.abc import TaskGroup
 from anyio.from_thread import BlockingPortal
 
 __all__ = [
@@ -84,10 +83,42 @@ class AsyncEventSource(Protocol[T_co]):
 A = TypeVar("A", bound=AsyncClosable)
 
 
+class _Signal:
+    """A one-shot flag a thread can wait for: a lighter :class:`threading.Event`.
+
+    ``wait`` blocks on a plain lock (released once, by ``set``), so Ctrl-C interrupts it
+    as it interrupts ``Event.wait``.
+    """
+
+    __slots__ = ("_flag", "_lock")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._lock = threading.Lock()
+        self._lock.acquire()
+
+    def set(self) -> None:
+        if not self._flag:
+            self._flag = True
+            self._lock.release()
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds; ``True`` once the flag is set."""
+        if self._flag:
+            return True
+        if self._lock.acquire(timeout=timeout):
+            self._lock.release()  # let any other waiter through too
+            return True
+        return self._flag
+
+
 class _Call(Generic[T]):
     """One call carried from a calling thread to the loop and its outcome back.
 
-    ``spawned``, ``cancel_requested`` and ``scope`` are touched only on the loop thread;
+    ``spawned``, ``cancel_requested`` and ``task`` are touched only on the loop thread;
     the outcome is written once on the loop thread and read after ``done`` is set.
     """
 
@@ -102,13 +133,13 @@ class _Call(Generic[T]):
         self.args = args
         self.kwargs = kwargs
         self.on_done = on_done
-        self.done = threading.Event()
+        self.done = _Signal()
         self.value: Any = None
         self.error: BaseException | None = None
         self.cancelled = False
         self.spawned = False
         self.cancel_requested = False
-        self.scope: anyio.CancelScope | None = None
+        self.task: asyncio.Task[None] | None = None  # set while the call runs
 
     def succeed(self, value: Any) -> None:
         self.value = value
@@ -127,6 +158,12 @@ class _Call(Generic[T]):
         self.done.set()
         if self.on_done is not None:
             self.on_done(self)
+
+    def task_done(self, task: asyncio.Task[None]) -> None:
+        """Done callback of the call's task: a task cancelled before it ran (the loop
+        stopping) still finishes the call (loop thread)."""
+        if not self.done.is_set():
+            self.cancel()
 
     def outcome(self) -> T:
         """Return the value or raise the error (with its own traceback) of a done call."""
@@ -149,12 +186,13 @@ class _Running:
         self,
         portal: BlockingPortal,
         loop: asyncio.AbstractEventLoop,
-        task_group: TaskGroup,
         thread: threading.Thread,
     ) -> None:
         self.portal = portal
         self.loop = loop
-        self.task_group = task_group
+        # the tasks running calls (the loop holds tasks weakly); no new ones once stopping
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.accepting = True
         self.thread = thread
         self.thread_id = thread.ident
         self.pid = os.getpid()
@@ -254,11 +292,17 @@ class BackgroundLoop:
                 ready.set_exception(exc)
 
     async def _serve(self, ready: Future[_Running]) -> None:
-        async with BlockingPortal() as portal, anyio.create_task_group() as task_group:
+        async with BlockingPortal() as portal:
             loop = asyncio.get_running_loop()
-            ready.set_result(_Running(portal, loop, task_group, threading.current_thread()))
+            running = _Running(portal, loop, threading.current_thread())
+            ready.set_result(running)
             await portal.sleep_until_stopped()
-            task_group.cancel_scope.cancel()
+            running.accepting = False
+            tasks = list(running.tasks)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks)
 
     def _check_caller(self, running: _Running) -> None:
         if running.thread_id == threading.get_ident():
@@ -280,12 +324,15 @@ class BackgroundLoop:
             raise RuntimeError("The background event loop is not running") from None
 
     def _spawn(self, running: _Running, call: _Call[Any]) -> None:
-        """Start ``call`` as a task (loop thread)."""
+        """Start ``call`` as a plain asyncio task (loop thread)."""
         call.spawned = True
-        try:
-            running.task_group.start_soon(_drive, call)
-        except RuntimeError:
+        if not running.accepting:
             call.cancel()
+            return
+        task = running.loop.create_task(_drive(call))
+        running.tasks.add(task)
+        task.add_done_callback(running.tasks.discard)
+        task.add_done_callback(call.task_done)
 
     def _wait(self, running: _Running, call: _Call[T]) -> T:
         try:
@@ -355,16 +402,15 @@ async def _drive(call: _Call[Any]) -> None:
     if call.cancel_requested:
         call.cancel()
         return
+    call.task = asyncio.current_task()
     try:
-        with anyio.CancelScope() as scope:
-            call.scope = scope
-            call.succeed(await call.fn(*call.args, **call.kwargs))
-    except anyio.get_cancelled_exc_class():
+        call.succeed(await call.fn(*call.args, **call.kwargs))
+    except asyncio.CancelledError:
         call.cancel()
     except BaseException as exc:
         call.fail(exc)
     finally:
-        call.scope = None
+        call.task = None
         if not call.done.is_set():
             call.cancel()
 
@@ -372,8 +418,8 @@ async def _drive(call: _Call[Any]) -> None:
 def _cancel_on_loop(call: _Call[Any]) -> None:
     """Cancel a call whatever stage it is at (loop thread)."""
     call.cancel_requested = True
-    if call.scope is not None:
-        call.scope.cancel()
+    if call.task is not None:
+        call.task.cancel()
     elif not call.spawned:
         call.cancel()
 
@@ -384,7 +430,7 @@ async def _quietly(fn: Callable[[], Awaitable[None]]) -> None:
         await fn()
 
 
-def _wait_briefly(event: threading.Event, timeout: float) -> None:
+def _wait_briefly(event: _Signal, timeout: float) -> None:
     """Wait up to ``timeout`` for ``event``; another Ctrl-C stops waiting."""
     deadline = time.monotonic() + timeout
     try:

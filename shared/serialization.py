@@ -9,7 +9,9 @@
 * :meth:`Serializer.from_python`, a strict validator for request arguments given as
   model instances or dicts keyed by the Python attribute names.
 
-Hooks are built lazily, per type, on first use; nothing is built at import time.
+Hooks are built lazily, per type, on first use; nothing is built at import time. Each
+model is structured by a function generated for it (:class:`_StructureCompiler`); when
+that fails, cattrs' detailed validation re-runs to explain the error.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import difflib
 import enum
 import importlib
 import json
+import linecache
 import os
 import re
 import threading
@@ -472,10 +475,12 @@ class Serializer:
         self._structure_hooks: dict[Any, StructureHook] = {}
         self._unstructure_hooks: dict[Any, UnstructureHook] = {}
         self._quick_hooks: dict[Any, StructureHook] = {}  # models: generated fn, no re-run
+        self._late_hooks: dict[Any, StructureHook] = {}
         self._building: set[Any] = set()
         self._building_unstructure: set[Any] = set()
         self._input = _InputConverter(self._unions)
         self._register_hooks()
+        self._compiler = _StructureCompiler(self)
 
     # -- public API ---------------------------------------------------------
 
@@ -752,12 +757,28 @@ class Serializer:
 
     def _late_structure(self, cls: type) -> StructureHook:
         """A hook for a model whose own hook is being built (recursive models)."""
-        hooks = self._structure_hooks
+        late = self._late_hooks.get(cls)
+        if late is None:
+            hooks = self._structure_hooks
 
-        def structure_late(value: Any, tp: Any) -> Any:
-            return hooks[cls](value, tp)
+            def structure_late(value: Any, tp: Any) -> Any:
+                return hooks[cls](value, tp)
 
-        return structure_late
+            late = self._late_hooks[cls] = structure_late
+        return late
+
+    def _is_model_hook(self, cls: type, hook: StructureHook) -> bool:
+        """``True`` when ``hook`` is this serializer's own hook for model ``cls``."""
+        return hook is self._structure_hooks.get(cls) or hook is self._late_hooks.get(cls)
+
+    def _quick_hook(self, cls: type) -> StructureHook:
+        """The generated function of model ``cls`` (no detailed re-run), built if need be."""
+        hook = self._quick_hooks.get(cls)
+        if hook is None:
+            with self._lock:
+                self._hook(cls)
+                hook = self._quick_hooks[cls]
+        return hook
 
     def _model_structure_hook(self, cls: type) -> StructureHook:
         renames = {
@@ -766,15 +787,7 @@ class Serializer:
             if _wire_name(field) != field.name
         }
         make: Callable[..., StructureHook] = make_dict_structure_fn
-        generated = make(cls, self.converter, _cattrs_detailed_validation=False, **renames)
-        expected = f"an object ({cls.__name__})"
-
-        def fast(value: Any, tp: Any) -> Any:
-            # cattrs' function only tests `name in value`: a string or list would pass
-            if value.__class__ is not dict and not isinstance(value, Mapping):
-                raise TypeError(_mismatch(expected, value))
-            return generated(value, tp)
-
+        fast = self._compiler.compile(cls) or self._cattrs_quick_hook(cls, renames)
         self._quick_hooks[cls] = fast
         detailed: list[StructureHook] = []
 
@@ -805,6 +818,20 @@ class Serializer:
 
         return structure_model
 
+    def _cattrs_quick_hook(self, cls: type, renames: dict[str, Any]) -> StructureHook:
+        """cattrs' generated function, for models the compiler leaves to cattrs."""
+        make: Callable[..., StructureHook] = make_dict_structure_fn
+        generated = make(cls, self.converter, _cattrs_detailed_validation=False, **renames)
+        expected = f"an object ({cls.__name__})"
+
+        def fast(value: Any, tp: Any = None) -> Any:
+            # cattrs' function only tests `name in value`: a string or list would pass
+            if value.__class__ is not dict and not isinstance(value, Mapping):
+                raise TypeError(_mismatch(expected, value))
+            return generated(value, tp)
+
+        return fast
+
     def _model_unstructure_factory(self, cls: type) -> UnstructureHook:
         hook = self._unstructure_hooks.get(cls)
         if hook is not None:
@@ -832,6 +859,186 @@ class Serializer:
                 overrides[field.name] = override(rename=wire, omit_if_default=omit or None)
         make: Callable[..., UnstructureHook] = make_dict_unstructure_fn
         return make(cls, self.converter, **overrides)
+
+
+# ---------------------------------------------------------------------------
+# Generated structure functions (the quick path of every model)
+
+
+_INLINE_SCALARS: dict[Any, tuple[StructureHook, str]] = {
+    str: (_structure_str, "if {v}.__class__ is not str:"),
+    int: (_structure_int, "if {v}.__class__ is not int:"),
+    float: (_structure_float, "if {v}.__class__ is not float and {v}.__class__ is not int:"),
+    bool: (_structure_bool, "if {v} is not True and {v} is not False:"),
+}
+_INLINE_DATES: dict[Any, tuple[StructureHook, Callable[[str], Any]]] = {
+    dt.datetime: (_structure_datetime, parse_datetime),
+    dt.date: (_structure_date, parse_date),
+}
+
+
+class _Source:
+    """The Python source of one generated function and the objects its code names."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {"Mapping": Mapping, "UNSET": UNSET, "_mismatch": _mismatch}
+
+    def ref(self, obj: Any) -> str:
+        """A global name the generated code can use for ``obj``."""
+        name = f"_g{len(self.names)}"
+        self.names[name] = obj
+        return name
+
+    def add(self, depth: int, lines: Iterable[str]) -> None:
+        self.lines.extend("    " * depth + line for line in lines)
+
+    def build(self, name: str, filename: str) -> Any:
+        """Compile the source; ``filename`` shows in tracebacks and profiles."""
+        text = "\n".join(self.lines) + "\n"
+        exec(compile(text, filename, "exec"), self.names)  # our own source, see _StructureCompiler
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+        return self.names[name]
+
+
+def _compilable(field: attrs.Attribute[Any]) -> bool:
+    """Whether the compiler handles ``field`` the way cattrs' generated code would."""
+    tp: Any = field.type
+    return (
+        field.init
+        and field.converter is None
+        and field.alias is not None
+        and field.alias.isidentifier()
+        and not isinstance(tp, typing.TypeVar)
+        and tp is not typing.Final
+        and typing.get_origin(tp) is not typing.Final
+    )
+
+
+def _indent(lines: list[str]) -> list[str]:
+    return ["    " + line for line in lines]
+
+
+class _StructureCompiler:
+    """Writes one function per model that structures it in a single Python frame.
+
+    The function reads each wire key, checks scalars and open enums inline, calls the
+    functions of nested models directly and calls the class once. On bad data it
+    raises whatever went wrong first; the model's registered hook then re-runs cattrs'
+    detailed validation to explain it, so error messages and paths are cattrs' own.
+    Only hooks this serializer built are inlined: a hook registered by the caller on
+    the converter is called like cattrs' generated code would call it.
+    """
+
+    def __init__(self, owner: Serializer) -> None:
+        self._owner = owner
+        self._any_hook = owner.converter.get_structure_hook(Any)
+        # models being compiled -> (namespace, name) slots waiting for their function
+        self._waiting: dict[type, list[tuple[dict[str, Any], str]]] = {}
+
+    def compile(self, cls: type) -> StructureHook | None:
+        """The function for ``cls``, or ``None`` when cattrs must handle one of its fields."""
+        fields = _resolved_fields(cls)
+        if not all(_compilable(field) for field in fields):
+            return None
+        self._waiting[cls] = []
+        try:
+            function: StructureHook = self._write(cls, fields)
+        finally:
+            waiting = self._waiting.pop(cls)
+        for namespace, name in waiting:
+            namespace[name] = function
+        return function
+
+    def _write(self, cls: type, fields: tuple[attrs.Attribute[Any], ...]) -> Any:
+        src = _Source()
+        name = f"structure_{cls.__name__}" if cls.__name__.isidentifier() else "structure"
+        src.add(0, [f"def {name}(o, _=None):"])
+        src.add(1, ["if o.__class__ is not dict and not isinstance(o, Mapping):"])
+        src.add(2, [f"raise TypeError(_mismatch({f'an object ({cls.__name__})'!r}, o))"])
+        # Required fields go by keyword; the others only when their key is there (in
+        # `res`): binding a keyword argument per declared field costs more than the dict.
+        arguments = []
+        optional = [field for field in fields if field.default is not attrs.NOTHING]
+        if optional:
+            src.add(1, ["res = {}"])
+        for index, field in enumerate(fields):
+            var = f"f{index}"
+            key = _wire_name(field)
+            body = self._convert(src, field.type, var)
+            if field.default is attrs.NOTHING:
+                src.add(1, [f"{var} = o[{key!r}]", *body])
+                arguments.append(f"{field.alias}={var}")
+            else:
+                src.add(1, [f"if {key!r} in o:"])
+                src.add(2, [f"{var} = o[{key!r}]", *body, f"res[{field.alias!r}] = {var}"])
+        if optional:
+            arguments.append("**res")
+        src.add(1, [f"return {src.ref(cls)}({', '.join(arguments)})"])
+        return src.build(name, f"<generated structure {cls.__module__}.{cls.__qualname__}>")
+
+    def _convert(self, src: _Source, tp: Any, v: str) -> list[str]:
+        """Lines that turn the wire value in variable ``v`` into ``tp``, in place."""
+        if tp is None:
+            return []  # an unannotated field: cattrs passes the value through
+        owner = self._owner
+        hook = owner._hook(tp)
+        if hook is self._any_hook and _is_any(tp):
+            return []
+        call = f"{src.ref(hook)}({v}, {src.ref(tp)})"  # what cattrs' code would do
+        scalar = _INLINE_SCALARS.get(tp)
+        if scalar is not None and hook is scalar[0]:
+            return [scalar[1].format(v=v), f"    {v} = {call}"]
+        date = _INLINE_DATES.get(tp)
+        if date is not None and hook is date[0]:
+            return [f"{v} = {src.ref(date[1])}({v}) if {v}.__class__ is str else {call}"]
+        if _is_open_enum(tp) and hook is _structure_open_enum:
+            members = src.ref({member._value_: member for member in tp.__members__.values()})
+            return [f"{v} = {members}.get({v}) or {call} if {v}.__class__ is str else {call}"]
+        if _is_model(tp) and owner._is_model_hook(tp, hook):
+            return [f"{v} = {self._model_ref(src, tp)}({v})"]
+        if hook is owner._structure_hooks.get(tp):  # a union, list or dict hook of ours
+            if _is_union(tp):
+                return self._convert_optional(src, tp, v) or [f"{v} = {call}"]
+            item = _item_type(tp)
+            if _is_list(tp) and _is_model(item) and owner._is_model_hook(item, owner._hook(item)):
+                each = f"list(map({self._model_ref(src, item)}, {v}))"
+                return [f"{v} = {each} if {v}.__class__ is list else {call}"]
+        return [f"{v} = {call}"]
+
+    def _convert_optional(self, src: _Source, tp: Any, v: str) -> list[str]:
+        """Inline ``X | None | Unset`` (one branch), as the union hook reads it."""
+        branches, has_none, has_unset = _split_union(tp)
+        if len(branches) != 1:
+            return []
+        inner = self._convert(src, branches[0], v)
+        if has_unset and not has_none:
+            lines = [f"if {v} is None:", f"    {v} = UNSET"]
+            return [*lines, f"elif {v} is not UNSET:", *_indent(inner)] if inner else lines
+        if not inner:
+            return ["pass"]
+        guard = f"if {v} is not None and {v} is not UNSET:" if has_unset else f"if {v} is not None:"
+        return [guard, *_indent(inner)]
+
+    def _model_ref(self, src: _Source, cls: type) -> str:
+        """A name for the quick function of ``cls``; filled in later if it is being compiled."""
+        function = self._owner._quick_hooks.get(cls)
+        if function is not None:
+            return src.ref(function)
+        name = src.ref(_pending_model(self._owner, cls))
+        waiting = self._waiting.get(cls)
+        if waiting is not None:
+            waiting.append((src.names, name))
+        return name
+
+
+def _pending_model(owner: Serializer, cls: type) -> StructureHook:
+    """Stand-in for the function of a model still being compiled (recursive models)."""
+
+    def structure_pending(value: Any, _: Any = None) -> Any:
+        return owner._quick_hook(cls)(value, cls)
+
+    return structure_pending
 
 
 def _is_file_handle(tp: Any) -> bool:

@@ -263,6 +263,56 @@ async def test_parameters_in_every_location_and_style() -> None:
 
 
 @pytest.mark.anyio
+async def test_one_operation_called_again_fills_each_call_anew() -> None:
+    params = (
+        Param("id", "id_", "path", str, required=True),
+        Param("q", "q", "query", str),
+        Param("X-Trace", "trace", "header", str),
+        Param("sid", "sid", "cookie", str),
+    )
+    operation = op("/items/{id}/x", params=params)
+    async with serve({"GET /{tail:.*}": reply_json({"id": "1"})}) as server:
+        core = make_core(server.url)
+        try:
+            await core.call(operation, params={"id_": "a", "q": "1", "trace": "t", "sid": "s"})
+            await core.call(operation, params={"id_": "b/c"})
+            with pytest.raises(InvalidInputError, match="is not a parameter"):
+                await core.call(operation, params={"id_": "a", "other": 1})
+        finally:
+            await core.aclose()
+    first, second = server.requests
+    assert first.raw_path == "/items/a/x?q=1"
+    assert (first.headers["X-Trace"], first.cookies["sid"]) == ("t", "s")
+    assert second.raw_path == "/items/b%2Fc/x"
+    assert "X-Trace" not in second.headers and "Cookie" not in second.headers
+
+
+@pytest.mark.anyio
+async def test_path_placeholder_without_a_parameter_fails_every_call() -> None:
+    operation = op("/items/{id}/{nope}", params=(Param("id", "id_", "path", str, True),))
+    async with serve({"GET /{tail:.*}": reply_json({"id": "1"})}) as server:
+        core = make_core(server.url)
+        try:
+            for _ in range(2):
+                with pytest.raises(ValueError, match=r"has no parameter \{nope\}"):
+                    await core.call(operation, params={"id_": "a"})
+        finally:
+            await core.aclose()
+    assert server.count == 0
+
+
+def test_response_for_follows_the_operation_it_belongs_to() -> None:
+    base = op(responses=(JSON_OK, Response("4XX", "text", "text/plain")))
+    other = attrs.evolve(base, responses=(Response("default", "empty"),))
+    assert base.response_for(200) is JSON_OK
+    assert base.response_for(404) is not None and base.response_for(404).kind == "text"
+    assert base.response_for(500) is None and base.response_for(302) is None
+    assert other.response_for(200) is None
+    assert other.response_for(503) == Response("default", "empty")
+    assert base == op(responses=(JSON_OK, Response("4XX", "text", "text/plain")))
+
+
+@pytest.mark.anyio
 async def test_default_headers_and_per_call_overrides() -> None:
     operation = op(auth=True)
     async with serve({"GET /thing": reply_json({"id": "1"})}) as server:

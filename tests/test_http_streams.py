@@ -19,10 +19,11 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from flux0_async import Flux0, models
+from shared.debuglog import excerpt
 from shared.errors import ErrorTypes, ResponseValidationError, SDKError
 from shared.http import ClientConfig, HTTPCore
 from shared.operation import Operation, Response
-from shared.serialization import UnionInfo, make_serializer
+from shared.serialization import StructureError, UnionInfo, make_serializer
 from shared.servers import ServerTemplate
 from shared.sse import ServerSentEvent
 from shared.unset import UNSET, Unset
@@ -125,11 +126,13 @@ STATUS = b'event: status\nid: AAAAAAAAAA\ndata: {"status":"completed"}\n\n'
 
 
 @contextlib.asynccontextmanager
-async def sse_server(frames: Sequence[bytes]) -> AsyncIterator[str]:
-    """Serve ``frames`` (written one by one) as ``text/event-stream`` on any path."""
+async def sse_server(
+    frames: Sequence[bytes], content_type: str = "text/event-stream"
+) -> AsyncIterator[str]:
+    """Serve ``frames`` (written one by one) as ``content_type`` on any path."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        response = web.StreamResponse(headers={"Content-Type": content_type})
         await response.prepare(request)
         for frame in frames:
             await response.write(frame)
@@ -280,6 +283,51 @@ async def test_malformed_item_of_the_union_still_raises(data: bytes) -> None:
             await read_all(core, ITEMS)
         await assert_released(core, url)
     assert caught.value.body == "event: message\ndata: " + data.decode()
+
+
+# --- NDJSON streams -----------------------------------------------------------------------
+
+LINES = Operation(
+    name="items.lines",
+    method="GET",
+    path="/lines",
+    responses=(Response("200", "ndjson", "application/x-ndjson", Item),),
+    streaming=True,
+)
+
+
+async def test_ndjson_bad_line_after_good_ones_raises_with_the_raw_line() -> None:
+    lines = [b'{"type":"text","text":"a"}\n', b'{"type":"text"}\n', b'{"type":"done"}\n']
+    try:
+        SERIALIZER.structure({"type": "text"}, Item)
+    except StructureError as exc:
+        problem = str(exc)
+    async with (
+        sse_server(lines, "application/x-ndjson") as url,
+        one_connection_core(url) as core,
+    ):
+        stream = await core.call(LINES)
+        seen = []
+        with pytest.raises(StreamValidationError) as caught:
+            async for item in stream:
+                seen.append(item)
+        await assert_released(core, url)
+    assert seen == [TextItem(type="text", text="a")]
+    assert caught.value.body == '{"type":"text"}'
+    assert "items.lines: stream item does not match the spec" in str(caught.value)
+    assert excerpt(problem) in str(caught.value)
+    assert isinstance(caught.value.__cause__, StructureError)
+
+
+async def test_ndjson_lines_of_one_stream_each_become_their_model() -> None:
+    lines = [b'{"type":"text","text":"%d"}\n' % index for index in range(50)]
+    async with (
+        sse_server([*lines, b'{"type":"done"}\n'], "application/x-ndjson") as url,
+        one_connection_core(url) as core,
+    ):
+        items = await read_all(core, LINES)
+    assert items[:-1] == [TextItem(type="text", text=str(index)) for index in range(50)]
+    assert items[-1] == DoneItem(type="done")
 
 
 # --- flux0's SessionStream ------------------------------------------------------------

@@ -287,6 +287,52 @@ def test_close_then_run_starts_a_new_loop(fresh_loop: BackgroundLoop) -> None:
     assert fresh_loop.is_running()
 
 
+def test_close_ends_calls_still_running_on_the_loop(fresh_loop: BackgroundLoop) -> None:
+    started = threading.Event()
+    unwound = threading.Event()
+
+    async def forever() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        finally:
+            unwound.set()
+
+    outcome: list[BaseException | None] = []
+
+    def attempt() -> None:
+        try:
+            outcome.append(fresh_loop.run(forever))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    assert started.wait(WAIT)
+    fresh_loop.close()
+    worker.join(WAIT)
+    assert not worker.is_alive(), "a call running at close() never finished"
+    assert unwound.is_set()
+    assert len(outcome) == 1 and isinstance(outcome[0], RuntimeError)
+    assert "stopped before the call finished" in str(outcome[0])
+
+
+def test_many_threads_share_the_loop_and_each_get_their_own_result(
+    fresh_loop: BackgroundLoop,
+) -> None:
+    results: dict[int, list[int]] = {}
+
+    def work(index: int) -> None:
+        results[index] = [fresh_loop.run(add, index, step) for step in range(20)]
+
+    workers = [threading.Thread(target=work, args=(index,)) for index in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(WAIT)
+    assert results == {index: [index + step for step in range(20)] for index in range(8)}
+
+
 async def threading_ident() -> int:
     return threading.get_ident()
 

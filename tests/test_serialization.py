@@ -816,3 +816,118 @@ def test_generated_models_keep_attrs_behaviour() -> None:
         flux0_models.AgentCreationParamsDTO(type_="echo")  # type: ignore[call-arg]
     with pytest.raises(AttributeError):
         agent.unknown = 1  # type: ignore[attr-defined]  # slots
+
+
+# ---------------------------------------------------------------------------
+# Wire: the generated structure functions keep cattrs' behaviour
+
+
+class Shade(OpenEnum):
+    NONE = ""
+    DARK = "dark"
+
+
+@attrs.define(slots=True, kw_only=True)
+class Branch:
+    name: str = attrs.field(metadata={"json": "name"})
+    leaves: list[Leaf] | Unset = attrs.field(default=UNSET, metadata={"json": "leaves"})
+
+
+@attrs.define(slots=True, kw_only=True)
+class Leaf:
+    shade: Shade | Unset = attrs.field(default=UNSET, metadata={"json": "shade"})
+    branch: Branch | None | Unset = attrs.field(default=UNSET, metadata={"json": "branch"})  # noqa: RUF036
+
+
+@attrs.define(slots=True, kw_only=True)
+class Unusual:
+    """Fields the generator never writes: defaults other than ``UNSET``."""
+
+    tags: list[str] = attrs.field(factory=list, metadata={"json": "tags"})
+    size: int = attrs.field(default=3, metadata={"json": "size"})
+    extra: Any = attrs.field(default=UNSET, metadata={"json": "extra"})
+
+
+@attrs.define(slots=True, kw_only=True)
+class Converted:
+    count: int = attrs.field(converter=int, metadata={"json": "count"})
+    label: str = attrs.field(alias="name", metadata={"json": "label"})
+    seen: bool = attrs.field(init=False, default=False, metadata={"json": "seen"})
+
+
+class Text(str):
+    """A ``str`` subclass: the wire converter takes it for ``str`` like cattrs did."""
+
+
+LEAF_WIRE = {"shade": "dark", "branch": {"name": "b", "leaves": [{"shade": ""}, {}]}}
+
+
+@pytest.mark.parametrize("first", [Branch, Leaf])
+def test_mutually_recursive_models_from_either_side(first: type) -> None:
+    fresh = make_serializer()
+    fresh.structure({"name": "x"} if first is Branch else {}, first)
+    leaf = fresh.structure(LEAF_WIRE, Leaf)
+    assert leaf.shade is Shade.DARK
+    assert isinstance(leaf.branch, Branch)
+    assert leaf.branch.leaves == [Leaf(shade=Shade.NONE), Leaf()]
+    assert fresh.unstructure(leaf) == LEAF_WIRE
+    with pytest.raises(StructureError) as info:
+        fresh.structure({"branch": {"name": "b", "leaves": [{"shade": 1}]}}, Leaf)
+    assert info.value.errors == ["expected Shade (a string), got int 1 @ $.branch.leaves[0].shade"]
+
+
+def test_lazy_building_is_thread_safe() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fresh = make_serializer([PART_UNION])
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: fresh.structure(FULL_WIRE, Session), range(32)))
+    assert all(fresh.unstructure(result) == FULL_WIRE for result in results)
+    with ThreadPoolExecutor(8) as pool:
+        leaves = list(pool.map(lambda _: make_serializer().structure(LEAF_WIRE, Leaf), range(8)))
+    assert all(leaf.branch.leaves[0].shade is Shade.NONE for leaf in leaves)
+
+
+def test_open_enum_values_known_unknown_and_wrong(ser: Serializer) -> None:
+    assert ser.structure(session_wire(color="green"), Session).color is Color.GREEN
+    mauve = ser.structure(session_wire(color="mauve"), Session).color
+    assert isinstance(mauve, Color) and mauve.value == "mauve" and not mauve.is_known
+    assert ser.structure({"shade": ""}, Leaf).shade is Shade.NONE
+    with pytest.raises(
+        StructureError, match=r"expected Color \(a string\), got list \['red'\] @ \$\.color"
+    ):
+        ser.structure(session_wire(color=["red"]), Session)
+
+
+def test_values_that_are_not_plain_json_types(ser: Serializer) -> None:
+    import types
+
+    wire = types.MappingProxyType(session_wire(id=Text("s"), tags=(Text("a"),)))
+    model = ser.structure(wire, Session)
+    assert model.id == "s" and type(model.id) is Text
+    assert model.tags == ["a"]
+    assert ser.structure(session_wire(agentId=UNSET), Session).agent_id is UNSET
+    with pytest.raises(StructureError, match=r"expected int, got bool False @ \$\.count"):
+        ser.structure(session_wire(count=False), Session)
+
+
+def test_models_with_other_defaults_converters_and_aliases(ser: Serializer) -> None:
+    assert ser.structure({}, Unusual) == Unusual(tags=[], size=3, extra=UNSET)
+    given_ = ser.structure({"tags": ["a"], "size": 5, "extra": None}, Unusual)
+    assert given_ == Unusual(tags=["a"], size=5, extra=None)
+    with pytest.raises(StructureError, match=r"expected int, got str '5' @ \$\.size"):
+        ser.structure({"size": "5"}, Unusual)
+    converted = ser.structure({"count": 2, "label": "x", "seen": True}, Converted)
+    assert converted == Converted(count=2, name="x")  # cattrs skips init=False fields
+    with pytest.raises(StructureError, match=r"required field missing @ \$\.label"):
+        ser.structure({"count": 2}, Converted)
+
+
+def test_hooks_registered_on_the_converter_are_honoured() -> None:
+    fresh = make_serializer([PART_UNION])
+    conv = fresh.converter
+    conv.register_structure_hook(Owner, lambda value, _: Owner(user_name=value.upper()))
+    conv.register_structure_hook(Color, lambda value, _: Color.GREEN)
+    model = fresh.structure(session_wire(owner="ann", color="red"), Session)
+    assert model.owner == Owner(user_name="ANN")
+    assert model.color is Color.GREEN

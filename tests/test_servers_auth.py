@@ -121,6 +121,23 @@ async def test_bad_tokens_are_refused_without_showing_them() -> None:
     assert TOKEN not in str(caught.value)
 
 
+@pytest.mark.anyio
+async def test_fixed_token_checked_once_but_refused_on_every_use() -> None:
+    bad = TokenSource(f"{TOKEN}\nX-Injected: 1")
+    assert bad.is_fixed
+    for _ in range(2):
+        with pytest.raises(ValueError) as caught:
+            bad.fixed()
+        assert TOKEN not in str(caught.value)
+        with pytest.raises(ValueError):
+            await bad.get()
+    with pytest.raises(ValueError):
+        TokenSource("tök").fixed()
+    assert TokenSource(TOKEN).fixed() == TOKEN and TokenSource(TOKEN).is_fixed
+    assert TokenSource("").fixed() is None and await TokenSource("").get() is None
+    assert not TokenSource(lambda: TOKEN).is_fixed
+
+
 def test_token_source_repr_hides_the_token() -> None:
     assert TOKEN not in repr(TokenSource(TOKEN))
     assert TOKEN not in str(TokenSource(TOKEN))
