@@ -15,10 +15,19 @@ from glean_async import sync as glean_sync
 from glean_async.utils import RetryConfig
 from tests.glean_fake import FakeGlean
 
+SEARCH_ANSWER = {
+    "trackingToken": "demo-tracking",
+    "results": [
+        {"title": "Vacation policy", "url": "https://example.com/handbook/vacation"},
+        {"title": "Holidays 2026", "url": "https://example.com/handbook/holidays"},
+    ],
+}
+
 
 async def async_tour(fake: FakeGlean) -> None:
     print("== async client (glean_async.Glean)")
     async with Glean("demo-token", server_url=fake.url) as glean:
+        fake.fail_next("client.search.query", status=200, body=SEARCH_ANSWER)  # seeded answer
         results = await glean.client.search.query(
             query="vacation policy",
             page_size=10,
@@ -32,7 +41,8 @@ async def async_tour(fake: FakeGlean) -> None:
                 ],
             },
         )
-        print(f"search: {len(results.results or [])} results, tracking {results.tracking_token}")
+        titles = [r.title for r in results.results or []]
+        print(f"search: {len(titles)} results {titles}, tracking {results.tracking_token}")
         question = {"author": "USER", "fragments": [{"text": "What are the holidays?"}]}
         stream = await glean.client.chat.create_stream(messages=[question])
         async with stream as responses:
