@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import contextlib
 import os
 import sys
@@ -577,6 +578,7 @@ class SyncEventStream(Generic[T]):
         self._stream = stream
         self._loop = loop if loop is not None else get_background_loop()
         self._closed = False
+        self._pending: collections.deque[T] = collections.deque()
         self._finalizer = weakref.finalize(self, self._loop._submit_cleanup, stream.aclose)
         self._finalizer.atexit = False
 
@@ -592,22 +594,36 @@ class SyncEventStream(Generic[T]):
             self.close()
 
     def __next__(self) -> T:
+        if self._pending:
+            return self._pending.popleft()
         if self._closed:
             raise StopIteration
         try:
-            return self._loop.run(self._stream.__anext__)
-        except StopAsyncIteration:
-            self.close()
-            raise StopIteration from None
+            self._pending.extend(self._loop.run(self._next_items))
         except BaseException:
             self._close_quietly()
             raise
+        if not self._pending:
+            self.close()
+            raise StopIteration
+        return self._pending.popleft()
+
+    async def _next_items(self) -> list[T]:
+        """One round trip: every item the stream has ready (one network chunk's worth)."""
+        next_batch = getattr(self._stream, "next_batch", None)
+        if next_batch is not None:
+            return list(await next_batch())
+        try:
+            return [await self._stream.__anext__()]
+        except StopAsyncIteration:
+            return []
 
     def close(self) -> None:
         """Release the underlying stream. Closing twice is fine."""
         if self._closed:
             return
         self._closed = True
+        self._pending.clear()
         self._finalizer.detach()
         if not self._loop.is_running():
             return  # the loop that served the stream is gone, and its connections with it

@@ -59,6 +59,8 @@ class EventStream(Generic[T]):
         self._own_items: AsyncGenerator[T, None] | None = None
         # the iterator handed out by ``__aiter__`` (kept alive only by the caller)
         self._lent_items: weakref.ref[AsyncGenerator[T, None]] | None = None
+        self._ready = 0  # items already decoded and waiting behind the last one handed out
+        self._deferred: BaseException | None = None  # raised by the next next_batch()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed or self._released else "open"
@@ -85,6 +87,30 @@ class EventStream(Generic[T]):
         if items is None:
             raise StopAsyncIteration
         return await items.__anext__()
+
+    async def next_batch(self) -> list[T]:
+        """The next item plus every item already decoded after it; ``[]`` at the end.
+
+        Lets a consumer on another thread (the sync facade) make one round trip per
+        network chunk instead of one per item. An error after the first item is kept
+        and raised by the following call, so no item before it is lost.
+        """
+        if self._deferred is not None:
+            error, self._deferred = self._deferred, None
+            raise error
+        try:
+            batch = [await self.__anext__()]
+        except StopAsyncIteration:
+            return []
+        while self._ready > 0:
+            try:
+                batch.append(await self.__anext__())
+            except StopAsyncIteration:
+                break
+            except Exception as exc:
+                self._deferred = exc
+                break
+        return batch
 
     async def __aenter__(self) -> EventStream[T]:
         return self
@@ -125,8 +151,10 @@ class EventStream(Generic[T]):
             chunks = self.response.content.iter_any()
             while True:
                 raw_items, at_end = await self._read_items(chunks)
-                for raw in raw_items:
+                for index, raw in enumerate(raw_items):
+                    self._ready = len(raw_items) - index - 1
                     yield self._parse(raw)
+                self._ready = 0
                 if at_end:
                     return
         finally:

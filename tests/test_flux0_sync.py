@@ -252,3 +252,26 @@ def test_a_client_never_closed_leaves_no_warnings_at_exit() -> None:
     assert result.stdout.strip() == "1"
     for text in ("Unclosed", "Event loop is closed", "Traceback"):
         assert text not in result.stderr
+
+
+def test_sync_streams_make_one_round_trip_per_batch_not_per_event(
+    flux0: Flux0, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared.runtime import BackgroundLoop
+
+    session = new_session(flux0)
+    calls = 0
+    real_run = BackgroundLoop.run
+
+    def counting_run(self: BackgroundLoop, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real_run(self, fn, *args, **kwargs)
+
+    with flux0.sessions.create_event(
+        session_id=session.id, type_="message", source="user", content="x" * 200
+    ) as events:
+        monkeypatch.setattr(BackgroundLoop, "run", counting_run)
+        received = list(events)
+    assert reply_text(received) == "Echo: " + "x" * 200
+    assert calls < len(received)

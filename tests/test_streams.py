@@ -406,3 +406,31 @@ async def test_cancelled_anext_releases(client: Client) -> None:
     await client.assert_released()
     with pytest.raises(StopAsyncIteration):
         await stream.__anext__()
+
+
+@pytest.mark.anyio
+async def test_next_batch_hands_out_a_chunk_worth_of_items(client: Client) -> None:
+    stream = await client.open_sse("/fixture/echo.sse")
+    batches = []
+    while batch := await stream.next_batch():
+        batches.append([event.event for event in batch])
+    assert [name for batch in batches for name in batch] == expected_names("echo.sse")
+    assert len(batches) < len(expected_names("echo.sse"))  # the fixture arrives in few chunks
+    await client.assert_released()
+
+
+@pytest.mark.anyio
+async def test_next_batch_keeps_items_before_an_error_and_raises_it_next(client: Client) -> None:
+    def parse(event: ServerSentEvent) -> str:
+        if event.event == "chunk":
+            raise KeyError("no model for chunk")
+        return event.event
+
+    response = await client.session.get(client.server.make_url("/fixture/echo.sse"))
+    stream = EventStream(response, SSEDecoder(), parse)
+    first = await stream.next_batch()
+    assert first == ["status", "status"]
+    with pytest.raises(KeyError, match="no model for chunk"):
+        await stream.next_batch()
+    await stream.aclose()
+    await client.assert_released()
