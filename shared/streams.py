@@ -88,11 +88,12 @@ class EventStream(Generic[T]):
             raise StopAsyncIteration
         return await items.__anext__()
 
-    async def next_batch(self) -> list[T]:
-        """The next item plus every item already decoded after it; ``[]`` at the end.
+    async def next_batch(self, limit: int = 64) -> list[T]:
+        """The next item plus up to ``limit - 1`` already decoded after it; ``[]`` at the end.
 
         Lets a consumer on another thread (the sync facade) make one round trip per
-        network chunk instead of one per item. An error after the first item is kept
+        network chunk (or per ``limit`` items, so the first item is not held back while a
+        large chunk is parsed) instead of one per item. An error after the first item is kept
         and raised by the following call, so no item before it is lost.
         """
         if self._deferred is not None:
@@ -102,7 +103,7 @@ class EventStream(Generic[T]):
             batch = [await self.__anext__()]
         except StopAsyncIteration:
             return []
-        while self._ready > 0:
+        while self._ready > 0 and len(batch) < limit:
             try:
                 batch.append(await self.__anext__())
             except StopAsyncIteration:
