@@ -1,4 +1,9 @@
-"""Models of Flux0 AI Agent API (attrs classes, open enums, unions)."""
+"""Models of the API (attrs classes, open enums, unions), loaded on first use."""
 
-from ._generated.models import *  # noqa: F403
+from typing import TYPE_CHECKING
+
 from ._generated.models import __all__ as __all__
+from ._generated.models import __getattr__ as __getattr__
+
+if TYPE_CHECKING:
+    from ._generated.models import *  # noqa: F403

@@ -24,6 +24,7 @@ import json
 import linecache
 import os
 import re
+import sys
 import threading
 import types
 import typing
@@ -302,13 +303,44 @@ def _wire_name(field: attrs.Attribute[Any]) -> str:
     return str(field.metadata.get("json", field.name))
 
 
+class _LazyNamespace(Mapping[str, Any]):
+    """Names of a models package whose modules load on first use (annotation lookups)."""
+
+    def __init__(self, module_name: str) -> None:
+        self._module_name = module_name
+
+    def __getitem__(self, name: str) -> Any:
+        module = importlib.import_module(self._module_name)
+        try:
+            return getattr(module, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(getattr(importlib.import_module(self._module_name), "__all__", ()))
+
+    def __len__(self) -> int:
+        return len(getattr(importlib.import_module(self._module_name), "__all__", ()))
+
+
+def _models_namespace(cls: type) -> Mapping[str, Any] | None:
+    """Where a model's string annotations name models of other modules, if anywhere.
+
+    Generated models split across modules set ``__models_namespace__`` to the module
+    that reaches all of them (lazily), so annotations can name any model.
+    """
+    module = sys.modules.get(cls.__module__)
+    name = getattr(module, "__models_namespace__", None)
+    return _LazyNamespace(name) if isinstance(name, str) else None
+
+
 def _wire_names(cls: type) -> frozenset[str]:
     """The JSON keys a model declares."""
     return frozenset(_wire_name(field) for field in _resolved_fields(cls))
 
 
 def _resolved_fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
-    attrs.resolve_types(cls)
+    attrs.resolve_types(cls, localns=_models_namespace(cls))  # type: ignore[arg-type]
     return tuple(attrs.fields(cls))
 
 

@@ -20,7 +20,8 @@ from ..errors import ERROR_TYPES
 from .wire import SERIALIZER
 
 if TYPE_CHECKING:
-    from .resources import Agents, Sessions
+    from .resources_agents import Agents
+    from .resources_sessions import Sessions
 
 
 SERVERS = (ServerTemplate("http://localhost:8080", {}),)
@@ -62,14 +63,14 @@ class Flux0:
     @functools.cached_property
     def agents(self) -> Agents:
         """``agents`` operations (their code and models load on first use)."""
-        from .resources import Agents
+        from .resources_agents import Agents
 
         return Agents(self._core)
 
     @functools.cached_property
     def sessions(self) -> Sessions:
         """``sessions`` operations (their code and models load on first use)."""
-        from .resources import Sessions
+        from .resources_sessions import Sessions
 
         return Sessions(self._core)
 

@@ -16,7 +16,8 @@ from shared.runtime import SyncClientBase
 from .client import AsyncClient
 
 if TYPE_CHECKING:
-    from .sync_resources import Agents, Sessions
+    from .sync_resources_agents import Agents
+    from .sync_resources_sessions import Sessions
 
 
 class Flux0(SyncClientBase[AsyncClient]):
@@ -50,13 +51,13 @@ class Flux0(SyncClientBase[AsyncClient]):
     @functools.cached_property
     def agents(self) -> Agents:
         """``agents`` operations (their code and models load on first use)."""
-        from .sync_resources import Agents
+        from .sync_resources_agents import Agents
 
         return Agents(self)
 
     @functools.cached_property
     def sessions(self) -> Sessions:
         """``sessions`` operations (their code and models load on first use)."""
-        from .sync_resources import Sessions
+        from .sync_resources_sessions import Sessions
 
         return Sessions(self)

@@ -22,7 +22,8 @@ from ..errors import ERROR_TYPES
 from .wire import SERIALIZER
 
 if TYPE_CHECKING:
-    from .resources import Client, Indexing
+    from .resources_client import Client
+    from .resources_indexing import Indexing
 
 
 SERVERS = (
@@ -71,14 +72,14 @@ class Glean:
     @functools.cached_property
     def client(self) -> Client:
         """``client`` operations (their code and models load on first use)."""
-        from .resources import Client
+        from .resources_client import Client
 
         return Client(self._core)
 
     @functools.cached_property
     def indexing(self) -> Indexing:
         """``indexing`` operations (their code and models load on first use)."""
-        from .resources import Indexing
+        from .resources_indexing import Indexing
 
         return Indexing(self._core)
 

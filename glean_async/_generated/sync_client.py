@@ -17,7 +17,8 @@ from shared.runtime import SyncClientBase
 from .client import AsyncClient
 
 if TYPE_CHECKING:
-    from .sync_resources import Client, Indexing
+    from .sync_resources_client import Client
+    from .sync_resources_indexing import Indexing
 
 
 class Glean(SyncClientBase[AsyncClient]):
@@ -55,13 +56,13 @@ class Glean(SyncClientBase[AsyncClient]):
     @functools.cached_property
     def client(self) -> Client:
         """``client`` operations (their code and models load on first use)."""
-        from .sync_resources import Client
+        from .sync_resources_client import Client
 
         return Client(self)
 
     @functools.cached_property
     def indexing(self) -> Indexing:
         """``indexing`` operations (their code and models load on first use)."""
-        from .sync_resources import Indexing
+        from .sync_resources_indexing import Indexing
 
         return Indexing(self)

@@ -52,13 +52,13 @@ def generate(target: Target, api: ir.API, dest: Path) -> None:
     )
     files = {
         "__init__.py": f'{header}\n"""Generated from the spec; import the package instead."""\n',
-        "models.py": emit_models(api, header),
-        "operations.py": emit_operations(api, header),
-        "resources.py": emit_resources(api, header),
         "client.py": emit_client(api, header, names),
         "sync_client.py": emit_sync(api, header, names),
-        "sync_resources.py": emit_sync_resources(api, header),
         "wire.py": _wire(header),
+        **emit_models(api, header),
+        **emit_operations(api, header),
+        **emit_resources(api, header),
+        **emit_sync_resources(api, header),
     }
     dest.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from . import ir
+from .chunks import chunk_name
 from .methods import OPTION_ARGS, Arg, MethodSpec, method_spec
 from .naming import identifier, pascal
 from .types import or_unset, runtime_expr
@@ -48,9 +49,27 @@ def namespace_tree(api: ir.API) -> Namespace:
 # ---- operations.py -----------------------------------------------------------------------
 
 
-def emit_operations(api: ir.API, header: str) -> str:
-    body = []
+def emit_operations(api: ir.API, header: str) -> dict[str, str]:
+    """One ``operations_<namespace>.py`` per top-level namespace."""
+    files = {}
+    for chunk, ops in _by_top_namespace(api).items():
+        files[f"operations_{chunk}.py"] = _operations_module(api, ops, header)
+    stars = [f"from .{name[:-3]} import *  # noqa: F403" for name in sorted(files)]
+    doc = '"""Every operation descriptor, for tools and tests (the SDK loads them lazily)."""'
+    files["operations.py"] = "\n".join([header, doc, "", *stars]) + "\n"
+    return files
+
+
+def _by_top_namespace(api: ir.API) -> dict[str, list[ir.Operation]]:
+    grouped: dict[str, list[ir.Operation]] = {}
     for op in api.operations:
+        grouped.setdefault(chunk_name(op.group[0]), []).append(op)
+    return grouped
+
+
+def _operations_module(api: ir.API, ops: list[ir.Operation], header: str) -> str:
+    body = []
+    for op in ops:
         body += ["", "", f"{method_spec(op, api).constant} = {_operation(op)}"]
     code = "\n".join(body)
     descriptors = ", ".join(
@@ -59,7 +78,7 @@ def emit_operations(api: ir.API, header: str) -> str:
     extra = {"Optional": "from typing import Optional", "Literal": "from typing import Literal"}
     imports = imports_for(code, extra=extra)
     imports.insert(-1, f"from shared.operation import {descriptors}")
-    doc = '"""Static descriptions of every operation (shared by the async and sync facades)."""'
+    doc = '"""Static descriptions of operations (shared by the async and sync facades)."""'
     return "\n".join([header, doc, "", *imports]) + "\n" + code + "\n"
 
 
@@ -211,16 +230,24 @@ def _body_lines(spec: MethodSpec, flavour: Flavour) -> list[str]:
 # ---- modules -------------------------------------------------------------------------------
 
 
-def emit_resources(api: ir.API, header: str) -> str:
-    tree = namespace_tree(api)
-    flavour = Flavour(is_async=True)
-    body: list[str] = []
-    for node in tree.walk():
-        if node.path:
+def emit_resources(api: ir.API, header: str) -> dict[str, str]:
+    """One ``resources_<namespace>.py`` of async classes per top-level namespace."""
+    return _namespace_modules(api, header, Flavour(is_async=True), "resources")
+
+
+def _namespace_modules(api: ir.API, header: str, flavour: Flavour, prefix: str) -> dict[str, str]:
+    files = {}
+    for name, top in namespace_tree(api).children.items():
+        chunk = chunk_name(name)
+        body: list[str] = []
+        for node in top.walk():
             body += ["", "", *_namespace_class(node, flavour)]
-    code = "\n".join(body)
-    head = [header, '"""Async operation namespaces."""', "", *imports_for(code, first=["HTTPCore"])]
-    return "\n".join(head) + "\n" + code + "\n"
+        code = "\n".join(body)
+        extra = {"operations": f"from . import operations_{chunk} as operations"}
+        doc = f'"""{"Async" if flavour.is_async else "Blocking"} operations under ``{name}``."""'
+        head = [header, doc, "", *imports_for(code, extra=extra)]
+        files[f"{prefix}_{chunk}.py"] = "\n".join(head) + "\n" + code + "\n"
+    return files
 
 
 # name used in generated code -> (section, import line); sections keep isort's order
@@ -339,7 +366,7 @@ def _lazy_namespaces(tree: Namespace, module: str, owner: str) -> list[str]:
             "    @functools.cached_property",
             f"    def {name}(self) -> {child.class_name}:",
             f'        """``{name}`` operations (their code and models load on first use)."""',
-            f"        from .{module} import {child.class_name}",
+            f"        from .{module}_{chunk_name(name)} import {child.class_name}",
             "",
             f"        return {child.class_name}({owner})",
         ]
@@ -347,8 +374,10 @@ def _lazy_namespaces(tree: Namespace, module: str, owner: str) -> list[str]:
 
 
 def _type_checking_import(tree: Namespace, module: str) -> list[str]:
-    names = ", ".join(sorted(c.class_name for c in tree.children.values()))
-    return ["if TYPE_CHECKING:", f"    from .{module} import {names}", ""]
+    lines = ["if TYPE_CHECKING:"]
+    for name, child in tree.children.items():
+        lines.append(f"    from .{module}_{chunk_name(name)} import {child.class_name}")
+    return [*lines, ""]
 
 
 def _servers(api: ir.API) -> str:
@@ -443,16 +472,9 @@ def _async_client(api: ir.API, tree: Namespace, names: ClientNames) -> list[str]
     return lines
 
 
-def emit_sync_resources(api: ir.API, header: str) -> str:
-    tree = namespace_tree(api)
-    flavour = Flavour(is_async=False)
-    body: list[str] = []
-    for node in tree.walk():
-        if node.path:
-            body += ["", "", *_namespace_class(node, flavour)]
-    code = "\n".join(body)
-    doc = '"""Blocking operation namespaces: each method runs the async core on the loop thread."""'
-    return "\n".join([header, doc, "", *imports_for(code)]) + "\n" + code + "\n"
+def emit_sync_resources(api: ir.API, header: str) -> dict[str, str]:
+    """One ``sync_resources_<namespace>.py`` of blocking classes per top-level namespace."""
+    return _namespace_modules(api, header, Flavour(is_async=False), "sync_resources")
 
 
 def emit_sync(api: ir.API, header: str, names: ClientNames) -> str:

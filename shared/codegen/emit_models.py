@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 from . import ir
+from .chunks import module_of, partition, references
 from .naming import constant, unique
 from .types import annotation, names_in, or_unset, runtime_expr, uses_prim
 
 
-def emit_models(api: ir.API, header: str) -> str:
-    decls = api.decls
+def emit_models(api: ir.API, header: str) -> dict[str, str]:
+    """``models.py`` (a lazy facade) and one ``_models_<chunk>.py`` per chunk."""
+    chunks = partition(api)
+    files = {}
+    for chunk in sorted(set(chunks.values())):
+        names = [name for name in api.decls if chunks[name] == chunk]
+        files[f"{module_of(chunk)}.py"] = _chunk_module(api, names, chunks, header)
+    files["models.py"] = _facade(api, chunks, header)
+    return files
+
+
+def _chunk_module(api: ir.API, names: list[str], chunks: dict[str, str], header: str) -> str:
+    decls = {name: api.decls[name] for name in names}
     classes = [d for d in decls.values() if isinstance(d, (ir.Model, ir.Enum))]
     aliases = _ordered_aliases([d for d in decls.values() if isinstance(d, (ir.Union, ir.Alias))])
     parts = [
         header,
-        '"""Models of the API: attrs classes, open enums and unions."""',
-        _imports(api),
+        '"""Models of the API (one module of them): attrs classes, open enums, unions."""',
+        _imports(api, decls),
+        *_cross_imports(decls, chunks),
+        '__models_namespace__ = __name__.rpartition(".")[0] + ".models"',
     ]
     parts += [_enum(d) if isinstance(d, ir.Enum) else _model(d) for d in classes]
     parts += [_alias(d) for d in aliases]
@@ -23,14 +37,105 @@ def emit_models(api: ir.API, header: str) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def _imports(api: ir.API) -> str:
-    types = [f.type for d in api.decls.values() if isinstance(d, ir.Model) for f in d.fields]
-    types += [t for d in api.decls.values() if isinstance(d, ir.Union) for t in d.options]
-    types += [d.target for d in api.decls.values() if isinstance(d, ir.Alias)]
+def _cross_imports(decls: dict[str, ir.Decl], chunks: dict[str, str]) -> list[str]:
+    """Names from other modules: values for aliases and union tables, else for typing."""
+    at_runtime: set[str] = set()
+    for decl in decls.values():
+        if isinstance(decl, (ir.Union, ir.Alias)):
+            at_runtime |= references(decl)
+        if isinstance(decl, ir.Union):
+            at_runtime |= set(decl.mapping.values())
+    for_typing: set[str] = set()
+    for decl in decls.values():
+        for_typing |= references(decl)
+    outside = {name for name in at_runtime | for_typing if name not in decls}
+    lines = _import_lines(sorted(outside & at_runtime), chunks, "")
+    checking = _import_lines(sorted(outside - at_runtime), chunks, "    ")
+    if checking:
+        lines.append("if TYPE_CHECKING:\n" + "\n".join(checking))
+    return ["\n".join(lines)] if lines else []
+
+
+def _import_lines(names: list[str], chunks: dict[str, str], indent: str) -> list[str]:
+    by_module: dict[str, list[str]] = {}
+    for name in names:
+        by_module.setdefault(module_of(chunks[name]), []).append(name)
+    return [
+        f"{indent}from .{module} import {', '.join(members)}"
+        for module, members in sorted(by_module.items())
+    ]
+
+
+def _facade(api: ir.API, chunks: dict[str, str], header: str) -> str:
+    modules = sorted({module_of(chunk) for chunk in chunks.values()})
+    tagged = [n for n, d in api.decls.items() if isinstance(d, ir.Union) and d.discriminator]
+    with_unions = sorted({module_of(chunks[name]) for name in tagged})
+    table = "\n".join(f"    {name!r}: {module_of(chunks[name])!r}," for name in sorted(chunks))
+    star = "\n".join(f"    from .{module} import *  # noqa: F403" for module in modules)
+    return FACADE.format(
+        header=header,
+        star=star,
+        table=table,
+        union_modules=repr(tuple(with_unions)),
+        all=_all(api.decls),
+    )
+
+
+FACADE = '''{header}
+"""Models of the API: attrs classes, open enums and unions.
+
+They live in several modules, one per top-level namespace plus a common one, and each
+module loads when one of its names is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from shared.serialization import UnionInfo
+
+if TYPE_CHECKING:
+{star}
+
+    UNIONS: tuple[UnionInfo, ...]
+
+_MODULES = {{
+{table}
+}}
+_UNION_MODULES: tuple[str, ...] = {union_modules}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "UNIONS":
+        value: Any = _unions()
+    elif name in _MODULES:
+        module = importlib.import_module(f"{{__package__}}.{{_MODULES[name]}}")
+        value = getattr(module, name)
+    else:
+        raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
+    globals()[name] = value
+    return value
+
+
+def _unions() -> tuple[UnionInfo, ...]:
+    """The discriminated unions, from the modules that declare any."""
+    modules = [importlib.import_module(f"{{__package__}}.{{m}}") for m in _UNION_MODULES]
+    return tuple(info for module in modules for info in module.UNIONS)
+
+
+{all}
+'''
+
+
+def _imports(api: ir.API, decls: dict[str, ir.Decl]) -> str:
+    types = [f.type for d in decls.values() if isinstance(d, ir.Model) for f in d.fields]
+    types += [t for d in decls.values() if isinstance(d, ir.Union) for t in d.options]
+    types += [d.target for d in decls.values() if isinstance(d, ir.Alias)]
     lines = ["from __future__ import annotations", ""]
     if any(uses_prim(t, {"datetime", "date"}) for t in types):
         lines.append("import datetime")
-    lines.append("from typing import Any, Literal, TypeAlias")
+    lines.append("from typing import TYPE_CHECKING, Any, Literal, TypeAlias")
     lines += ["", "import attrs", ""]
     if any(uses_prim(t, {"file"}) for t in types):
         lines.append("from shared.files import FileContent")

@@ -37,10 +37,15 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
 '''
 
-MODELS = '''"""Models of {title} (attrs classes, open enums, unions)."""
+MODELS = '''"""Models of {title} (attrs classes, open enums, unions), loaded on first use."""
 
-from ._generated.models import *  # noqa: F403
+from typing import TYPE_CHECKING
+
 from ._generated.models import __all__ as __all__
+from ._generated.models import __getattr__ as __getattr__
+
+if TYPE_CHECKING:
+    from ._generated.models import *  # noqa: F403
 '''
 
 SYNC = '''"""Blocking facade: ``{client}`` with the async client's methods, each blocking."""
