@@ -459,3 +459,27 @@ def test_arguments_accept_strings_for_enums_and_dates_and_dicts_for_models() -> 
         "color": "models.Color | str",
         "thing": "models.Thing | Mapping[str, Any]",
     }
+
+
+def test_models_are_split_per_top_level_namespace_with_a_common_module() -> None:
+    from shared.codegen.chunks import partition
+
+    def op(group: str, schema: str) -> dict[str, Any]:
+        content = {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}
+        return {
+            "operationId": f"{group}{schema}",
+            "x-speakeasy-group": group,
+            "responses": {"200": {"description": "", "content": content}},
+        }
+
+    spec = spec_with(
+        {
+            "Shared": {"properties": {"x": {"type": "string"}}},
+            "A": {"properties": {"s": {"$ref": "#/components/schemas/Shared"}}},
+            "B": {"properties": {"s": {"$ref": "#/components/schemas/Shared"}}},
+            "Lonely": {"properties": {"a": {"$ref": "#/components/schemas/A"}}},
+        },
+        {"/a": {"get": op("alpha", "A")}, "/b": {"get": op("beta", "B")}},
+    )
+    chunks = partition(build(spec))
+    assert chunks == {"Shared": "common", "A": "common", "B": "beta", "Lonely": "common"}
