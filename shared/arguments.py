@@ -22,9 +22,3 @@ def flat_body(request: Any, fields: Mapping[str, Any]) -> Any:
         names = ", ".join(sorted(given))
         raise InvalidInputError("request", f"pass either request= or keyword arguments ({names})")
     return request
-
-
-def require(name: str, value: Any) -> None:
-    """Raise :class:`InvalidInputError` when a required keyword argument was not given."""
-    if value is UNSET:
-        raise InvalidInputError(name, "this argument is required")

@@ -282,7 +282,6 @@ _IMPORTS = {
     "UNSET": (2, "from shared.unset import UNSET, Unset"),
     "ERROR_TYPES": (3, "from ..errors import ERROR_TYPES"),
     "models": (3, "from . import models"),
-    "operations": (3, "from . import operations"),
     "AsyncClient": (3, "from .client import AsyncClient"),
     "SERIALIZER": (3, "from .wire import SERIALIZER"),
 }
