@@ -1,7 +1,7 @@
 """A tour of the Glean SDK against the spec-driven fake: ``python -m tests.glean_demo``.
 
 The fake (:mod:`tests.glean_fake`) validates every request against
-``../shared/specs/glean.yaml`` and answers with the spec's examples, so this shows the
+the spec snapshot ``specs/glean.json`` and answers with the spec's examples, so this shows the
 real request and response shapes without a Glean deployment.
 """
 

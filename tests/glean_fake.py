@@ -5,7 +5,7 @@
         ...
         assert fake.requests[-1].valid
 
-Every operation of ``shared/specs/glean.yaml`` (read at run time, never copied) gets a
+Every operation of the spec snapshot ``specs/glean.json`` (read at run time, never copied) gets a
 route. Each request is validated against the spec with openapi-core (method and path,
 path/query/header parameters, ``Authorization: Bearer``, the JSON or multipart body
 against its schema; see ``GleanSpec._relaxed_copy`` for the spec flaws it is relaxed
@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import yaml
 from aiohttp import web
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
@@ -51,8 +50,9 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from shared.testing import LocalAppServer
+from tests.data import SPECS
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "specs" / "glean.yaml"
+SPEC_PATH = SPECS / "glean.json"
 SPEC_URI = "urn:glean-fake:spec"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 MAX_DEPTH = 12  # deeper than any required chain in the spec; guards against recursion
@@ -122,7 +122,7 @@ class GleanSpec:
     """The spec as read, the validator's relaxed copy, and schema helpers."""
 
     def __init__(self, path: Path) -> None:
-        self.document: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+        self.document: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         self.relaxed_required: dict[str, list[str]] = {}
         self.example_notes: list[str] = []
         self.validator_document = self._relaxed_copy(self.document)

@@ -21,12 +21,12 @@ from aiohttp.test_utils import TestServer
 import flux0_async.testing as fake
 from flux0_async.testing import AGENT_TYPES, FakeFlux0Server, create_app
 from flux0_async.testing import validation as embedded
+from tests.data import FLUX0_FIXTURES, SPECS
 
 pytestmark = pytest.mark.anyio
 
-SHARED = Path("/work/shared")
-SPEC_PATH = SHARED / "specs" / "flux0.json"
-FIXTURES = SHARED / "fixtures" / "flux0"
+SPEC_PATH = SPECS / "flux0.json"
+FIXTURES = FLUX0_FIXTURES
 REPO_ROOT = Path(fake.__file__).resolve().parents[2]
 FIXTURE_CONTENT = "hello flux0 world"
 # The recorded echo_fail/echo_crash streams stop after "Echo" and ": pa".
@@ -35,9 +35,6 @@ ID_KEYS = {"id", "event_id", "correlation_id", "agent_id", "tool_call_id"}
 ID_CHARS = set(string.ascii_letters + string.digits)
 
 Frame = tuple[str, str | None, dict[str, Any]]
-
-needs_spec = pytest.mark.skipif(not SPEC_PATH.exists(), reason="flux0.json not available")
-needs_fixtures = pytest.mark.skipif(not FIXTURES.exists(), reason="SSE fixtures not available")
 
 
 # --- helpers --------------------------------------------------------------------------
@@ -442,7 +439,6 @@ async def test_session_id_chosen_by_the_client_must_be_new(
 # --- streams --------------------------------------------------------------------------
 
 
-@needs_fixtures
 @pytest.mark.parametrize(
     ("agent_type", "content"),
     [
@@ -526,7 +522,6 @@ async def test_echo_fail_ends_with_an_error_status(client: aiohttp.ClientSession
     ]
 
 
-@needs_fixtures
 async def test_echo_crash_leaves_the_stream_open_until_the_client_leaves(
     server: FakeFlux0Server, client: aiohttp.ClientSession
 ) -> None:
@@ -730,7 +725,6 @@ async def test_tool_turn_stores_the_call_the_result_and_the_reply(
 # --- against the spec -----------------------------------------------------------------
 
 
-@needs_spec
 async def test_responses_and_frames_match_the_spec_schemas(
     client: aiohttp.ClientSession,
 ) -> None:
@@ -765,7 +759,6 @@ async def test_responses_and_frames_match_the_spec_schemas(
         assert_matches(spec, schema, await r.json())
 
 
-@needs_spec
 def test_embedded_request_schemas_match_the_spec() -> None:
     spec = load_spec()
     schemas = spec["components"]["schemas"]
@@ -793,7 +786,6 @@ def test_embedded_request_schemas_match_the_spec() -> None:
                 assert strip_prose(spec, param["schema"]) == expected, param["name"]
 
 
-@needs_spec
 def test_every_spec_operation_has_a_route() -> None:
     spec = load_spec()
     app = create_app()

@@ -14,13 +14,11 @@ import json
 import types
 import typing
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any, Literal, Union
 
 import attrs
 import cattrs
 import pytest
-import yaml
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -30,10 +28,9 @@ from shared.enums import OpenEnum
 from shared.operation import Operation, Response
 from shared.serialization import describe_error
 from shared.unset import UNSET, Unset
+from tests.data import load_spec
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "shared" / "specs" / "glean.yaml"
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C one is much faster
-SPEC: dict[str, Any] = yaml.load(SPEC_PATH.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
+SPEC: dict[str, Any] = load_spec("glean")
 SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
 OPERATIONS = [op for op in vars(operations).values() if isinstance(op, Operation)]
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")

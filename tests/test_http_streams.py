@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import aiohttp
@@ -27,10 +26,11 @@ from shared.serialization import StructureError, UnionInfo, make_serializer
 from shared.servers import ServerTemplate
 from shared.sse import ServerSentEvent
 from shared.unset import UNSET, Unset
+from tests.data import FLUX0_FIXTURES
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path("/work/shared/fixtures/flux0")
+FIXTURES = FLUX0_FIXTURES
 
 # --- models: a stream typed like flux0's SessionStream ---------------------------------
 
@@ -338,7 +338,6 @@ def recorded_frames(name: str) -> list[bytes]:
     return [frame + b"\n\n" for frame in text.split(b"\n\n") if frame.strip()]
 
 
-@pytest.mark.skipif(not FIXTURES.exists(), reason="SSE fixtures not available")
 async def test_flux0_session_stream_with_a_newer_event_type() -> None:
     frames = recorded_frames("echo.sse")
     frames.insert(3, USAGE)

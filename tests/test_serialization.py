@@ -805,7 +805,7 @@ def test_generated_models_keep_attrs_behaviour() -> None:
     from flux0_async import models as flux0_models
 
     agent = flux0_models.AgentCreationParamsDTO(name="x", type_="echo")
-    assert repr(agent) == "AgentCreationParamsDTO(name='x', type_='echo', description=UNSET)"
+    assert repr(agent) == "AgentCreationParamsDTO(description=UNSET, name='x', type_='echo')"
     assert agent == flux0_models.AgentCreationParamsDTO(name="x", type_="echo")
     assert agent != attrs.evolve(agent, name="y")
     assert pickle.loads(pickle.dumps(agent)) == agent == copy.deepcopy(agent)

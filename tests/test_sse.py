@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +17,9 @@ from shared.sse import (
     ServerSentEvent,
     SSEDecoder,
 )
+from tests.data import FLUX0_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "flux0"
+FIXTURES = FLUX0_FIXTURES
 
 
 def decode(*chunks: bytes) -> list[ServerSentEvent]:

@@ -12,7 +12,6 @@ import asyncio
 import collections
 import time
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -24,8 +23,9 @@ from aiohttp.test_utils import TestServer
 
 from shared.sse import NDJSONDecoder, ServerSentEvent, SSEDecoder
 from shared.streams import EventStream
+from tests.data import FLUX0_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "flux0"
+FIXTURES = FLUX0_FIXTURES
 BIG_LINE_BYTES = 300 * 1024
 HANG_SECONDS = 10.0
 

@@ -23,43 +23,43 @@ class AgentCreationParamsDTO(Model):
     Required: name, type_.
     """
 
+    description: str | Unset | None = attrs.field(default=UNSET)
     name: str
     type_: str = attrs.field(metadata={"json": "type"})
-    description: str | Unset | None = attrs.field(default=UNSET)
 
     def __init__(self, *, name: str, type_: str, description: str | Unset | None = UNSET) -> None:
+        self.description = description
         self.name = name
         self.type_ = type_
-        self.description = description
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
 class AgentDTO(Model):
     """Agent (``AgentDTO``).
 
-    Required: id, name, type_, created_at.
+    Required: created_at, id, name, type_.
     """
 
+    created_at: datetime.datetime
+    description: str | Unset | None = attrs.field(default=UNSET)
     id: str
     name: str
     type_: str = attrs.field(metadata={"json": "type"})
-    description: str | Unset | None = attrs.field(default=UNSET)
-    created_at: datetime.datetime
 
     def __init__(
         self,
         *,
+        created_at: datetime.datetime,
         id: str,
         name: str,
         type_: str,
-        created_at: datetime.datetime,
         description: str | Unset | None = UNSET,
     ) -> None:
+        self.created_at = created_at
+        self.description = description
         self.id = id
         self.name = name
         self.type_ = type_
-        self.description = description
-        self.created_at = created_at
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)

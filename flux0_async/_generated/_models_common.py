@@ -33,11 +33,11 @@ class ValidationError(Model):
     Required: loc, msg, type_.
     """
 
+    ctx: dict[str, Any] | Unset = attrs.field(default=UNSET)
+    input_: Any | Unset = attrs.field(default=UNSET, metadata={"json": "input"})
     loc: list[ValidationErrorLocItem]
     msg: str
     type_: str = attrs.field(metadata={"json": "type"})
-    input_: Any | Unset = attrs.field(default=UNSET, metadata={"json": "input"})
-    ctx: dict[str, Any] | Unset = attrs.field(default=UNSET)
 
     def __init__(
         self,
@@ -45,14 +45,14 @@ class ValidationError(Model):
         loc: list[ValidationErrorLocItem],
         msg: str,
         type_: str,
-        input_: Any | Unset = UNSET,
         ctx: dict[str, Any] | Unset = UNSET,
+        input_: Any | Unset = UNSET,
     ) -> None:
+        self.ctx = ctx
+        self.input_ = input_
         self.loc = loc
         self.msg = msg
         self.type_ = type_
-        self.input_ = input_
-        self.ctx = ctx
 
 
 ValidationErrorLocItem: TypeAlias = str | int

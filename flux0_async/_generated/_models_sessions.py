@@ -22,31 +22,31 @@ __models_namespace__ = __name__.rpartition(".")[0] + ".models"
 class ChunkEventDTO(Model):
     """ChunkEvent (``ChunkEventDTO``).
 
-    Required: event_id, correlation_id, seq, patches, metadata.
+    Required: correlation_id, event_id, metadata, patches, seq.
     """
 
-    event_id: str
     correlation_id: str
-    seq: int
-    patches: list[JsonPatchOperationDTO]
+    event_id: str
     metadata: dict[str, Any]
+    patches: list[JsonPatchOperationDTO]
+    seq: int
     timestamp: float | Unset = attrs.field(default=UNSET)
 
     def __init__(
         self,
         *,
-        event_id: str,
         correlation_id: str,
-        seq: int,
-        patches: list[JsonPatchOperationDTO],
+        event_id: str,
         metadata: dict[str, Any],
+        patches: list[JsonPatchOperationDTO],
+        seq: int,
         timestamp: float | Unset = UNSET,
     ) -> None:
-        self.event_id = event_id
         self.correlation_id = correlation_id
-        self.seq = seq
-        self.patches = patches
+        self.event_id = event_id
         self.metadata = metadata
+        self.patches = patches
+        self.seq = seq
         self.timestamp = timestamp
 
 
@@ -54,15 +54,15 @@ class ChunkEventDTO(Model):
 class ChunkEventStream(Model):
     """The ``ChunkEventStream`` object.
 
-    Required: event, data.
+    Required: data, event.
     """
 
-    event: Literal["chunk"]
     data: ChunkEventDTO
+    event: Literal["chunk"]
 
-    def __init__(self, *, event: Literal["chunk"], data: ChunkEventDTO) -> None:
-        self.event = event
+    def __init__(self, *, data: ChunkEventDTO, event: Literal["chunk"]) -> None:
         self.data = data
+        self.event = event
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -79,15 +79,15 @@ class ConsumptionOffsetsDTO(Model):
 class ContentPartDTO(Model):
     """ContentPart (``ContentPartDTO``).
 
-    Required: type_, content.
+    Required: content, type_.
     """
 
-    type_: Literal["content"] = attrs.field(metadata={"json": "type"})
     content: Any
+    type_: Literal["content"] = attrs.field(metadata={"json": "type"})
 
-    def __init__(self, *, type_: Literal["content"], content: Any) -> None:
-        self.type_ = type_
+    def __init__(self, *, content: Any, type_: Literal["content"]) -> None:
         self.content = content
+        self.type_ = type_
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -114,109 +114,109 @@ class ControlOptionsMode(OpenEnum):
 class EmittedEventDTO(Model):
     """EmittedEvent (``EmittedEventDTO``).
 
-    Required: id, correlation_id, type_, source, data.
+    Required: correlation_id, data, id, source, type_.
     """
 
-    id: str
     correlation_id: str
-    type_: EventTypeDTO = attrs.field(metadata={"json": "type"})
-    source: EventSourceDTO
     data: EmittedEventDTOData
+    id: str
     metadata: dict[str, Any] | Unset | None = attrs.field(default=UNSET)
+    source: EventSourceDTO
+    type_: EventTypeDTO = attrs.field(metadata={"json": "type"})
 
     def __init__(
         self,
         *,
-        id: str,
         correlation_id: str,
-        type_: EventTypeDTO,
-        source: EventSourceDTO,
         data: EmittedEventDTOData,
+        id: str,
+        source: EventSourceDTO,
+        type_: EventTypeDTO,
         metadata: dict[str, Any] | Unset | None = UNSET,
     ) -> None:
-        self.id = id
         self.correlation_id = correlation_id
-        self.type_ = type_
-        self.source = source
         self.data = data
+        self.id = id
         self.metadata = metadata
+        self.source = source
+        self.type_ = type_
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
 class EmittedEventStream(Model):
     """The ``EmittedEventStream`` object.
 
-    Required: id, event, data.
+    Required: data, event, id.
     """
 
-    id: str
-    event: Literal["status"]
     data: EmittedEventDTO
+    event: Literal["status"]
+    id: str
 
-    def __init__(self, *, id: str, event: Literal["status"], data: EmittedEventDTO) -> None:
-        self.id = id
-        self.event = event
+    def __init__(self, *, data: EmittedEventDTO, event: Literal["status"], id: str) -> None:
         self.data = data
+        self.event = event
+        self.id = id
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
 class EventCreationParamsDTO(Model):
     """EventCreationParams (``EventCreationParamsDTO``).
 
-    Required: type_, source.
+    Required: source, type_.
     """
 
-    type_: EventTypeDTO = attrs.field(metadata={"json": "type"})
-    source: EventSourceDTO
     content: str | Unset | None = attrs.field(default=UNSET)
+    source: EventSourceDTO
+    type_: EventTypeDTO = attrs.field(metadata={"json": "type"})
 
     def __init__(
-        self, *, type_: EventTypeDTO, source: EventSourceDTO, content: str | Unset | None = UNSET
+        self, *, source: EventSourceDTO, type_: EventTypeDTO, content: str | Unset | None = UNSET
     ) -> None:
-        self.type_ = type_
-        self.source = source
         self.content = content
+        self.source = source
+        self.type_ = type_
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
 class EventDTO(Model):
     """Event (``EventDTO``).
 
-    Required: id, correlation_id, type_, source, offset, data, deleted, created_at.
+    Required: correlation_id, created_at, data, deleted, id, offset, source, type_.
     """
 
-    id: str
     correlation_id: str
-    type_: EventTypeDTO = attrs.field(metadata={"json": "type"})
-    source: EventSourceDTO
-    offset: int
+    created_at: datetime.datetime
     data: EventDTOData
     deleted: bool
+    id: str
     metadata: dict[str, Any] | Unset | None = attrs.field(default=UNSET)
-    created_at: datetime.datetime
+    offset: int
+    source: EventSourceDTO
+    type_: EventTypeDTO = attrs.field(metadata={"json": "type"})
 
     def __init__(
         self,
         *,
-        id: str,
         correlation_id: str,
-        type_: EventTypeDTO,
-        source: EventSourceDTO,
-        offset: int,
+        created_at: datetime.datetime,
         data: EventDTOData,
         deleted: bool,
-        created_at: datetime.datetime,
+        id: str,
+        offset: int,
+        source: EventSourceDTO,
+        type_: EventTypeDTO,
         metadata: dict[str, Any] | Unset | None = UNSET,
     ) -> None:
-        self.id = id
         self.correlation_id = correlation_id
-        self.type_ = type_
-        self.source = source
-        self.offset = offset
+        self.created_at = created_at
         self.data = data
         self.deleted = deleted
+        self.id = id
         self.metadata = metadata
-        self.created_at = created_at
+        self.offset = offset
+        self.source = source
+        self.type_ = type_
 
 
 class EventSourceDTO(OpenEnum):
@@ -277,44 +277,44 @@ class JsonPatchOperationDTOOp(OpenEnum):
 class MessageEventDataDTO(Model):
     """MessageEventData (``MessageEventDataDTO``).
 
-    Required: type_, parts.
+    Required: parts, type_.
     """
 
-    type_: Literal["message"] = attrs.field(metadata={"json": "type"})
-    tags: list[str] | Unset | None = attrs.field(default=UNSET)
     flagged: bool | Unset | None = attrs.field(default=UNSET)
-    parts: list[MessageEventDataDTOPartsItem]
     participant: dict[str, str] | Unset | None = attrs.field(default=UNSET)
+    parts: list[MessageEventDataDTOPartsItem]
+    tags: list[str] | Unset | None = attrs.field(default=UNSET)
+    type_: Literal["message"] = attrs.field(metadata={"json": "type"})
 
     def __init__(
         self,
         *,
-        type_: Literal["message"],
         parts: list[MessageEventDataDTOPartsItem],
-        tags: list[str] | Unset | None = UNSET,
+        type_: Literal["message"],
         flagged: bool | Unset | None = UNSET,
         participant: dict[str, str] | Unset | None = UNSET,
+        tags: list[str] | Unset | None = UNSET,
     ) -> None:
-        self.type_ = type_
-        self.tags = tags
         self.flagged = flagged
-        self.parts = parts
         self.participant = participant
+        self.parts = parts
+        self.tags = tags
+        self.type_ = type_
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
 class ReasoningPartDTO(Model):
     """ReasoningPart (``ReasoningPartDTO``).
 
-    Required: type_, reasoning.
+    Required: reasoning, type_.
     """
 
-    type_: Literal["reasoning"] = attrs.field(metadata={"json": "type"})
     reasoning: Any
+    type_: Literal["reasoning"] = attrs.field(metadata={"json": "type"})
 
-    def __init__(self, *, type_: Literal["reasoning"], reasoning: Any) -> None:
-        self.type_ = type_
+    def __init__(self, *, reasoning: Any, type_: Literal["reasoning"]) -> None:
         self.reasoning = reasoning
+        self.type_ = type_
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -340,32 +340,32 @@ class SessionCreationParamsDTO(Model):
 class SessionDTO(Model):
     """Session (``SessionDTO``).
 
-    Required: id, agent_id, user_id, consumption_offsets, created_at.
+    Required: agent_id, consumption_offsets, created_at, id, user_id.
     """
 
-    id: str
     agent_id: str
-    user_id: str
-    title: str | Unset | None = attrs.field(default=UNSET)
     consumption_offsets: ConsumptionOffsetsDTO
     created_at: datetime.datetime
+    id: str
+    title: str | Unset | None = attrs.field(default=UNSET)
+    user_id: str
 
     def __init__(
         self,
         *,
-        id: str,
         agent_id: str,
-        user_id: str,
         consumption_offsets: ConsumptionOffsetsDTO,
         created_at: datetime.datetime,
+        id: str,
+        user_id: str,
         title: str | Unset | None = UNSET,
     ) -> None:
-        self.id = id
         self.agent_id = agent_id
-        self.user_id = user_id
-        self.title = title
         self.consumption_offsets = consumption_offsets
         self.created_at = created_at
+        self.id = id
+        self.title = title
+        self.user_id = user_id
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -385,26 +385,26 @@ class SessionsDTO(Model):
 class StatusEventDataDTO(Model):
     """StatusEventData (``StatusEventDataDTO``).
 
-    Required: type_, status.
+    Required: status, type_.
     """
 
-    type_: Literal["status"] = attrs.field(metadata={"json": "type"})
-    status: StatusEventDataStatusField
     acknowledged_offset: int | Unset | None = attrs.field(default=UNSET)
     data: Any | Unset | None = attrs.field(default=UNSET)
+    status: StatusEventDataStatusField
+    type_: Literal["status"] = attrs.field(metadata={"json": "type"})
 
     def __init__(
         self,
         *,
-        type_: Literal["status"],
         status: StatusEventDataStatusField,
+        type_: Literal["status"],
         acknowledged_offset: int | Unset | None = UNSET,
         data: Any | Unset | None = UNSET,
     ) -> None:
-        self.type_ = type_
-        self.status = status
         self.acknowledged_offset = acknowledged_offset
         self.data = data
+        self.status = status
+        self.type_ = type_
 
 
 class StatusEventDataStatusField(OpenEnum):
@@ -423,84 +423,84 @@ class StatusEventDataStatusField(OpenEnum):
 class ToolCallDTO(Model):
     """ToolCall (``ToolCallDTO``).
 
-    Required: tool_call_id, tool_name, args.
+    Required: args, tool_call_id, tool_name.
     """
 
+    args: dict[str, Any]
+    error: str | Unset | None = attrs.field(default=UNSET)
+    result: ToolResultDTO | Unset | None = attrs.field(default=UNSET)
     tool_call_id: str
     tool_name: str
-    args: dict[str, Any]
-    result: ToolResultDTO | Unset | None = attrs.field(default=UNSET)
-    error: str | Unset | None = attrs.field(default=UNSET)
 
     def __init__(
         self,
         *,
+        args: dict[str, Any],
         tool_call_id: str,
         tool_name: str,
-        args: dict[str, Any],
-        result: ToolResultDTO | Unset | None = UNSET,
         error: str | Unset | None = UNSET,
+        result: ToolResultDTO | Unset | None = UNSET,
     ) -> None:
+        self.args = args
+        self.error = error
+        self.result = result
         self.tool_call_id = tool_call_id
         self.tool_name = tool_name
-        self.args = args
-        self.result = result
-        self.error = error
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
 class ToolEventDataDTO(Model):
     """ToolEventData (``ToolEventDataDTO``).
 
-    Required: type_, tool_calls.
+    Required: tool_calls, type_.
     """
 
-    type_: Literal["tool_call_result"] = attrs.field(metadata={"json": "type"})
     tool_calls: list[ToolCallDTO]
+    type_: Literal["tool_call_result"] = attrs.field(metadata={"json": "type"})
 
     def __init__(
-        self, *, type_: Literal["tool_call_result"], tool_calls: list[ToolCallDTO]
+        self, *, tool_calls: list[ToolCallDTO], type_: Literal["tool_call_result"]
     ) -> None:
-        self.type_ = type_
         self.tool_calls = tool_calls
+        self.type_ = type_
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
 class ToolPartDTO(Model):
     """ToolPart (``ToolPartDTO``).
 
-    Required: type_, tool_call_id, tool_name, args.
+    Required: args, tool_call_id, tool_name, type_.
     """
 
-    type_: Literal["tool_call"] = attrs.field(metadata={"json": "type"})
+    args: Any
     tool_call_id: str
     tool_name: str
-    args: Any
+    type_: Literal["tool_call"] = attrs.field(metadata={"json": "type"})
 
     def __init__(
-        self, *, type_: Literal["tool_call"], tool_call_id: str, tool_name: str, args: Any
+        self, *, args: Any, tool_call_id: str, tool_name: str, type_: Literal["tool_call"]
     ) -> None:
-        self.type_ = type_
+        self.args = args
         self.tool_call_id = tool_call_id
         self.tool_name = tool_name
-        self.args = args
+        self.type_ = type_
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
 class ToolResultDTO(Model):
     """ToolResult (``ToolResultDTO``).
 
-    Required: data, metadata, control.
+    Required: control, data, metadata.
     """
 
+    control: ControlOptions
     data: Any
     metadata: dict[str, Any]
-    control: ControlOptions
 
-    def __init__(self, *, data: Any, metadata: dict[str, Any], control: ControlOptions) -> None:
+    def __init__(self, *, control: ControlOptions, data: Any, metadata: dict[str, Any]) -> None:
+        self.control = control
         self.data = data
         self.metadata = metadata
-        self.control = control
 
 
 EmittedEventDTOData: TypeAlias = MessageEventDataDTO | StatusEventDataDTO | ToolEventDataDTO

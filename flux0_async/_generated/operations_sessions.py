@@ -51,6 +51,30 @@ SESSIONS_RETRIEVE = Operation(
 )
 
 
+SESSIONS_LIST_EVENTS = Operation(
+    name="sessions.list_events",
+    method="GET",
+    path="/api/sessions/{session_id}/events",
+    params=(
+        Param(
+            "session_id", "session_id", "path", str, required=True, style="simple", explode=False
+        ),
+        Param("min_offset", "min_offset", "query", int | None, style="form", explode=True),
+        Param(
+            "source", "source", "query", models.EventSourceDTO | None, style="form", explode=True
+        ),
+        Param("correlation_id", "correlation_id", "query", str | None, style="form", explode=True),
+    ),
+    body=Body("json", "application/json", list[models.EventTypeDTO] | None),
+    responses=(
+        Response("200", "json", content_type="application/json", type=models.EventsDTO),
+        Response("404", "empty"),
+        Response("422", "empty"),
+        Response("504", "empty"),
+    ),
+)
+
+
 SESSIONS_CREATE_EVENT = Operation(
     name="sessions.create_event",
     method="POST",
@@ -73,28 +97,4 @@ SESSIONS_CREATE_EVENT = Operation(
         Response("422", "empty"),
     ),
     streaming=True,
-)
-
-
-SESSIONS_LIST_EVENTS = Operation(
-    name="sessions.list_events",
-    method="GET",
-    path="/api/sessions/{session_id}/events",
-    params=(
-        Param(
-            "session_id", "session_id", "path", str, required=True, style="simple", explode=False
-        ),
-        Param("min_offset", "min_offset", "query", int | None, style="form", explode=True),
-        Param(
-            "source", "source", "query", models.EventSourceDTO | None, style="form", explode=True
-        ),
-        Param("correlation_id", "correlation_id", "query", str | None, style="form", explode=True),
-    ),
-    body=Body("json", "application/json", list[models.EventTypeDTO] | None),
-    responses=(
-        Response("200", "json", content_type="application/json", type=models.EventsDTO),
-        Response("404", "empty"),
-        Response("422", "empty"),
-        Response("504", "empty"),
-    ),
 )

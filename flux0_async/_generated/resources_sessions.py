@@ -176,79 +176,6 @@ class Sessions:
             ),
         )
 
-    @overload
-    async def create_event(
-        self,
-        *,
-        session_id: str,
-        type_: models.EventTypeDTO | str,
-        source: models.EventSourceDTO | str,
-        content: str | Unset | None = UNSET,
-        retries: RetryConfig | None = None,
-        timeout_ms: int | None = None,
-        server_url: str | None = None,
-        http_headers: Mapping[str, str] | None = None,
-    ) -> EventStream[models.SessionStream | ServerSentEvent]: ...
-
-    @overload
-    async def create_event(
-        self,
-        *,
-        session_id: str,
-        request: models.EventCreationParamsDTO | Mapping[str, Any],
-        retries: RetryConfig | None = None,
-        timeout_ms: int | None = None,
-        server_url: str | None = None,
-        http_headers: Mapping[str, str] | None = None,
-    ) -> EventStream[models.SessionStream | ServerSentEvent]: ...
-
-    async def create_event(
-        self,
-        *,
-        session_id: str,
-        type_: models.EventTypeDTO | str | Unset = UNSET,
-        source: models.EventSourceDTO | str | Unset = UNSET,
-        content: str | Unset | None = UNSET,
-        request: models.EventCreationParamsDTO | Mapping[str, Any] | Unset = UNSET,
-        retries: RetryConfig | None = None,
-        timeout_ms: int | None = None,
-        server_url: str | None = None,
-        http_headers: Mapping[str, str] | None = None,
-    ) -> EventStream[models.SessionStream | ServerSentEvent]:
-        """Create and stream session events.
-
-        ``POST /api/sessions/{session_id}/events/stream`` (Server-Sent Events, read as they arrive)
-
-        Args:
-            session_id: str; path parameter ``session_id``.
-            type_: :class:`EventTypeDTO`; body field ``type``.
-            source: :class:`EventSourceDTO`; body field ``source``.
-            content: str or None; body field ``content`` (optional).
-            request: the whole body as :class:`EventCreationParamsDTO` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
-            retries, timeout_ms, server_url, http_headers: per-call overrides.
-
-        Returns:
-            a stream of ``models.SessionStream | ServerSentEvent``: iterate it, ideally inside ``with``.
-
-        Raises:
-            Any other failure: the SDK's base error (status, raw body and headers).
-        """
-        body = flat_body(request, {"type_": type_, "source": source, "content": content})
-        return cast(
-            "EventStream[models.SessionStream | ServerSentEvent]",
-            await self._core.call(
-                operations.SESSIONS_CREATE_EVENT,
-                params={"session_id": session_id},
-                body=body,
-                options=CallOptions(
-                    retries=retries,
-                    timeout_ms=timeout_ms,
-                    server_url=server_url,
-                    http_headers=http_headers,
-                ),
-            ),
-        )
-
     async def list_events(
         self,
         *,
@@ -291,6 +218,79 @@ class Sessions:
                     "source": source,
                     "correlation_id": correlation_id,
                 },
+                body=body,
+                options=CallOptions(
+                    retries=retries,
+                    timeout_ms=timeout_ms,
+                    server_url=server_url,
+                    http_headers=http_headers,
+                ),
+            ),
+        )
+
+    @overload
+    async def create_event(
+        self,
+        *,
+        session_id: str,
+        source: models.EventSourceDTO | str,
+        type_: models.EventTypeDTO | str,
+        content: str | Unset | None = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: int | None = None,
+        server_url: str | None = None,
+        http_headers: Mapping[str, str] | None = None,
+    ) -> EventStream[models.SessionStream | ServerSentEvent]: ...
+
+    @overload
+    async def create_event(
+        self,
+        *,
+        session_id: str,
+        request: models.EventCreationParamsDTO | Mapping[str, Any],
+        retries: RetryConfig | None = None,
+        timeout_ms: int | None = None,
+        server_url: str | None = None,
+        http_headers: Mapping[str, str] | None = None,
+    ) -> EventStream[models.SessionStream | ServerSentEvent]: ...
+
+    async def create_event(
+        self,
+        *,
+        session_id: str,
+        source: models.EventSourceDTO | str | Unset = UNSET,
+        type_: models.EventTypeDTO | str | Unset = UNSET,
+        content: str | Unset | None = UNSET,
+        request: models.EventCreationParamsDTO | Mapping[str, Any] | Unset = UNSET,
+        retries: RetryConfig | None = None,
+        timeout_ms: int | None = None,
+        server_url: str | None = None,
+        http_headers: Mapping[str, str] | None = None,
+    ) -> EventStream[models.SessionStream | ServerSentEvent]:
+        """Create and stream session events.
+
+        ``POST /api/sessions/{session_id}/events/stream`` (Server-Sent Events, read as they arrive)
+
+        Args:
+            session_id: str; path parameter ``session_id``.
+            source: :class:`EventSourceDTO`; body field ``source``.
+            type_: :class:`EventTypeDTO`; body field ``type``.
+            content: str or None; body field ``content`` (optional).
+            request: the whole body as :class:`EventCreationParamsDTO` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            retries, timeout_ms, server_url, http_headers: per-call overrides.
+
+        Returns:
+            a stream of ``models.SessionStream | ServerSentEvent``: iterate it, ideally inside ``with``.
+
+        Raises:
+            Any other failure: the SDK's base error (status, raw body and headers).
+        """
+        body = flat_body(request, {"source": source, "type_": type_, "content": content})
+        return cast(
+            "EventStream[models.SessionStream | ServerSentEvent]",
+            await self._core.call(
+                operations.SESSIONS_CREATE_EVENT,
+                params={"session_id": session_id},
                 body=body,
                 options=CallOptions(
                     retries=retries,

@@ -1,4 +1,8 @@
-"""Command line: ``python -m shared.codegen {flux0,glean} [--check]`` or ``--spec ...``."""
+"""Command line: ``python -m shared.codegen {flux0,glean,snapshot} [--check]`` or ``--spec ...``.
+
+``flux0`` and ``glean`` generate from the spec snapshots in ``specs/``; ``snapshot``
+remakes those snapshots from the upstream specs (see :mod:`.snapshot`).
+"""
 
 from __future__ import annotations
 
@@ -24,9 +28,10 @@ from .emit_client import (
 from .emit_models import emit_models
 from .loader import load
 from .scaffold import write_scaffold
+from .snapshot import SNAPSHOTS
+from .snapshot import run as run_snapshot
 
 REPO = Path(__file__).resolve().parents[2]
-SPECS = REPO.parent / "shared" / "specs"
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,8 @@ class Target:
 
 
 TARGETS = {
-    "flux0": Target(SPECS / "flux0.json", "flux0_async", "Flux0", REPO),
-    "glean": Target(SPECS / "glean.yaml", "glean_async", "Glean", REPO),
+    "flux0": Target(SNAPSHOTS / "flux0.json", "flux0_async", "Flux0", REPO),
+    "glean": Target(SNAPSHOTS / "glean.json", "glean_async", "Glean", REPO),
 }
 
 
@@ -122,7 +127,12 @@ def run_target(target: Target, check: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.codegen", description=__doc__)
-    parser.add_argument("target", nargs="?", choices=sorted(TARGETS), help="a built-in target")
+    parser.add_argument(
+        "target",
+        nargs="?",
+        choices=[*sorted(TARGETS), "snapshot"],
+        help="a built-in target, or snapshot (remake specs/ from the upstream specs)",
+    )
     parser.add_argument("--check", action="store_true", help="fail when the output is stale")
     parser.add_argument("--spec", type=Path, help="any OpenAPI 3.0/3.1 spec (JSON or YAML)")
     parser.add_argument("--package", help="package name to generate (with --spec)")
@@ -131,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         "--out", type=Path, default=Path("."), help="folder to write the package in"
     )
     args = parser.parse_args(argv)
+    if args.target == "snapshot":
+        return run_snapshot(args.check)
     if args.target:
         return run_target(TARGETS[args.target], args.check)
     if not (args.spec and args.package and args.client):
