@@ -46,14 +46,14 @@ class EventPrinter:
 async def async_tour(url: str) -> None:
     print("== async client (flux0_async.Flux0)")
     async with Flux0(server_url=url) as flux0:
-        agent = await flux0.agents.create(name="Drizzle", type_="echo")
-        print(f"created agent {agent.name!r} ({agent.id}), type {agent.type_}")
+        agent = await flux0.agents.create(name="Drizzle", type="echo")
+        print(f"created agent {agent.name!r} ({agent.id}), type {agent.type}")
         session = await flux0.sessions.create(agent_id=agent.id, title="Weather in SF")
         print(f"created session {session.id} at {session.created_at:%H:%M:%S}")
         print("streaming the reply:")
         show_event = EventPrinter()
         stream = await flux0.sessions.create_event(
-            session_id=session.id, type_="message", source="user", content="is it foggy?"
+            session_id=session.id, type="message", source="user", content="is it foggy?"
         )
         async with stream as events:
             async for event in events:
@@ -75,12 +75,12 @@ async def async_tour(url: str) -> None:
 def sync_tour(url: str) -> None:
     print("\n== sync facade (flux0_async.sync.Flux0)")
     with SyncFlux0(server_url=url) as flux0:
-        agent = flux0.agents.create(name="Echo tool", type_="echo_tool")
+        agent = flux0.agents.create(name="Echo tool", type="echo_tool")
         session = flux0.sessions.create(agent_id=agent.id)
         print("streaming a tool-using reply:")
         show_event = EventPrinter()
         with flux0.sessions.create_event(
-            session_id=session.id, type_="message", source="user", content="hello"
+            session_id=session.id, type="message", source="user", content="hello"
         ) as events:
             for event in events:
                 show_event(event)

@@ -64,13 +64,17 @@ def test_snake_case(raw: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("type", "type_"),
+        ("type", "type"),
         ("from", "from_"),
-        ("format", "format_"),
-        ("filter", "filter_"),
+        ("import", "import_"),
+        ("class", "class_"),
+        ("format", "format"),
+        ("filter", "filter"),
+        ("id", "id"),
+        ("list", "list"),
         ("3d", "n3d"),
         ("_private", "private"),
-        ("match", "match_"),
+        ("match", "match"),
         ("agentId", "agent_id"),
     ],
 )
@@ -243,11 +247,12 @@ def test_field_names_are_escaped_and_keep_json_names() -> None:
         spec_with({"M": {"properties": {"type": {"type": "string"}, "from": {"type": "string"}}}})
     )
     assert [(f.py_name, f.json_name) for f in model(api, "M").fields] == [
-        ("type_", "type"),
+        ("type", "type"),
         ("from_", "from"),
     ]
     source = models_source(api).replace("'", '"')
-    assert 'type_: str | Unset = attrs.field(default=UNSET, metadata={"json": "type"})' in source
+    assert "type: str | Unset = attrs.field(default=UNSET)" in source
+    assert 'from_: str | Unset = attrs.field(default=UNSET, metadata={"json": "from"})' in source
 
 
 def test_schema_names_that_shadow_module_imports_are_renamed() -> None:

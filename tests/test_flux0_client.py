@@ -43,7 +43,7 @@ def reply_text(events: list[Any]) -> str:
 
 
 async def new_session(flux0: Flux0, agent_type: str = "echo") -> models.SessionDTO:
-    agent = await flux0.agents.create(name="Drizzle", type_=agent_type)
+    agent = await flux0.agents.create(name="Drizzle", type=agent_type)
     return await flux0.sessions.create(agent_id=agent.id, title="weather")
 
 
@@ -51,9 +51,9 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_agents_create_list_retrieve(flux0: Flux0) -> None:
-    agent = await flux0.agents.create(name="Drizzle", type_="echo")
+    agent = await flux0.agents.create(name="Drizzle", type="echo")
     assert isinstance(agent, models.AgentDTO) and len(agent.id) == 10
-    assert agent.name == "Drizzle" and agent.type_ == "echo"
+    assert agent.name == "Drizzle" and agent.type == "echo"
     listed = await flux0.agents.list()
     assert [a.id for a in listed.data] == [agent.id]
     retrieved = await flux0.agents.retrieve(agent_id=agent.id)
@@ -67,15 +67,15 @@ async def test_agents_create_list_retrieve(flux0: Flux0) -> None:
 
 
 async def test_create_accepts_a_whole_request_as_dict_or_model(flux0: Flux0) -> None:
-    by_dict = await flux0.agents.create(request={"name": "A", "type_": "echo"})
-    model = models.AgentCreationParamsDTO(name="B", type_="echo_tool")
+    by_dict = await flux0.agents.create(request={"name": "A", "type": "echo"})
+    model = models.AgentCreationParamsDTO(name="B", type="echo_tool")
     by_model = await flux0.agents.create(request=model)
-    assert (by_dict.name, by_model.type_) == ("A", "echo_tool")
+    assert (by_dict.name, by_model.type) == ("A", "echo_tool")
 
 
 async def test_sessions_create_list_retrieve(flux0: Flux0) -> None:
-    agent = await flux0.agents.create(name="Drizzle", type_="echo")
-    other = await flux0.agents.create(name="Other", type_="echo")
+    agent = await flux0.agents.create(name="Drizzle", type="echo")
+    other = await flux0.agents.create(name="Other", type="echo")
     session = await flux0.sessions.create(agent_id=agent.id, title="SF", allow_greeting=False)
     await flux0.sessions.create(agent_id=other.id)
     assert session.agent_id == agent.id and session.title == "SF"
@@ -88,7 +88,7 @@ async def test_sessions_create_list_retrieve(flux0: Flux0) -> None:
 async def test_create_event_streams_typed_events_that_rebuild_the_reply(flux0: Flux0) -> None:
     session = await new_session(flux0)
     stream = await flux0.sessions.create_event(
-        session_id=session.id, type_="message", source="user", content="hello flux0"
+        session_id=session.id, type="message", source="user", content="hello flux0"
     )
     async with stream as events:
         received = [event async for event in events]
@@ -103,12 +103,12 @@ async def test_create_event_streams_typed_events_that_rebuild_the_reply(flux0: F
 async def test_list_events_after_a_stream_and_filtering_by_body(flux0: Flux0) -> None:
     session = await new_session(flux0)
     stream = await flux0.sessions.create_event(
-        session_id=session.id, type_="message", source="user", content="hi"
+        session_id=session.id, type="message", source="user", content="hi"
     )
     async for _ in stream:
         pass
     events = await flux0.sessions.list_events(session_id=session.id)
-    messages = [e for e in events.data if e.type_ == models.EventTypeDTO.MESSAGE]
+    messages = [e for e in events.data if e.type == models.EventTypeDTO.MESSAGE]
     assert [m.source for m in messages] == [
         models.EventSourceDTO.USER,
         models.EventSourceDTO.AI_AGENT,
@@ -118,7 +118,7 @@ async def test_list_events_after_a_stream_and_filtering_by_body(flux0: Flux0) ->
     assert isinstance(final.parts[0], models.ContentPartDTO)
     assert final.parts[0].content == "Echo: hi"
     only_messages = await flux0.sessions.list_events(session_id=session.id, request=["message"])
-    assert {e.type_ for e in only_messages.data} == {models.EventTypeDTO.MESSAGE}
+    assert {e.type for e in only_messages.data} == {models.EventTypeDTO.MESSAGE}
     after = await flux0.sessions.list_events(session_id=session.id, min_offset=1, source="ai_agent")
     assert all(e.offset >= 1 and e.source == "ai_agent" for e in after.data)
 
@@ -126,7 +126,7 @@ async def test_list_events_after_a_stream_and_filtering_by_body(flux0: Flux0) ->
 async def test_tool_agent_stream_carries_tool_call_patches(flux0: Flux0) -> None:
     session = await new_session(flux0, "echo_tool")
     stream = await flux0.sessions.create_event(
-        session_id=session.id, type_="message", source="user", content="abc"
+        session_id=session.id, type="message", source="user", content="abc"
     )
     async with stream as events:
         received = [e async for e in events]
@@ -139,7 +139,7 @@ async def test_tool_agent_stream_carries_tool_call_patches(flux0: Flux0) -> None
 async def test_failing_agent_reports_an_error_status(flux0: Flux0) -> None:
     session = await new_session(flux0, "echo_fail")
     stream = await flux0.sessions.create_event(
-        session_id=session.id, type_="message", source="user", content="x"
+        session_id=session.id, type="message", source="user", content="x"
     )
     statuses = [e.data.data async for e in stream if isinstance(e, models.EmittedEventStream)]
     assert any(isinstance(s, models.StatusEventDataDTO) and s.status == "error" for s in statuses)
@@ -148,7 +148,7 @@ async def test_failing_agent_reports_an_error_status(flux0: Flux0) -> None:
 async def test_crashing_agent_stream_times_out_and_releases(flux0: Flux0) -> None:
     session = await new_session(flux0, "echo_crash")
     stream = await flux0.sessions.create_event(
-        session_id=session.id, type_="message", source="user", content="x", timeout_ms=300
+        session_id=session.id, type="message", source="user", content="x", timeout_ms=300
     )
     with pytest.raises(errors.APITimeoutError):
         async for _ in stream:
@@ -160,7 +160,7 @@ async def test_crashing_agent_stream_times_out_and_releases(flux0: Flux0) -> Non
 async def test_breaking_out_of_a_stream_releases_the_connection(flux0: Flux0) -> None:
     session = await new_session(flux0)
     stream = await flux0.sessions.create_event(
-        session_id=session.id, type_="message", source="user", content="a long message here"
+        session_id=session.id, type="message", source="user", content="a long message here"
     )
     async for _ in stream:
         break
@@ -175,7 +175,7 @@ async def test_cancelling_a_task_mid_stream_releases_the_connection(flux0: Flux0
 
     async def consume() -> None:
         stream = await flux0.sessions.create_event(
-            session_id=session.id, type_="message", source="user", content="x"
+            session_id=session.id, type="message", source="user", content="x"
         )
         async for _ in stream:
             started.set()
@@ -217,7 +217,7 @@ async def test_missing_session_statuses_match_the_real_server(flux0: Flux0) -> N
 
 async def test_unknown_agent_type_gives_422_with_a_plain_string_detail(flux0: Flux0) -> None:
     with pytest.raises(errors.APIError) as caught:
-        await flux0.agents.create(name="x", type_="no-such-type")
+        await flux0.agents.create(name="x", type="no-such-type")
     assert caught.value.status_code == 422 and "no-such-type" in caught.value.body
 
 
@@ -228,13 +228,13 @@ async def test_wrong_type_and_missing_arguments_raise_before_sending(
     flux0: Flux0, server: FakeFlux0Server
 ) -> None:
     with pytest.raises(InvalidInputError, match="name"):
-        await flux0.agents.create(name=123, type_="echo")  # type: ignore[arg-type]
+        await flux0.agents.create(name=123, type="echo")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="name"):
-        await flux0.agents.create(type_="echo")  # type: ignore[call-overload]
+        await flux0.agents.create(type="echo")  # type: ignore[call-overload]
     with pytest.raises(InvalidInputError, match="agent_id"):
         await flux0.agents.retrieve(agent_id=7)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="request"):
-        await flux0.agents.create(name="a", type_="echo", request={"name": "b", "type_": "echo"})  # type: ignore[call-overload]
+        await flux0.agents.create(name="a", type="echo", request={"name": "b", "type": "echo"})  # type: ignore[call-overload]
     with pytest.raises(InvalidInputError, match="min_offset"):
         await flux0.sessions.list_events(session_id="abcdefghij", min_offset="1")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="session_id"):
@@ -246,7 +246,7 @@ async def test_enum_arguments_accept_members_and_strings(flux0: Flux0) -> None:
     session = await new_session(flux0)
     stream = await flux0.sessions.create_event(
         session_id=session.id,
-        type_=models.EventTypeDTO.MESSAGE,
+        type=models.EventTypeDTO.MESSAGE,
         source=models.EventSourceDTO.USER,
         content="enum",
     )

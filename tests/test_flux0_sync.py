@@ -46,7 +46,7 @@ def reply_text(events: list[Any]) -> str:
 
 
 def new_session(flux0: Flux0, agent_type: str = "echo") -> models.SessionDTO:
-    agent = flux0.agents.create(name="Drizzle", type_=agent_type)
+    agent = flux0.agents.create(name="Drizzle", type=agent_type)
     return flux0.sessions.create(agent_id=agent.id)
 
 
@@ -69,14 +69,14 @@ def test_facade_mirrors_the_async_client_signatures_and_docstrings() -> None:
 
 
 def test_every_operation(flux0: Flux0) -> None:
-    agent = flux0.agents.create(name="Drizzle", type_="echo")
+    agent = flux0.agents.create(name="Drizzle", type="echo")
     assert flux0.agents.retrieve(agent_id=agent.id).id == agent.id
     assert agent.id in [a.id for a in flux0.agents.list().data]
     session = flux0.sessions.create(agent_id=agent.id, title="SF", allow_greeting=False)
     assert flux0.sessions.retrieve(session_id=session.id) == session
     assert session.id in [s.id for s in flux0.sessions.list(agent_id=agent.id).data]
     with flux0.sessions.create_event(
-        session_id=session.id, type_="message", source="user", content="hello sync"
+        session_id=session.id, type="message", source="user", content="hello sync"
     ) as events:
         received = list(events)
     assert reply_text(received) == "Echo: hello sync"
@@ -93,14 +93,14 @@ def test_errors_and_bad_input(flux0: Flux0, server: FakeFlux0Server) -> None:
     assert missing.value.status_code == 404
     before = len(server.state.agents)
     with pytest.raises(InvalidInputError, match="name"):
-        flux0.agents.create(name=["x"], type_="echo")  # type: ignore[arg-type]
+        flux0.agents.create(name=["x"], type="echo")  # type: ignore[arg-type]
     assert len(server.state.agents) == before
 
 
 def test_break_closes_the_stream(flux0: Flux0, server: FakeFlux0Server) -> None:
     session = new_session(flux0, "echo_crash")
     for _ in flux0.sessions.create_event(
-        session_id=session.id, type_="message", source="user", content="x"
+        session_id=session.id, type="message", source="user", content="x"
     ):
         break
     deadline = time.monotonic() + 5
@@ -114,7 +114,7 @@ def test_stream_read_timeout_raises_the_sdk_error(flux0: Flux0) -> None:
     with (
         pytest.raises(errors.APITimeoutError),
         flux0.sessions.create_event(
-            session_id=session.id, type_="message", source="user", content="x", timeout_ms=300
+            session_id=session.id, type="message", source="user", content="x", timeout_ms=300
         ) as events,
     ):
         for _ in events:
@@ -129,7 +129,7 @@ def test_called_from_inside_a_running_event_loop() -> None:
         from flux0_async.testing import FakeFlux0Server
 
         async def inside(flux0):
-            flux0.agents.create(name="jupyter", type_="echo")
+            flux0.agents.create(name="jupyter", type="echo")
             return [a.name for a in flux0.agents.list().data]
 
         with FakeFlux0Server.in_thread() as server, Flux0(server_url=server.url) as flux0:
@@ -144,7 +144,7 @@ def test_called_from_inside_a_running_event_loop() -> None:
 
 
 def test_sixteen_threads_share_one_connection_pool(flux0: Flux0, server: FakeFlux0Server) -> None:
-    agent = flux0.agents.create(name="pool", type_="echo")
+    agent = flux0.agents.create(name="pool", type="echo")
     failures: list[BaseException] = []
     sessions: set[Any] = set()
 
@@ -171,7 +171,7 @@ async def _session_of(client: flux0_async.Flux0) -> Any:
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
 def test_usable_in_a_child_after_fork(flux0: Flux0) -> None:
-    agent = flux0.agents.create(name="before-fork", type_="echo")
+    agent = flux0.agents.create(name="before-fork", type="echo")
     pid = os.fork()
     if pid == 0:  # child: exit code tells the parent what happened
         code = 1
@@ -215,10 +215,10 @@ def test_ctrl_c_cancels_the_in_flight_read() -> None:
         from flux0_async.testing import FakeFlux0Server
 
         with FakeFlux0Server.in_thread() as server, Flux0(server_url=server.url) as flux0:
-            agent = flux0.agents.create(name="a", type_="echo_crash")
+            agent = flux0.agents.create(name="a", type="echo_crash")
             session = flux0.sessions.create(agent_id=agent.id)
             stream = flux0.sessions.create_event(
-                session_id=session.id, type_="message", source="user", content="x"
+                session_id=session.id, type="message", source="user", content="x"
             )
             try:
                 for event in stream:
@@ -242,7 +242,7 @@ def test_a_client_never_closed_leaves_no_warnings_at_exit() -> None:
 
         with FakeFlux0Server.in_thread() as server:
             flux0 = Flux0(server_url=server.url)
-            flux0.agents.create(name="leak", type_="echo")
+            flux0.agents.create(name="leak", type="echo")
             print(len(flux0.agents.list().data))
             leaked_too = Flux0(server_url=server.url)
             leaked_too.agents.list()
@@ -269,7 +269,7 @@ def test_sync_streams_make_one_round_trip_per_batch_not_per_event(
         return real_run(self, fn, *args, **kwargs)
 
     with flux0.sessions.create_event(
-        session_id=session.id, type_="message", source="user", content="x" * 200
+        session_id=session.id, type="message", source="user", content="x" * 200
     ) as events:
         monkeypatch.setattr(BackgroundLoop, "run", counting_run)
         received = list(events)

@@ -530,7 +530,7 @@ async def test_agent_run_stream_yields_server_sent_events(server: TestServer, gl
         content_type="text/event-stream",
         pause=0.0005,
     )
-    stream = await glean.client.agents.run_stream(agent_id="a1", input_={"q": "hi"})
+    stream = await glean.client.agents.run_stream(agent_id="a1", input={"q": "hi"})
     async with stream as events:
         received = [event async for event in events]
     assert received == [

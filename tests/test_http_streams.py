@@ -343,7 +343,7 @@ async def test_flux0_session_stream_with_a_newer_event_type() -> None:
     frames.insert(3, USAGE)
     async with sse_server(frames) as url, Flux0(server_url=url) as flux0:
         stream = await flux0.sessions.create_event(
-            session_id="ZdufsAyxKu", type_="message", source="user", content="hello"
+            session_id="ZdufsAyxKu", type="message", source="user", content="hello"
         )
         async with stream as events:
             received = [event async for event in events]

@@ -804,16 +804,16 @@ def test_generated_models_keep_attrs_behaviour() -> None:
     from flux0_async import converter
     from flux0_async import models as flux0_models
 
-    agent = flux0_models.AgentCreationParamsDTO(name="x", type_="echo")
-    assert repr(agent) == "AgentCreationParamsDTO(description=UNSET, name='x', type_='echo')"
-    assert agent == flux0_models.AgentCreationParamsDTO(name="x", type_="echo")
+    agent = flux0_models.AgentCreationParamsDTO(name="x", type="echo")
+    assert repr(agent) == "AgentCreationParamsDTO(description=UNSET, name='x', type='echo')"
+    assert agent == flux0_models.AgentCreationParamsDTO(name="x", type="echo")
     assert agent != attrs.evolve(agent, name="y")
     assert pickle.loads(pickle.dumps(agent)) == agent == copy.deepcopy(agent)
     assert converter.unstructure(agent) == {"name": "x", "type": "echo"}
     with pytest.raises(TypeError):
         hash(agent)
     with pytest.raises(TypeError, match="name"):
-        flux0_models.AgentCreationParamsDTO(type_="echo")  # type: ignore[call-arg]
+        flux0_models.AgentCreationParamsDTO(type="echo")  # type: ignore[call-arg]
     with pytest.raises(AttributeError):
         agent.unknown = 1  # type: ignore[attr-defined]  # slots
 

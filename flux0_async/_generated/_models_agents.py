@@ -20,31 +20,31 @@ __models_namespace__ = __name__.rpartition(".")[0] + ".models"
 class AgentCreationParamsDTO(Model):
     """AgentCreationParams (``AgentCreationParamsDTO``).
 
-    Required: name, type_.
+    Required: name, type.
     """
 
     description: str | Unset | None = attrs.field(default=UNSET)
     name: str
-    type_: str = attrs.field(metadata={"json": "type"})
+    type: str
 
-    def __init__(self, *, name: str, type_: str, description: str | Unset | None = UNSET) -> None:
+    def __init__(self, *, name: str, type: str, description: str | Unset | None = UNSET) -> None:
         self.description = description
         self.name = name
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
 class AgentDTO(Model):
     """Agent (``AgentDTO``).
 
-    Required: created_at, id, name, type_.
+    Required: created_at, id, name, type.
     """
 
     created_at: datetime.datetime
     description: str | Unset | None = attrs.field(default=UNSET)
     id: str
     name: str
-    type_: str = attrs.field(metadata={"json": "type"})
+    type: str
 
     def __init__(
         self,
@@ -52,14 +52,14 @@ class AgentDTO(Model):
         created_at: datetime.datetime,
         id: str,
         name: str,
-        type_: str,
+        type: str,
         description: str | Unset | None = UNSET,
     ) -> None:
         self.created_at = created_at
         self.description = description
         self.id = id
         self.name = name
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)

@@ -30,29 +30,29 @@ class HTTPValidationError(Model):
 class ValidationError(Model):
     """The ``ValidationError`` object.
 
-    Required: loc, msg, type_.
+    Required: loc, msg, type.
     """
 
     ctx: dict[str, Any] | Unset = attrs.field(default=UNSET)
-    input_: Any | Unset = attrs.field(default=UNSET, metadata={"json": "input"})
+    input: Any | Unset = attrs.field(default=UNSET)
     loc: list[ValidationErrorLocItem]
     msg: str
-    type_: str = attrs.field(metadata={"json": "type"})
+    type: str
 
     def __init__(
         self,
         *,
         loc: list[ValidationErrorLocItem],
         msg: str,
-        type_: str,
+        type: str,
         ctx: dict[str, Any] | Unset = UNSET,
-        input_: Any | Unset = UNSET,
+        input: Any | Unset = UNSET,
     ) -> None:
         self.ctx = ctx
-        self.input_ = input_
+        self.input = input
         self.loc = loc
         self.msg = msg
-        self.type_ = type_
+        self.type = type
 
 
 ValidationErrorLocItem: TypeAlias = str | int

@@ -79,15 +79,15 @@ class ConsumptionOffsetsDTO(Model):
 class ContentPartDTO(Model):
     """ContentPart (``ContentPartDTO``).
 
-    Required: content, type_.
+    Required: content, type.
     """
 
     content: Any
-    type_: Literal["content"] = attrs.field(metadata={"json": "type"})
+    type: Literal["content"]
 
-    def __init__(self, *, content: Any, type_: Literal["content"]) -> None:
+    def __init__(self, *, content: Any, type: Literal["content"]) -> None:
         self.content = content
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -114,7 +114,7 @@ class ControlOptionsMode(OpenEnum):
 class EmittedEventDTO(Model):
     """EmittedEvent (``EmittedEventDTO``).
 
-    Required: correlation_id, data, id, source, type_.
+    Required: correlation_id, data, id, source, type.
     """
 
     correlation_id: str
@@ -122,7 +122,7 @@ class EmittedEventDTO(Model):
     id: str
     metadata: dict[str, Any] | Unset | None = attrs.field(default=UNSET)
     source: EventSourceDTO
-    type_: EventTypeDTO = attrs.field(metadata={"json": "type"})
+    type: EventTypeDTO
 
     def __init__(
         self,
@@ -131,7 +131,7 @@ class EmittedEventDTO(Model):
         data: EmittedEventDTOData,
         id: str,
         source: EventSourceDTO,
-        type_: EventTypeDTO,
+        type: EventTypeDTO,
         metadata: dict[str, Any] | Unset | None = UNSET,
     ) -> None:
         self.correlation_id = correlation_id
@@ -139,7 +139,7 @@ class EmittedEventDTO(Model):
         self.id = id
         self.metadata = metadata
         self.source = source
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -163,26 +163,26 @@ class EmittedEventStream(Model):
 class EventCreationParamsDTO(Model):
     """EventCreationParams (``EventCreationParamsDTO``).
 
-    Required: source, type_.
+    Required: source, type.
     """
 
     content: str | Unset | None = attrs.field(default=UNSET)
     source: EventSourceDTO
-    type_: EventTypeDTO = attrs.field(metadata={"json": "type"})
+    type: EventTypeDTO
 
     def __init__(
-        self, *, source: EventSourceDTO, type_: EventTypeDTO, content: str | Unset | None = UNSET
+        self, *, source: EventSourceDTO, type: EventTypeDTO, content: str | Unset | None = UNSET
     ) -> None:
         self.content = content
         self.source = source
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
 class EventDTO(Model):
     """Event (``EventDTO``).
 
-    Required: correlation_id, created_at, data, deleted, id, offset, source, type_.
+    Required: correlation_id, created_at, data, deleted, id, offset, source, type.
     """
 
     correlation_id: str
@@ -193,7 +193,7 @@ class EventDTO(Model):
     metadata: dict[str, Any] | Unset | None = attrs.field(default=UNSET)
     offset: int
     source: EventSourceDTO
-    type_: EventTypeDTO = attrs.field(metadata={"json": "type"})
+    type: EventTypeDTO
 
     def __init__(
         self,
@@ -205,7 +205,7 @@ class EventDTO(Model):
         id: str,
         offset: int,
         source: EventSourceDTO,
-        type_: EventTypeDTO,
+        type: EventTypeDTO,
         metadata: dict[str, Any] | Unset | None = UNSET,
     ) -> None:
         self.correlation_id = correlation_id
@@ -216,7 +216,7 @@ class EventDTO(Model):
         self.metadata = metadata
         self.offset = offset
         self.source = source
-        self.type_ = type_
+        self.type = type
 
 
 class EventSourceDTO(OpenEnum):
@@ -277,20 +277,20 @@ class JsonPatchOperationDTOOp(OpenEnum):
 class MessageEventDataDTO(Model):
     """MessageEventData (``MessageEventDataDTO``).
 
-    Required: parts, type_.
+    Required: parts, type.
     """
 
     flagged: bool | Unset | None = attrs.field(default=UNSET)
     participant: dict[str, str] | Unset | None = attrs.field(default=UNSET)
     parts: list[MessageEventDataDTOPartsItem]
     tags: list[str] | Unset | None = attrs.field(default=UNSET)
-    type_: Literal["message"] = attrs.field(metadata={"json": "type"})
+    type: Literal["message"]
 
     def __init__(
         self,
         *,
         parts: list[MessageEventDataDTOPartsItem],
-        type_: Literal["message"],
+        type: Literal["message"],
         flagged: bool | Unset | None = UNSET,
         participant: dict[str, str] | Unset | None = UNSET,
         tags: list[str] | Unset | None = UNSET,
@@ -299,22 +299,22 @@ class MessageEventDataDTO(Model):
         self.participant = participant
         self.parts = parts
         self.tags = tags
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
 class ReasoningPartDTO(Model):
     """ReasoningPart (``ReasoningPartDTO``).
 
-    Required: reasoning, type_.
+    Required: reasoning, type.
     """
 
     reasoning: Any
-    type_: Literal["reasoning"] = attrs.field(metadata={"json": "type"})
+    type: Literal["reasoning"]
 
-    def __init__(self, *, reasoning: Any, type_: Literal["reasoning"]) -> None:
+    def __init__(self, *, reasoning: Any, type: Literal["reasoning"]) -> None:
         self.reasoning = reasoning
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -385,26 +385,26 @@ class SessionsDTO(Model):
 class StatusEventDataDTO(Model):
     """StatusEventData (``StatusEventDataDTO``).
 
-    Required: status, type_.
+    Required: status, type.
     """
 
     acknowledged_offset: int | Unset | None = attrs.field(default=UNSET)
     data: Any | Unset | None = attrs.field(default=UNSET)
     status: StatusEventDataStatusField
-    type_: Literal["status"] = attrs.field(metadata={"json": "type"})
+    type: Literal["status"]
 
     def __init__(
         self,
         *,
         status: StatusEventDataStatusField,
-        type_: Literal["status"],
+        type: Literal["status"],
         acknowledged_offset: int | Unset | None = UNSET,
         data: Any | Unset | None = UNSET,
     ) -> None:
         self.acknowledged_offset = acknowledged_offset
         self.data = data
         self.status = status
-        self.type_ = type_
+        self.type = type
 
 
 class StatusEventDataStatusField(OpenEnum):
@@ -452,38 +452,36 @@ class ToolCallDTO(Model):
 class ToolEventDataDTO(Model):
     """ToolEventData (``ToolEventDataDTO``).
 
-    Required: tool_calls, type_.
+    Required: tool_calls, type.
     """
 
     tool_calls: list[ToolCallDTO]
-    type_: Literal["tool_call_result"] = attrs.field(metadata={"json": "type"})
+    type: Literal["tool_call_result"]
 
-    def __init__(
-        self, *, tool_calls: list[ToolCallDTO], type_: Literal["tool_call_result"]
-    ) -> None:
+    def __init__(self, *, tool_calls: list[ToolCallDTO], type: Literal["tool_call_result"]) -> None:
         self.tool_calls = tool_calls
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
 class ToolPartDTO(Model):
     """ToolPart (``ToolPartDTO``).
 
-    Required: args, tool_call_id, tool_name, type_.
+    Required: args, tool_call_id, tool_name, type.
     """
 
     args: Any
     tool_call_id: str
     tool_name: str
-    type_: Literal["tool_call"] = attrs.field(metadata={"json": "type"})
+    type: Literal["tool_call"]
 
     def __init__(
-        self, *, args: Any, tool_call_id: str, tool_name: str, type_: Literal["tool_call"]
+        self, *, args: Any, tool_call_id: str, tool_name: str, type: Literal["tool_call"]
     ) -> None:
         self.args = args
         self.tool_call_id = tool_call_id
         self.tool_name = tool_name
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)

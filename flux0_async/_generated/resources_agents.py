@@ -64,7 +64,7 @@ class Agents:
         self,
         *,
         name: str,
-        type_: str,
+        type: str,
         description: str | Unset | None = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: int | None = None,
@@ -87,7 +87,7 @@ class Agents:
         self,
         *,
         name: str | Unset = UNSET,
-        type_: str | Unset = UNSET,
+        type: str | Unset = UNSET,
         description: str | Unset | None = UNSET,
         request: models.AgentCreationParamsDTO | Mapping[str, Any] | Unset = UNSET,
         retries: RetryConfig | None = None,
@@ -101,7 +101,7 @@ class Agents:
 
         Args:
             name: str; body field ``name``.
-            type_: str; body field ``type``.
+            type: str; body field ``type``.
             description: str or None; body field ``description`` (optional).
             request: the whole body as :class:`AgentCreationParamsDTO` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
@@ -112,7 +112,7 @@ class Agents:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"name": name, "type_": type_, "description": description})
+        body = flat_body(request, {"name": name, "type": type, "description": description})
         return cast(
             "models.AgentDTO",
             await self._core.call(

@@ -234,7 +234,7 @@ class Sessions:
         *,
         session_id: str,
         source: models.EventSourceDTO | str,
-        type_: models.EventTypeDTO | str,
+        type: models.EventTypeDTO | str,
         content: str | Unset | None = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: int | None = None,
@@ -259,7 +259,7 @@ class Sessions:
         *,
         session_id: str,
         source: models.EventSourceDTO | str | Unset = UNSET,
-        type_: models.EventTypeDTO | str | Unset = UNSET,
+        type: models.EventTypeDTO | str | Unset = UNSET,
         content: str | Unset | None = UNSET,
         request: models.EventCreationParamsDTO | Mapping[str, Any] | Unset = UNSET,
         retries: RetryConfig | None = None,
@@ -274,7 +274,7 @@ class Sessions:
         Args:
             session_id: str; path parameter ``session_id``.
             source: :class:`EventSourceDTO`; body field ``source``.
-            type_: :class:`EventTypeDTO`; body field ``type``.
+            type: :class:`EventTypeDTO`; body field ``type``.
             content: str or None; body field ``content`` (optional).
             request: the whole body as :class:`EventCreationParamsDTO` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
@@ -285,7 +285,7 @@ class Sessions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"source": source, "type_": type_, "content": content})
+        body = flat_body(request, {"source": source, "type": type, "content": content})
         return cast(
             "EventStream[models.SessionStream | ServerSentEvent]",
             await self._core.call(

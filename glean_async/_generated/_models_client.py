@@ -275,7 +275,7 @@ class AgentRun(Model):
     """The ``AgentRun`` object."""
 
     agent_id: str | Unset = attrs.field(default=UNSET)
-    input_: dict[str, Any] | Unset = attrs.field(default=UNSET, metadata={"json": "input"})
+    input: dict[str, Any] | Unset = attrs.field(default=UNSET)
     messages: list[Message] | Unset = attrs.field(default=UNSET)
     status: AgentExecutionStatus | Unset = attrs.field(default=UNSET)
 
@@ -283,12 +283,12 @@ class AgentRun(Model):
         self,
         *,
         agent_id: str | Unset = UNSET,
-        input_: dict[str, Any] | Unset = UNSET,
+        input: dict[str, Any] | Unset = UNSET,
         messages: list[Message] | Unset = UNSET,
         status: AgentExecutionStatus | Unset = UNSET,
     ) -> None:
         self.agent_id = agent_id
-        self.input_ = input_
+        self.input = input
         self.messages = messages
         self.status = status
 
@@ -298,18 +298,18 @@ class AgentRunCreate(Model):
     """The ``AgentRunCreate`` object."""
 
     agent_id: str | Unset = attrs.field(default=UNSET)
-    input_: dict[str, Any] | Unset = attrs.field(default=UNSET, metadata={"json": "input"})
+    input: dict[str, Any] | Unset = attrs.field(default=UNSET)
     messages: list[Message] | Unset = attrs.field(default=UNSET)
 
     def __init__(
         self,
         *,
         agent_id: str | Unset = UNSET,
-        input_: dict[str, Any] | Unset = UNSET,
+        input: dict[str, Any] | Unset = UNSET,
         messages: list[Message] | Unset = UNSET,
     ) -> None:
         self.agent_id = agent_id
-        self.input_ = input_
+        self.input = input
         self.messages = messages
 
 
@@ -2698,9 +2698,7 @@ class FeedEntryJustificationType(OpenEnum):
 class FeedEntryUiConfig(Model):
     """The ``FeedEntryUiConfig`` object."""
 
-    format_: FeedEntryUiConfigFormat | Unset = attrs.field(
-        default=UNSET, metadata={"json": "format"}
-    )
+    format: FeedEntryUiConfigFormat | Unset = attrs.field(default=UNSET)
     additional_flags: DisplayableListItemUIConfig | Unset = attrs.field(
         default=UNSET, metadata={"json": "additionalFlags"}
     )
@@ -2708,10 +2706,10 @@ class FeedEntryUiConfig(Model):
     def __init__(
         self,
         *,
-        format_: FeedEntryUiConfigFormat | Unset = UNSET,
+        format: FeedEntryUiConfigFormat | Unset = UNSET,
         additional_flags: DisplayableListItemUIConfig | Unset = UNSET,
     ) -> None:
-        self.format_ = format_
+        self.format = format
         self.additional_flags = additional_flags
 
 
@@ -3940,7 +3938,7 @@ class ListEntitiesRequest(Model):
     entity_type: ListEntitiesRequestEntityType | Unset = attrs.field(
         default=UNSET, metadata={"json": "entityType"}
     )
-    filter_: list[FacetFilter] | Unset = attrs.field(default=UNSET, metadata={"json": "filter"})
+    filter: list[FacetFilter] | Unset = attrs.field(default=UNSET)
     include_fields: list[ListEntitiesRequestIncludeFieldsItem] | Unset = attrs.field(
         default=UNSET, metadata={"json": "includeFields"}
     )
@@ -3955,7 +3953,7 @@ class ListEntitiesRequest(Model):
         cursor: str | Unset = UNSET,
         datasource: str | Unset = UNSET,
         entity_type: ListEntitiesRequestEntityType | Unset = UNSET,
-        filter_: list[FacetFilter] | Unset = UNSET,
+        filter: list[FacetFilter] | Unset = UNSET,
         include_fields: list[ListEntitiesRequestIncludeFieldsItem] | Unset = UNSET,
         page_size: int | Unset = UNSET,
         query: str | Unset = UNSET,
@@ -3965,7 +3963,7 @@ class ListEntitiesRequest(Model):
         self.cursor = cursor
         self.datasource = datasource
         self.entity_type = entity_type
-        self.filter_ = filter_
+        self.filter = filter
         self.include_fields = include_fields
         self.page_size = page_size
         self.query = query
@@ -4258,15 +4256,15 @@ class Message(Model):
 class MessageContentItem(Model):
     """MessageTextBlock (``MessageContentItem``).
 
-    Required: text, type_.
+    Required: text, type.
     """
 
     text: str
-    type_: ContentType = attrs.field(metadata={"json": "type"})
+    type: ContentType
 
-    def __init__(self, *, text: str, type_: ContentType) -> None:
+    def __init__(self, *, text: str, type: ContentType) -> None:
         self.text = text
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5571,7 +5569,7 @@ class Tool(Model):
     display_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "displayName"})
     name: str | Unset = attrs.field(default=UNSET)
     parameters: dict[str, ToolParameter] | Unset = attrs.field(default=UNSET)
-    type_: ToolType | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
+    type: ToolType | Unset = attrs.field(default=UNSET)
 
     def __init__(
         self,
@@ -5580,13 +5578,13 @@ class Tool(Model):
         display_name: str | Unset = UNSET,
         name: str | Unset = UNSET,
         parameters: dict[str, ToolParameter] | Unset = UNSET,
-        type_: ToolType | Unset = UNSET,
+        type: ToolType | Unset = UNSET,
     ) -> None:
         self.description = description
         self.display_name = display_name
         self.name = name
         self.parameters = parameters
-        self.type_ = type_
+        self.type = type
 
 
 class ToolType(OpenEnum):
@@ -5608,7 +5606,7 @@ class ToolParameter(Model):
         default=UNSET, metadata={"json": "possibleValues"}
     )
     properties: dict[str, ToolParameter] | Unset = attrs.field(default=UNSET)
-    type_: ToolParameterType | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
+    type: ToolParameterType | Unset = attrs.field(default=UNSET)
 
     def __init__(
         self,
@@ -5619,7 +5617,7 @@ class ToolParameter(Model):
         name: str | Unset = UNSET,
         possible_values: list[str] | Unset = UNSET,
         properties: dict[str, ToolParameter] | Unset = UNSET,
-        type_: ToolParameterType | Unset = UNSET,
+        type: ToolParameterType | Unset = UNSET,
     ) -> None:
         self.description = description
         self.is_required = is_required
@@ -5627,7 +5625,7 @@ class ToolParameter(Model):
         self.name = name
         self.possible_values = possible_values
         self.properties = properties
-        self.type_ = type_
+        self.type = type
 
 
 class ToolParameterType(OpenEnum):

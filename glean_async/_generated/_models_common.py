@@ -508,7 +508,7 @@ class AuthConfig(Model):
     )
     scopes: list[str] | Unset = attrs.field(default=UNSET)
     status: AuthConfigStatus | Unset = attrs.field(default=UNSET)
-    type_: AuthConfigType | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
+    type: AuthConfigType | Unset = attrs.field(default=UNSET)
     uses_central_auth: bool | Unset = attrs.field(
         default=UNSET, metadata={"json": "usesCentralAuth"}
     )
@@ -524,7 +524,7 @@ class AuthConfig(Model):
         last_authorized_at: datetime.datetime | Unset = UNSET,
         scopes: list[str] | Unset = UNSET,
         status: AuthConfigStatus | Unset = UNSET,
-        type_: AuthConfigType | Unset = UNSET,
+        type: AuthConfigType | Unset = UNSET,
         uses_central_auth: bool | Unset = UNSET,
     ) -> None:
         self.audiences = audiences
@@ -535,7 +535,7 @@ class AuthConfig(Model):
         self.last_authorized_at = last_authorized_at
         self.scopes = scopes
         self.status = status
-        self.type_ = type_
+        self.type = type
         self.uses_central_auth = uses_central_auth
 
 
@@ -1811,30 +1811,28 @@ class Disambiguation(Model):
 
     id: str | Unset = attrs.field(default=UNSET)
     name: str | Unset = attrs.field(default=UNSET)
-    type_: EntityType | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
+    type: EntityType | Unset = attrs.field(default=UNSET)
 
     def __init__(
         self,
         *,
         id: str | Unset = UNSET,
         name: str | Unset = UNSET,
-        type_: EntityType | Unset = UNSET,
+        type: EntityType | Unset = UNSET,
     ) -> None:
         self.id = id
         self.name = name
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
 class DisplayableListFormat(Model):
     """The ``DisplayableListFormat`` object."""
 
-    format_: DisplayableListFormatFormat | Unset = attrs.field(
-        default=UNSET, metadata={"json": "format"}
-    )
+    format: DisplayableListFormatFormat | Unset = attrs.field(default=UNSET)
 
-    def __init__(self, *, format_: DisplayableListFormatFormat | Unset = UNSET) -> None:
-        self.format_ = format_
+    def __init__(self, *, format: DisplayableListFormatFormat | Unset = UNSET) -> None:
+        self.format = format
 
 
 class DisplayableListFormatFormat(OpenEnum):
@@ -2270,7 +2268,7 @@ class EmployeeInfoDefinition(Model):
     )
     teams: list[EmployeeTeamInfo] | Unset = attrs.field(default=UNSET)
     title: str | Unset = attrs.field(default=UNSET)
-    type_: str | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
+    type: str | Unset = attrs.field(default=UNSET)
 
     def __init__(
         self,
@@ -2301,7 +2299,7 @@ class EmployeeInfoDefinition(Model):
         structured_location: StructuredLocation | Unset = UNSET,
         teams: list[EmployeeTeamInfo] | Unset = UNSET,
         title: str | Unset = UNSET,
-        type_: str | Unset = UNSET,
+        type: str | Unset = UNSET,
     ) -> None:
         self.additional_fields = additional_fields
         self.also_known_as = also_known_as
@@ -2329,7 +2327,7 @@ class EmployeeInfoDefinition(Model):
         self.structured_location = structured_location
         self.teams = teams
         self.title = title
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2483,17 +2481,17 @@ class GrantPermission(Model):
 class Group(Model):
     """The ``Group`` object.
 
-    Required: id, type_.
+    Required: id, type.
     """
 
     id: str
     name: str | Unset = attrs.field(default=UNSET)
-    type_: GroupType = attrs.field(metadata={"json": "type"})
+    type: GroupType
 
-    def __init__(self, *, id: str, type_: GroupType, name: str | Unset = UNSET) -> None:
+    def __init__(self, *, id: str, type: GroupType, name: str | Unset = UNSET) -> None:
         self.id = id
         self.name = name
-        self.type_ = type_
+        self.type = type
 
 
 class GroupType(OpenEnum):
@@ -2993,7 +2991,7 @@ class PersonMetadata(Model):
     timezone: str | Unset = attrs.field(default=UNSET)
     timezone_offset: int | Unset = attrs.field(default=UNSET, metadata={"json": "timezoneOffset"})
     title: str | Unset = attrs.field(default=UNSET)
-    type_: PersonMetadataType | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
+    type: PersonMetadataType | Unset = attrs.field(default=UNSET)
     unedited_photo_url: str | Unset = attrs.field(
         default=UNSET, metadata={"json": "uneditedPhotoUrl"}
     )
@@ -3043,7 +3041,7 @@ class PersonMetadata(Model):
         timezone: str | Unset = UNSET,
         timezone_offset: int | Unset = UNSET,
         title: str | Unset = UNSET,
-        type_: PersonMetadataType | Unset = UNSET,
+        type: PersonMetadataType | Unset = UNSET,
         unedited_photo_url: str | Unset = UNSET,
     ) -> None:
         self.alias_emails = alias_emails
@@ -3088,7 +3086,7 @@ class PersonMetadata(Model):
         self.timezone = timezone
         self.timezone_offset = timezone_offset
         self.title = title
-        self.type_ = type_
+        self.type = type
         self.unedited_photo_url = unedited_photo_url
 
 
@@ -3483,7 +3481,7 @@ class Reaction(Model):
         default=UNSET, metadata={"json": "reactedByViewer"}
     )
     reactors: list[Person] | Unset = attrs.field(default=UNSET)
-    type_: str | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
+    type: str | Unset = attrs.field(default=UNSET)
 
     def __init__(
         self,
@@ -3491,12 +3489,12 @@ class Reaction(Model):
         count: int | Unset = UNSET,
         reacted_by_viewer: bool | Unset = UNSET,
         reactors: list[Person] | Unset = UNSET,
-        type_: str | Unset = UNSET,
+        type: str | Unset = UNSET,
     ) -> None:
         self.count = count
         self.reacted_by_viewer = reacted_by_viewer
         self.reactors = reactors
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4844,15 +4842,15 @@ class TeamStatus(OpenEnum):
 class TeamEmail(Model):
     """The ``TeamEmail`` object.
 
-    Required: email, type_.
+    Required: email, type.
     """
 
     email: str
-    type_: str = attrs.field(metadata={"json": "type"})
+    type: str
 
-    def __init__(self, *, email: str, type_: str) -> None:
+    def __init__(self, *, email: str, type: str) -> None:
         self.email = email
-        self.type_ = type_
+        self.type = type
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4865,7 +4863,7 @@ class TextRange(Model):
     document: Document | Unset = attrs.field(default=UNSET)
     end_index: int | Unset = attrs.field(default=UNSET, metadata={"json": "endIndex"})
     start_index: int = attrs.field(metadata={"json": "startIndex"})
-    type_: TextRangeType | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
+    type: TextRangeType | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
 
     def __init__(
@@ -4874,13 +4872,13 @@ class TextRange(Model):
         start_index: int,
         document: Document | Unset = UNSET,
         end_index: int | Unset = UNSET,
-        type_: TextRangeType | Unset = UNSET,
+        type: TextRangeType | Unset = UNSET,
         url: str | Unset = UNSET,
     ) -> None:
         self.document = document
         self.end_index = end_index
         self.start_index = start_index
-        self.type_ = type_
+        self.type = type
         self.url = url
 
 
@@ -4955,7 +4953,7 @@ class ToolInfo(Model):
 class ToolMetadata(Model):
     """The ``ToolMetadata`` object.
 
-    Required: display_description, display_name, name, type_.
+    Required: display_description, display_name, name, type.
     """
 
     auth: AuthConfig | Unset = attrs.field(default=UNSET)
@@ -4985,7 +4983,7 @@ class ToolMetadata(Model):
     object_name: ObjectName | Unset = attrs.field(default=UNSET, metadata={"json": "objectName"})
     permissions: ObjectPermissions | Unset = attrs.field(default=UNSET)
     tool_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "toolId"})
-    type_: ToolMetadataType = attrs.field(metadata={"json": "type"})
+    type: ToolMetadataType
     usage_instructions: str | Unset = attrs.field(
         default=UNSET, metadata={"json": "usageInstructions"}
     )
@@ -4999,7 +4997,7 @@ class ToolMetadata(Model):
         display_description: str,
         display_name: DisplayName,
         name: str,
-        type_: ToolMetadataType,
+        type: ToolMetadataType,
         auth: AuthConfig | Unset = UNSET,
         auth_type: ToolMetadataAuthType | Unset = UNSET,
         created_at: datetime.datetime | Unset = UNSET,
@@ -5030,7 +5028,7 @@ class ToolMetadata(Model):
         self.object_name = object_name
         self.permissions = permissions
         self.tool_id = tool_id
-        self.type_ = type_
+        self.type = type
         self.usage_instructions = usage_instructions
         self.write_action_type = write_action_type
 
@@ -5247,7 +5245,7 @@ class WriteActionParameter(Model):
     possible_values: list[PossibleValue] | Unset = attrs.field(
         default=UNSET, metadata={"json": "possibleValues"}
     )
-    type_: WriteActionParameterType | Unset = attrs.field(default=UNSET, metadata={"json": "type"})
+    type: WriteActionParameterType | Unset = attrs.field(default=UNSET)
     value: str | Unset = attrs.field(default=UNSET)
 
     def __init__(
@@ -5257,14 +5255,14 @@ class WriteActionParameter(Model):
         display_name: str | Unset = UNSET,
         is_required: bool | Unset = UNSET,
         possible_values: list[PossibleValue] | Unset = UNSET,
-        type_: WriteActionParameterType | Unset = UNSET,
+        type: WriteActionParameterType | Unset = UNSET,
         value: str | Unset = UNSET,
     ) -> None:
         self.description = description
         self.display_name = display_name
         self.is_required = is_required
         self.possible_values = possible_values
-        self.type_ = type_
+        self.type = type
         self.value = value
 
 

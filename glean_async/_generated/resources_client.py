@@ -1547,7 +1547,7 @@ class ClientAgents:
         self,
         *,
         agent_id: str | Unset = UNSET,
-        input_: builtins.dict[str, Any] | Unset = UNSET,
+        input: builtins.dict[str, Any] | Unset = UNSET,
         messages: builtins.list[models.Message | Mapping[str, Any]] | Unset = UNSET,
         request: models.AgentRunCreate | Mapping[str, Any] | Unset = UNSET,
         retries: RetryConfig | None = None,
@@ -1561,7 +1561,7 @@ class ClientAgents:
 
         Args:
             agent_id: str; body field ``agent_id`` (optional).
-            input_: map of str to Any; body field ``input`` (optional).
+            input: map of str to Any; body field ``input`` (optional).
             messages: list of :class:`Message`; body field ``messages`` (optional).
             request: the whole body as :class:`AgentRunCreate` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
@@ -1575,7 +1575,7 @@ class ClientAgents:
             HTTP 422: an error whose ``data`` is :class:`ErrorResponse`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"agent_id": agent_id, "input_": input_, "messages": messages})
+        body = flat_body(request, {"agent_id": agent_id, "input": input, "messages": messages})
         return cast(
             "EventStream[ServerSentEvent]",
             await self._core.call(
@@ -1595,7 +1595,7 @@ class ClientAgents:
         self,
         *,
         agent_id: str | Unset = UNSET,
-        input_: builtins.dict[str, Any] | Unset = UNSET,
+        input: builtins.dict[str, Any] | Unset = UNSET,
         messages: builtins.list[models.Message | Mapping[str, Any]] | Unset = UNSET,
         request: models.AgentRunCreate | Mapping[str, Any] | Unset = UNSET,
         retries: RetryConfig | None = None,
@@ -1609,7 +1609,7 @@ class ClientAgents:
 
         Args:
             agent_id: str; body field ``agent_id`` (optional).
-            input_: map of str to Any; body field ``input`` (optional).
+            input: map of str to Any; body field ``input`` (optional).
             messages: list of :class:`Message`; body field ``messages`` (optional).
             request: the whole body as :class:`AgentRunCreate` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
@@ -1620,7 +1620,7 @@ class ClientAgents:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"agent_id": agent_id, "input_": input_, "messages": messages})
+        body = flat_body(request, {"agent_id": agent_id, "input": input, "messages": messages})
         return cast(
             "models.AgentRunWaitResponse",
             await self._core.call(
@@ -4647,7 +4647,7 @@ class ClientEntities:
         cursor: str | Unset = UNSET,
         datasource: str | Unset = UNSET,
         entity_type: models.ListEntitiesRequestEntityType | str | Unset = UNSET,
-        filter_: builtins.list[models.FacetFilter | Mapping[str, Any]] | Unset = UNSET,
+        filter: builtins.list[models.FacetFilter | Mapping[str, Any]] | Unset = UNSET,
         include_fields: builtins.list[models.ListEntitiesRequestIncludeFieldsItem | str]
         | Unset = UNSET,
         page_size: int | Unset = UNSET,
@@ -4668,7 +4668,7 @@ class ClientEntities:
             cursor: str; body field ``cursor`` (optional).
             datasource: str; body field ``datasource`` (optional).
             entity_type: :class:`ListEntitiesRequestEntityType`; body field ``entityType`` (optional).
-            filter_: list of :class:`FacetFilter`; body field ``filter`` (optional).
+            filter: list of :class:`FacetFilter`; body field ``filter`` (optional).
             include_fields: list of :class:`ListEntitiesRequestIncludeFieldsItem`; body field ``includeFields`` (optional).
             page_size: int; body field ``pageSize`` (optional).
             query: str; body field ``query`` (optional).
@@ -4689,7 +4689,7 @@ class ClientEntities:
                 "cursor": cursor,
                 "datasource": datasource,
                 "entity_type": entity_type,
-                "filter_": filter_,
+                "filter": filter,
                 "include_fields": include_fields,
                 "page_size": page_size,
                 "query": query,

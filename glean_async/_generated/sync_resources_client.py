@@ -1584,7 +1584,7 @@ class ClientAgents:
         self,
         *,
         agent_id: str | Unset = UNSET,
-        input_: builtins.dict[str, Any] | Unset = UNSET,
+        input: builtins.dict[str, Any] | Unset = UNSET,
         messages: builtins.list[models.Message | Mapping[str, Any]] | Unset = UNSET,
         request: models.AgentRunCreate | Mapping[str, Any] | Unset = UNSET,
         retries: RetryConfig | None = None,
@@ -1598,7 +1598,7 @@ class ClientAgents:
 
         Args:
             agent_id: str; body field ``agent_id`` (optional).
-            input_: map of str to Any; body field ``input`` (optional).
+            input: map of str to Any; body field ``input`` (optional).
             messages: list of :class:`Message`; body field ``messages`` (optional).
             request: the whole body as :class:`AgentRunCreate` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
@@ -1612,7 +1612,7 @@ class ClientAgents:
             HTTP 422: an error whose ``data`` is :class:`ErrorResponse`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"agent_id": agent_id, "input_": input_, "messages": messages})
+        body = flat_body(request, {"agent_id": agent_id, "input": input, "messages": messages})
         return cast(
             "SyncEventStream[ServerSentEvent]",
             self._root._stream(
@@ -1634,7 +1634,7 @@ class ClientAgents:
         self,
         *,
         agent_id: str | Unset = UNSET,
-        input_: builtins.dict[str, Any] | Unset = UNSET,
+        input: builtins.dict[str, Any] | Unset = UNSET,
         messages: builtins.list[models.Message | Mapping[str, Any]] | Unset = UNSET,
         request: models.AgentRunCreate | Mapping[str, Any] | Unset = UNSET,
         retries: RetryConfig | None = None,
@@ -1648,7 +1648,7 @@ class ClientAgents:
 
         Args:
             agent_id: str; body field ``agent_id`` (optional).
-            input_: map of str to Any; body field ``input`` (optional).
+            input: map of str to Any; body field ``input`` (optional).
             messages: list of :class:`Message`; body field ``messages`` (optional).
             request: the whole body as :class:`AgentRunCreate` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
@@ -1659,7 +1659,7 @@ class ClientAgents:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"agent_id": agent_id, "input_": input_, "messages": messages})
+        body = flat_body(request, {"agent_id": agent_id, "input": input, "messages": messages})
         return cast(
             "models.AgentRunWaitResponse",
             self._root._run(
@@ -4782,7 +4782,7 @@ class ClientEntities:
         cursor: str | Unset = UNSET,
         datasource: str | Unset = UNSET,
         entity_type: models.ListEntitiesRequestEntityType | str | Unset = UNSET,
-        filter_: builtins.list[models.FacetFilter | Mapping[str, Any]] | Unset = UNSET,
+        filter: builtins.list[models.FacetFilter | Mapping[str, Any]] | Unset = UNSET,
         include_fields: builtins.list[models.ListEntitiesRequestIncludeFieldsItem | str]
         | Unset = UNSET,
         page_size: int | Unset = UNSET,
@@ -4803,7 +4803,7 @@ class ClientEntities:
             cursor: str; body field ``cursor`` (optional).
             datasource: str; body field ``datasource`` (optional).
             entity_type: :class:`ListEntitiesRequestEntityType`; body field ``entityType`` (optional).
-            filter_: list of :class:`FacetFilter`; body field ``filter`` (optional).
+            filter: list of :class:`FacetFilter`; body field ``filter`` (optional).
             include_fields: list of :class:`ListEntitiesRequestIncludeFieldsItem`; body field ``includeFields`` (optional).
             page_size: int; body field ``pageSize`` (optional).
             query: str; body field ``query`` (optional).
@@ -4824,7 +4824,7 @@ class ClientEntities:
                 "cursor": cursor,
                 "datasource": datasource,
                 "entity_type": entity_type,
-                "filter_": filter_,
+                "filter": filter,
                 "include_fields": include_fields,
                 "page_size": page_size,
                 "query": query,

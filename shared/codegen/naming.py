@@ -5,33 +5,6 @@ from __future__ import annotations
 import keyword
 import re
 
-# Builtins that read badly as argument or attribute names; keywords are always escaped.
-_SHADOWED = frozenset(
-    {
-        "type",
-        "format",
-        "filter",
-        "property",
-        "input",
-        "hash",
-        "object",
-        "bytes",
-        "dict",
-        "list",
-        "set",
-        "str",
-        "int",
-        "float",
-        "bool",
-        "tuple",
-        "range",
-        "map",
-        "open",
-        "print",
-        "self",
-        "cls",
-    }
-)
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z0-9])|[A-Z]?[a-z0-9]+|[A-Z]+|[0-9]+")
 
 
@@ -53,11 +26,15 @@ def pascal(name: str) -> str:
 
 
 def identifier(name: str) -> str:
-    """A safe argument or attribute name: snake_case, keywords/builtins get ``_``."""
+    """A safe argument or attribute name: snake_case; only Python keywords get ``_``.
+
+    Builtins' names (``type``, ``id``, ``format``, ``list``...) stay as the API spells
+    them: the generated code refers to builtins through ``builtins`` where it needs them.
+    """
     result = snake(name).lstrip("_") or "value"
     if result[0].isdigit():
         result = "n" + result
-    if keyword.iskeyword(result) or keyword.issoftkeyword(result) or result in _SHADOWED:
+    if keyword.iskeyword(result):  # soft keywords (match, type...) are fine names
         result += "_"
     return result
 
