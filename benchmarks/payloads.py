@@ -1,6 +1,6 @@
 """The bodies the benchmark server answers with, and the one the clients send.
 
-All are built deterministically from the shapes of ``shared/specs/glean.yaml``:
+All are built deterministically from the shapes of ``specs/glean.json``:
 
 * :func:`search_response`: a ``SearchResponse`` of 100 results (about 219 KB of JSON), each
   a ``SearchResult`` with snippets and a ``Document`` with full ``DocumentMetadata``;

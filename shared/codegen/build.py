@@ -6,7 +6,7 @@ from typing import Any
 
 from . import ir
 from .loader import JSON, Resolver, SpecError, schema_name
-from .naming import identifier, pascal, snake, unique
+from .naming import assign_names, identifier, pascal, snake, unique
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # keyword arguments every generated method has; spec names must not take them
@@ -235,9 +235,9 @@ class SchemaBuilder:
         missing = sorted(set(required) - set(properties))
         if missing:
             self.warnings.append(f"{name}: required {missing} not declared in properties; ignored")
-        taken: set[str] = set()
+        py_names = assign_names(properties, identifier)
         for json_name, prop in properties.items():
-            py_name = unique(identifier(json_name), taken)
+            py_name = py_names[json_name]
             prop_type = self.type_of(prop, f"{name}{pascal(json_name)}")
             resolved = self.resolver.deref(prop) if isinstance(prop, dict) else {}
             model.fields.append(

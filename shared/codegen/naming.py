@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Callable, Iterable
 
+_PLAIN = re.compile(r"[a-z][a-z0-9_]*")
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z0-9])|[A-Z]?[a-z0-9]+|[A-Z]+|[0-9]+")
 
 
@@ -31,6 +33,8 @@ def identifier(name: str) -> str:
     Builtins' names (``type``, ``id``, ``format``, ``list``...) stay as the API spells
     them: the generated code refers to builtins through ``builtins`` where it needs them.
     """
+    if _PLAIN.fullmatch(name) and not keyword.iskeyword(name):
+        return name  # already a plain snake_case name (``type_``, ``agent_id``)
     result = snake(name).lstrip("_") or "value"
     if result[0].isdigit():
         result = "n" + result
@@ -55,3 +59,18 @@ def unique(name: str, taken: set[str]) -> str:
         candidate = f"{name}_{n}" if not name.endswith("_") else f"{name}{n}"
     taken.add(candidate)
     return candidate
+
+
+def assign_names(
+    names: Iterable[str], convert: Callable[[str], str], taken: set[str] | None = None
+) -> dict[str, str]:
+    """Python names for spec names, the same whatever order the spec lists them in.
+
+    A name that converts to itself keeps it; the others claim theirs in sorted order,
+    a collision taking the next free ``_2``, ``_3``... (``type``, ``Type``, ``type_`` ->
+    ``type``, ``type_2``, ``type_``).
+    """
+    taken = set() if taken is None else taken
+    converted = {name: convert(name) for name in names}
+    order = sorted(converted, key=lambda name: (converted[name] != name, name))
+    return {name: unique(converted[name], taken) for name in order}
