@@ -1,19 +1,15 @@
 """Every Glean operation through the async client and the sync facade, against the fake.
 
-The fake (tests/glean_fake.py) is built from the spec at run time and validates each
-request with openapi-core, so "the request passed validation" means the SDK sent what the
-spec allows. Arguments come from the operation descriptors and the spec: every declared
-parameter with a valid value, and the body from the spec's request example when it is
-valid, else synthesized from the schema's required fields, structured into the body
-model and passed as ``request=``.
+The fake (tests/openapi_fake.py on ``specs/glean.json``) is built from the spec at run
+time and validates each request with openapi-core, so "the request passed validation"
+means the SDK sent what the spec allows; tests/operation_calls.py builds each call's
+arguments from the descriptors and the spec and checks request and result.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
-import warnings
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -24,15 +20,12 @@ import glean_async
 import glean_async.sync
 from glean_async import converter, errors, models
 from glean_async._generated import operations
-from glean_async.utils import BackoffStrategy, RetryConfig, ServerSentEvent
-from shared.operation import Operation, Response
-from tests.glean_fake import FakeGlean, RecordedRequest, mime
+from glean_async.utils import BackoffStrategy, RetryConfig
+from tests.glean_fake import FakeGlean, RecordedRequest
+from tests.operation_calls import OperationCalls, descriptors
 
 TOKEN = "glean-fake-token-7Qx2"
-OPERATIONS: dict[str, Operation] = {
-    op.name: op for op in vars(operations).values() if isinstance(op, Operation)
-}
-UPLOAD = ("notes.txt", b"meeting notes", "text/plain")
+OPERATIONS = descriptors(operations)
 
 # operation -> why the SDK or the generator fails it against the spec (xfail reasons)
 KNOWN_FAILURES: dict[str, str] = {}
@@ -69,6 +62,11 @@ def fake() -> Iterator[FakeGlean]:
         yield server
 
 
+@pytest.fixture(scope="module")
+def calls(fake: FakeGlean) -> OperationCalls:
+    return OperationCalls(fake, converter, TOKEN)
+
+
 @pytest.fixture
 async def glean(fake: FakeGlean) -> AsyncIterator[glean_async.Glean]:
     async with glean_async.Glean(api_token=TOKEN, server_url=fake.url) as client:
@@ -81,193 +79,18 @@ def sync_glean(fake: FakeGlean) -> Iterator[glean_async.sync.Glean]:
         yield client
 
 
-# -- building a call --------------------------------------------------------------------
-
-
-def method(client: Any, name: str) -> Any:
-    """``client.search.query`` from ``"client.search.query"``."""
-    for part in name.split("."):
-        client = getattr(client, part)
-    return client
-
-
-def param_value(fake: FakeGlean, schema: Any) -> Any:
-    """A valid parameter value; arrays get two items so their serialization shows."""
-    resolved = fake.spec.resolve(schema)
-    if resolved.get("type") == "array":
-        item = fake.spec.synthesize(resolved.get("items") or {})
-        return [item, item]
-    return fake.spec.synthesize(resolved)
-
-
-def call_arguments(fake: FakeGlean, op: Operation) -> dict[str, Any]:
-    """Every declared parameter with a valid value, and the body as ``request=``."""
-    py_names = {(p.name, p.location): p.py_name for p in op.params}
-    arguments: dict[str, Any] = {}
-    for param in fake.parameters(fake.operation(op.name)):
-        py_name = py_names.get((param["name"], param["in"]))
-        assert py_name, f"{op.name}: no argument for the {param['in']} parameter {param['name']}"
-        arguments[py_name] = param_value(fake, param["schema"])
-    if op.body is not None:
-        arguments["request"] = request_body(fake, op)
-    return arguments
-
-
-def request_body(fake: FakeGlean, op: Operation) -> Any:
-    """The body model: from the spec's example, else synthesized; files for multipart."""
-    assert op.body is not None
-    if op.body.kind == "multipart":
-        return op.body.type(**{py_name: [UPLOAD] for py_name in op.body.file_fields})
-    wire = fake.request_example(op.name)
-    if wire is None:
-        wire = fake.spec.synthesize(fake.request_schema(op.name))
-    return converter.structure(wire, op.body.type)
-
-
-def spec_params(fake: FakeGlean, op: Operation, arguments: dict[str, Any]) -> list[Any]:
-    """``(parameter object, value given)`` for each spec parameter of the call."""
-    py_names = {(p.name, p.location): p.py_name for p in op.params}
-    return [
-        (param, arguments[py_names[(param["name"], param["in"])]])
-        for param in fake.parameters(fake.operation(op.name))
-    ]
-
-
-def wire_text(value: Any) -> str:
-    return json.dumps(value) if isinstance(value, bool) else str(value)
-
-
-def expected_query(fake: FakeGlean, op: Operation, arguments: dict[str, Any]) -> list[Any]:
-    """The query pairs the spec prescribes (style ``form``; ``explode`` true by default)."""
-    pairs: list[tuple[str, str]] = []
-    for param, value in spec_params(fake, op, arguments):
-        if param["in"] != "query":
-            continue
-        assert param.get("style", "form") == "form"
-        if isinstance(value, list) and param.get("explode", True):
-            pairs += [(param["name"], wire_text(item)) for item in value]
-        elif isinstance(value, list):
-            pairs.append((param["name"], ",".join(wire_text(item) for item in value)))
-        else:
-            pairs.append((param["name"], wire_text(value)))
-    return sorted(pairs)
-
-
-def expected_path(fake: FakeGlean, op: Operation, arguments: dict[str, Any]) -> str:
-    values = {p["name"]: v for p, v in spec_params(fake, op, arguments) if p["in"] == "path"}
-    return fake.operation(op.name).route.format(**values)
-
-
-# -- checking a call --------------------------------------------------------------------
-
-
-def success_response(fake: FakeGlean, op: Operation) -> Response:
-    response = op.response_for(fake.operation(op.name).status)
-    assert response is not None, f"{op.name}: no declared response for the fake's status"
-    return response
-
-
-def the_request(fake: FakeGlean, before: int, op: Operation) -> RecordedRequest:
-    """The one request a call made, checked: it reached the fake and passed validation."""
-    new = fake.requests[before:]
-    assert [r.name for r in new] == [op.name]
-    request = new[0]
-    assert request.valid, "\n".join(request.errors)
-    assert request.bearer_token == TOKEN
-    return request
-
-
-def check_request(fake: FakeGlean, before: int, op: Operation, arguments: dict[str, Any]) -> None:
-    request = the_request(fake, before, op)
-    assert request.path == expected_path(fake, op, arguments)
-    assert sorted(request.query) == expected_query(fake, op, arguments)
-    if op.body is not None and op.body.kind == "multipart":
-        assert request.body == {wire: [UPLOAD[1]] for wire in op.body.file_fields.values()}
-    elif op.body is not None:
-        assert request.body == converter.unstructure(arguments["request"])
-
-
-def check_result(fake: FakeGlean, op: Operation, result: Any) -> None:
-    """The result has the success type and holds what the fake sent (declared fields)."""
-    content_type = mime(fake.operation(op.name).content_type)
-    sent = fake.success_body(op.name)
-    if not content_type:
-        assert result is None
-    elif content_type.startswith("text/"):
-        assert isinstance(result, str) and result == sent
-    else:
-        response = success_response(fake, op)
-        assert response.kind == "json"
-        assert isinstance(response.type, type), f"success type {response.type!r} is no model"
-        assert isinstance(result, response.type)
-        declared = fake.spec.declared_only(sent, fake.response_schema(op.name))
-        assert converter.unstructure(result) == declared
-
-
-def check_stream_items(fake: FakeGlean, op: Operation, items: list[Any]) -> None:
-    response = success_response(fake, op)
-    sent = fake.success_body(op.name)
-    if response.kind == "ndjson":
-        assert items and all(isinstance(item, response.type) for item in items)
-        schema = fake.response_schema(op.name)
-        assert [converter.unstructure(i) for i in items] == [
-            fake.spec.declared_only(line, schema) for line in sent
-        ]
-    else:
-        assert response.kind == "sse"
-        assert all(isinstance(event, ServerSentEvent) for event in items)
-        assert [(e.id, e.event, json.loads(e.data)) for e in items] == [
-            (str(index), "message", data) for index, data in enumerate(sent, start=1)
-        ]
-
-
-@contextlib.contextmanager
-def deprecation_checked(fake: FakeGlean, op: Operation) -> Iterator[None]:
-    """Deprecated operations warn with their name; the others do not warn."""
-    assert op.deprecated == fake.operation(op.name).deprecated
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    ours = [w for w in caught if issubclass(w.category, DeprecationWarning)]
-    assert [op.name in str(w.message) for w in ours] == ([True] if op.deprecated else [])
-
-
 # -- every operation ----------------------------------------------------------------------
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("name", every_operation())
-async def test_async_client(fake: FakeGlean, glean: glean_async.Glean, name: str) -> None:
-    op = OPERATIONS[name]
-    arguments = call_arguments(fake, op)
-    before = len(fake.requests)
-    with deprecation_checked(fake, op):
-        result = await method(glean, name)(**arguments)
-        if op.streaming:
-            async with result as stream:
-                items = [item async for item in stream]
-    check_request(fake, before, op, arguments)
-    if op.streaming:
-        check_stream_items(fake, op, items)
-    else:
-        check_result(fake, op, result)
+async def test_async_client(calls: OperationCalls, glean: glean_async.Glean, name: str) -> None:
+    await calls.call_async(glean, OPERATIONS[name])
 
 
 @pytest.mark.parametrize("name", every_operation())
-def test_sync_facade(fake: FakeGlean, sync_glean: glean_async.sync.Glean, name: str) -> None:
-    op = OPERATIONS[name]
-    arguments = call_arguments(fake, op)
-    before = len(fake.requests)
-    with deprecation_checked(fake, op):
-        result = method(sync_glean, name)(**arguments)
-        if op.streaming:
-            with result as stream:
-                items = list(stream)
-    check_request(fake, before, op, arguments)
-    if op.streaming:
-        check_stream_items(fake, op, items)
-    else:
-        check_result(fake, op, result)
+def test_sync_facade(calls: OperationCalls, sync_glean: glean_async.sync.Glean, name: str) -> None:
+    calls.call_sync(sync_glean, OPERATIONS[name])
 
 
 def test_fake_serves_exactly_the_sdk_operations(fake: FakeGlean) -> None:
@@ -360,7 +183,9 @@ def test_fake_notes_the_spec_examples_it_cannot_use(fake: FakeGlean) -> None:
 
 
 @pytest.mark.anyio
-async def test_search_with_flattened_arguments(fake: FakeGlean, glean: glean_async.Glean) -> None:
+async def test_search_with_flattened_arguments(
+    fake: FakeGlean, calls: OperationCalls, glean: glean_async.Glean
+) -> None:
     before = len(fake.requests)
     result = await glean.client.search.query(
         query="vacation policy",
@@ -375,7 +200,7 @@ async def test_search_with_flattened_arguments(fake: FakeGlean, glean: glean_asy
             ],
         },
     )
-    request = the_request(fake, before, OPERATIONS["client.search.query"])
+    request = calls.the_request(before, OPERATIONS["client.search.query"])
     assert request.body == {
         "query": "vacation policy",
         "pageSize": 10,
@@ -391,7 +216,7 @@ async def test_search_with_flattened_arguments(fake: FakeGlean, glean: glean_asy
 
 @pytest.mark.anyio
 async def test_index_documents_with_flattened_arguments(
-    fake: FakeGlean, glean: glean_async.Glean
+    fake: FakeGlean, calls: OperationCalls, glean: glean_async.Glean
 ) -> None:
     before = len(fake.requests)
     document = models.DocumentDefinition(
@@ -405,7 +230,7 @@ async def test_index_documents_with_flattened_arguments(
         updated_at=1700000000,
     )
     await glean.indexing.documents.index(datasource="wiki", documents=[document], upload_id="u-1")
-    request = the_request(fake, before, OPERATIONS["indexing.documents.index"])
+    request = calls.the_request(before, OPERATIONS["indexing.documents.index"])
     assert request.body == {
         "uploadId": "u-1",
         "datasource": "wiki",
@@ -425,7 +250,7 @@ async def test_index_documents_with_flattened_arguments(
 
 
 def test_activity_report_with_flattened_arguments(
-    fake: FakeGlean, sync_glean: glean_async.sync.Glean
+    fake: FakeGlean, calls: OperationCalls, sync_glean: glean_async.sync.Glean
 ) -> None:
     before = len(fake.requests)
     when = datetime.datetime(2024, 5, 1, 9, 30, tzinfo=datetime.timezone.utc)
@@ -436,7 +261,7 @@ def test_activity_report_with_flattened_arguments(
         ]
     )
     assert result is None
-    request = the_request(fake, before, OPERATIONS["client.activity.report"])
+    request = calls.the_request(before, OPERATIONS["client.activity.report"])
     events = request.body["events"]
     assert [(e["action"], e["url"]) for e in events] == [
         ("VIEW", "https://example.com/doc"),

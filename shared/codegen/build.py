@@ -6,9 +6,10 @@ from typing import Any
 
 from . import ir
 from .loader import JSON, Resolver, SpecError, schema_name
-from .naming import assign_names, identifier, pascal, snake, unique
+from .naming import assign_names, identifier, pascal, unique
+from .opnames import HTTP_METHODS, operation_names
+from .security import api_auth, operation_auth, scheme_warnings
 
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # keyword arguments every generated method has; spec names must not take them
 RESERVED_ARGS = frozenset(
     {"self", "request", "retries", "timeout_ms", "server_url", "http_headers"}
@@ -38,12 +39,13 @@ def build(spec: JSON) -> ir.API:
     builder = SchemaBuilder(Resolver(spec))
     builder.declare_components(spec.get("components", {}).get("schemas", {}))
     operations = OperationBuilder(spec, builder).build_all()
+    builder.warnings += scheme_warnings(spec)
     return ir.API(
         title=str(spec.get("info", {}).get("title", "")),
         servers=_servers(spec),
         decls=builder.decls,
         operations=operations,
-        auth=_has_auth(spec.get("security")),
+        auth=api_auth(spec),
         warnings=builder.warnings,
     )
 
@@ -59,10 +61,6 @@ def _servers(spec: JSON) -> list[ir.Server]:
         ]
         servers.append(ir.Server(str(server["url"]), variables))
     return servers
-
-
-def _has_auth(security: Any) -> bool:
-    return bool(security) and any(bool(requirement) for requirement in security)
 
 
 def _type_list(schema: JSON) -> list[str]:
@@ -326,7 +324,9 @@ class OperationBuilder:
         self.spec = spec
         self.schemas = schemas
         self.resolver = schemas.resolver
-        self.default_auth = _has_auth(spec.get("security"))
+        self.api_auth = api_auth(spec)
+        paths = {p: self.resolver.deref(i) for p, i in (spec.get("paths") or {}).items()}
+        self.names = operation_names(paths)
 
     def build_all(self) -> list[ir.Operation]:
         operations = []
@@ -367,12 +367,16 @@ class OperationBuilder:
 
     def build(self, path: str, method: str, op: JSON, shared_params: list[Any]) -> ir.Operation:
         op_id = str(op.get("operationId") or "")
-        name = snake(op.get("x-speakeasy-name-override") or op_id or f"{method}_{path}")
-        group = self._group(op)
+        named = self.names[(path, method)]
+        group, name = named.group, named.name
+        if named.from_path:
+            self.schemas.warnings.append(f"{named.dotted}: no operationId; named from the path")
+        auth, auth_warning = operation_auth(op, self.spec, self.api_auth)
+        if auth_warning:
+            self.schemas.warnings.append(f"{named.dotted}: {auth_warning}")
         context = pascal("_".join((*group, name)))
         body = self._body(op, context)
         params = self._params(shared_params, op.get("parameters") or [], body, context)
-        security = op.get("security")
         return ir.Operation(
             group=group,
             name=name,
@@ -382,18 +386,10 @@ class OperationBuilder:
             params=params,
             body=body,
             responses=self._responses(op, context),
-            auth=_has_auth(security) if security is not None else self.default_auth,
+            auth=auth,
             deprecated=bool(op.get("deprecated")),
             operation_id=op_id,
         )
-
-    @staticmethod
-    def _group(op: JSON) -> tuple[str, ...]:
-        group = op.get("x-speakeasy-group")
-        if isinstance(group, str) and group:
-            return tuple(identifier(part) for part in group.split("."))
-        tags = op.get("tags") or ["default"]
-        return (identifier(str(tags[0])),)
 
     # -- parameters ------------------------------------------------------------------
 
