@@ -16,6 +16,9 @@ What the plain portal does not handle is handled here:
   parent's are abandoned there, never closed (their loop does not exist in the child).
 - At interpreter exit every still-open async client is closed on the loop, then the
   loop is stopped, so a script that never closes its client prints no warnings.
+
+The loop is asyncio's default one, which follows an installed event-loop policy;
+:func:`set_loop_factory` picks another (``set_loop_factory(uvloop.new_event_loop)``).
 """
 
 from __future__ import annotations
@@ -45,12 +48,14 @@ __all__ = [
     "SyncClientBase",
     "SyncEventStream",
     "get_background_loop",
+    "set_loop_factory",
 ]
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 _SyncClientT = TypeVar("_SyncClientT", bound="SyncClientBase[Any]")
 _SyncStreamT = TypeVar("_SyncStreamT", bound="SyncEventStream[Any]")
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
 _WAIT_SLICE = 0.2
 """Longest single wait in a calling thread, so Ctrl-C is seen even where waits are not
@@ -206,10 +211,12 @@ class BackgroundLoop:
     """An asyncio event loop on a daemon thread that synchronous code can call into.
 
     The loop starts on first use. Use :func:`get_background_loop` for the process-wide
-    instance that the sync clients share.
+    instance that the sync clients share. ``loop_factory`` makes the event loop each time
+    the loop starts (``None``: asyncio's default, which follows the event-loop policy).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, loop_factory: LoopFactory | None = None) -> None:
+        self.loop_factory = loop_factory
         self._lock = threading.Lock()
         self._running: _Running | None = None
         self._warned = False
@@ -287,7 +294,8 @@ class BackgroundLoop:
 
     def _thread_main(self, ready: Future[_Running]) -> None:
         try:
-            anyio.run(self._serve, ready, backend="asyncio")
+            options = {"loop_factory": self.loop_factory} if self.loop_factory else {}
+            anyio.run(self._serve, ready, backend="asyncio", backend_options=options)
         except BaseException as exc:
             if not ready.done():
                 ready.set_exception(exc)
@@ -653,6 +661,7 @@ class SyncEventStream(Generic[T]):
 
 
 _loop: BackgroundLoop | None = None
+_loop_factory: LoopFactory | None = None
 _loop_lock = threading.Lock()
 _ALL_LOOPS: weakref.WeakSet[BackgroundLoop] = weakref.WeakSet()
 _ABANDONED: list[object] = []
@@ -667,9 +676,27 @@ def get_background_loop() -> BackgroundLoop:
     if loop is None:
         with _loop_lock:
             if _loop is None:
-                _loop = BackgroundLoop()
+                _loop = BackgroundLoop(loop_factory=_loop_factory)
             loop = _loop
     return loop
+
+
+def set_loop_factory(factory: LoopFactory | None) -> None:
+    """Choose the event loop the sync clients run on, e.g. ``uvloop.new_event_loop``.
+
+    Call it before the first sync call (a forked child keeps the choice); ``None``
+    restores asyncio's default. Raises :class:`RuntimeError` once the loop is running.
+    """
+    global _loop_factory
+    with _loop_lock:
+        if _loop is not None and _loop.is_running():
+            raise RuntimeError(
+                "The background event loop is already running; "
+                "choose its loop factory before the first sync call"
+            )
+        _loop_factory = factory
+        if _loop is not None:
+            _loop.loop_factory = factory
 
 
 def _after_fork_in_child() -> None:

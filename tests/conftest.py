@@ -1,10 +1,29 @@
-"""Shared pytest configuration: async tests run on asyncio through anyio's plugin."""
+"""Shared pytest configuration: async tests run through anyio's plugin, on asyncio's
+loop or, with ``SDK_TEST_LOOP=uvloop``, on uvloop's (tests/loops.py)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+
+from shared.runtime import set_loop_factory
+from tests import loops
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        loops.check()
+    except (ValueError, ImportError) as exc:
+        raise pytest.UsageError(f"{loops.ENV_VAR}: {exc}") from None
+    set_loop_factory(loops.loop_factory())
+    loops.install_policy()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"event loop: {loops.NAME} ({loops.ENV_VAR})"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def anyio_backend() -> str | tuple[str, dict[str, Any]]:
+    return loops.anyio_backend()

@@ -21,6 +21,7 @@ from flux0_async import errors, models
 from flux0_async.sync import Flux0
 from flux0_async.testing import FakeFlux0Server
 from shared.errors import InvalidInputError
+from tests import loops
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -188,7 +189,7 @@ def run_script(
     source: str, *, interrupt_after: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run ``source`` in a fresh interpreter; optionally SIGINT it after a marker line."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONWARNINGS="default")
+    env = loops.subprocess_env(dict(os.environ, PYTHONPATH=str(REPO), PYTHONWARNINGS="default"))
     process = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(source)],
         stdout=subprocess.PIPE,

@@ -25,6 +25,7 @@ import pytest
 from aiohttp import web
 
 from shared.runtime import BackgroundLoop, SyncClientBase, SyncEventStream, get_background_loop
+from tests import loops
 from tests.runtime_scripts.toyclient import ToyClient, ToyStream, ToySyncClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -172,7 +173,7 @@ def fresh_loop() -> Iterator[BackgroundLoop]:
 
 
 def run_script(name: str, *args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = loops.subprocess_env({**os.environ, "PYTHONPATH": str(ROOT)})
     return subprocess.Popen(
         [sys.executable, "-W", "default", str(SCRIPTS / name), *args],
         cwd=ROOT,
