@@ -58,8 +58,19 @@ def test_the_readme_has_snippets_for_every_section() -> None:
     assert len(SNIPPETS) >= 12
 
 
+@pytest.fixture
+def no_lasting_instrumentation() -> Iterator[None]:
+    """A snippet may turn on OpenTelemetry's aiohttp instrumentation: undo it afterwards."""
+    yield
+    from opentelemetry.instrumentation.aiohttp_client import AioHttpClientInstrumentor
+
+    instrumentor = AioHttpClientInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+
+
 @pytest.mark.parametrize("source", SNIPPETS, ids=[f"snippet{n}" for n in range(len(SNIPPETS))])
-@pytest.mark.usefixtures("redirect")
+@pytest.mark.usefixtures("redirect", "no_lasting_instrumentation")
 def test_snippet_runs(source: str) -> None:
     output = io.StringIO()
     with contextlib.redirect_stdout(output):
