@@ -425,15 +425,24 @@ async def test_session_errors(client: aiohttp.ClientSession) -> None:
         assert [e["loc"] for e in await expect_422(r)] == [["path", "session_id"]]
 
 
-async def test_session_id_chosen_by_the_client_must_be_new(
+async def test_a_taken_session_id_is_accepted_and_the_first_session_keeps_it(
     client: aiohttp.ClientSession,
 ) -> None:
-    agent = await create_agent(client)
-    body = {"agent_id": agent["id"], "id": "SameIdHere"}
-    async with client.post("/api/sessions", json=body) as r:
-        assert r.status == 201
-    async with client.post("/api/sessions", json=body) as r:
-        assert r.status == 400
+    # the real server does not check: both sessions are listed, the id finds the first
+    first, second = await create_agent(client), await create_agent(client, "echo_tool")
+    for agent in (first, second):
+        async with client.post(
+            "/api/sessions", json={"agent_id": agent["id"], "id": "SameIdHere"}
+        ) as r:
+            assert r.status == 201 and (await r.json())["agent_id"] == agent["id"]
+    async with client.get("/api/sessions/SameIdHere") as r:
+        assert (await r.json())["agent_id"] == first["id"]
+    async with client.get("/api/sessions") as r:
+        listed = (await r.json())["data"]
+    assert [(s["id"], s["agent_id"]) for s in listed] == [
+        ("SameIdHere", first["id"]),
+        ("SameIdHere", second["id"]),
+    ]
 
 
 # --- streams --------------------------------------------------------------------------

@@ -7,8 +7,9 @@ It answers the 8 operations of the flux0 API like the real server (status codes,
 bodies, the SSE wire format) with scripted agents of the types in ``AGENT_TYPES``:
 ``echo`` replies ``Echo: <message>``; ``echo_think`` reasons first; ``echo_tool`` calls a
 ``reverse_text`` tool; ``echo_fail`` reports an error status; ``echo_crash`` stops
-mid-answer and leaves the stream open. ``python -m flux0_async.testing --port 8080``
-serves it from the command line. It depends on aiohttp, anyio and the shared runtime.
+mid-answer and leaves the stream open; ``echo_long`` streams a long echo reply.
+``python -m flux0_async.testing --port 8080`` serves it from the command line. It
+depends on aiohttp, anyio and the shared runtime.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Scripted agents of the fake flux0 server, one per recorded real stream.
+"""Scripted agents of the fake flux0 server, one per recorded real stream (and a long one).
 
 Each agent turns a user message into a list of steps: status updates (sent as ``status``
 frames and stored as status events), chunks (sent as ``chunk`` frames), saved events
@@ -6,6 +6,8 @@ frames and stored as status events), chunks (sent as ``chunk`` frames), saved ev
 The frames follow ``fixtures/flux0/<agent type>.sse``: text comes in 4-character ``/-``
 patches, a reasoning message carries ``"kind": "reasoning"`` in its chunk metadata, and
 a tool call is built under ``/tool_calls/0`` with its arguments as JSON text pieces.
+The real server's tests play these same scripts there (``tests/flux0_real``), so keep
+this module free of imports beyond the standard library and ``.state``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ JSONDict = dict[str, Any]
 PIECE_SIZE = 4
 TOOL_NAME = "reverse_text"
 FAILURE_MESSAGE = "simulated failure"
+LONG_REPLY_LINES = 100
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,24 @@ def echo_reply(turn: Turn) -> str:
     return f"Echo: {turn.content}"
 
 
+def long_reply(turn: Turn) -> str:
+    """The answer of ``echo_long``: the echo reply on ``LONG_REPLY_LINES`` numbered lines."""
+    return "".join(f"{number:03d} {echo_reply(turn)}\n" for number in range(LONG_REPLY_LINES))
+
+
 def echo(turn: Turn) -> list[Step]:
     """Processing, typing, the reply ``Echo: <content>`` in chunks, the saved message."""
+    return reply_steps(turn, echo_reply(turn))
+
+
+def echo_long(turn: Turn) -> list[Step]:
+    """Like :func:`echo`, with a long reply (:func:`long_reply`) in hundreds of chunks."""
+    return reply_steps(turn, long_reply(turn))
+
+
+def reply_steps(turn: Turn, reply: str) -> list[Step]:
+    """Processing, typing, ``reply`` in chunks, the saved message."""
     event_id = new_id()
-    reply = echo_reply(turn)
     return [
         Status(event_id, "processing"),
         Status(event_id, "typing"),
@@ -233,5 +250,6 @@ AGENTS: dict[str, Agent] = {
     "echo_tool": echo_tool,
     "echo_fail": echo_fail,
     "echo_crash": echo_crash,
+    "echo_long": echo_long,
 }
 AGENT_TYPES = tuple(AGENTS)

@@ -68,12 +68,14 @@ def create_app(*, chunk_delay: float = 0.0) -> web.Application:
     app[CHUNK_DELAY_KEY] = chunk_delay
     app[CLOSING_KEY] = asyncio.Event()
     app.on_shutdown.append(_release_open_streams)
-    app.router.add_get("/api/agents", list_agents)
+    # The real server's route order: a wrong method is answered with the ``Allow`` of
+    # the first route whose path matches (so ``DELETE /api/agents`` allows ``POST``).
     app.router.add_post("/api/agents", create_agent)
     app.router.add_get("/api/agents/{agent_id}", retrieve_agent)
-    app.router.add_get("/api/sessions", list_sessions)
+    app.router.add_get("/api/agents", list_agents)
     app.router.add_post("/api/sessions", create_session)
     app.router.add_get("/api/sessions/{session_id}", retrieve_session)
+    app.router.add_get("/api/sessions", list_sessions)
     app.router.add_post("/api/sessions/{session_id}/events/stream", create_session_event)
     app.router.add_get("/api/sessions/{session_id}/events", list_session_events)
     return app
@@ -95,8 +97,17 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         response = json_response({"detail": exc.reason}, status=exc.status)
         if "Allow" in exc.headers:
-            response.headers["Allow"] = exc.headers["Allow"]
+            response.headers["Allow"] = ", ".join(sorted(await first_route_methods(request)))
         return response
+
+
+async def first_route_methods(request: web.Request) -> set[str]:
+    """The methods of the first route whose path matches (Starlette's ``Allow``)."""
+    for resource in request.app.router.resources():
+        _, allowed = await resource.resolve(request)
+        if allowed:
+            return set(allowed)
+    return set()
 
 
 def json_response(body: Any, *, status: int = 200) -> web.Response:
@@ -198,7 +209,8 @@ async def retrieve_agent(request: web.Request) -> web.Response:
 
 
 async def create_session(request: web.Request) -> web.Response:
-    """``POST /api/sessions``: 201 with the new session; 400 for a missing agent.
+    """``POST /api/sessions``: 201 with the new session (even for a taken ``id``, as the
+    real server does); 400 for a missing agent.
 
     ``allow_greeting`` is validated and otherwise ignored: the scripted agents never greet.
     """
@@ -211,11 +223,8 @@ async def create_session(request: web.Request) -> web.Response:
         raise RequestError(400, f"Agent with ID {body['agent_id']} not found")
     if agent["type"] not in AGENTS:
         raise RequestError(400, f"Agent type {agent['type']} is not supported by the server")
-    session_id = body.get("id")
-    if session_id is not None and session_id in state.sessions:
-        raise RequestError(400, f"Session with ID {session_id} already exists")
     session = state.add_session(
-        agent_id=agent["id"], session_id=session_id, title=body.get("title")
+        agent_id=agent["id"], session_id=body.get("id"), title=body.get("title")
     )
     return json_response(without_none(session), status=201)
 

@@ -16,7 +16,7 @@ JSONDict = dict[str, Any]
 
 ID_ALPHABET = string.ascii_letters + string.digits
 ID_LENGTH = 10
-GUEST_NAME = "Guest"
+GUEST_NAME = "Anonymous"  # the name flux0 gives the user of its no-op authentication
 
 
 def new_id() -> str:
@@ -40,14 +40,17 @@ class FakeFlux0State:
 
     ``agents`` and ``sessions`` map ids to their full DTO dicts; ``events`` maps a session
     id to its events in offset order; ``open_streams`` counts the event streams being
-    served right now. All requests are served from here, and tests may read it, or seed
-    it with :meth:`add_agent` and :meth:`add_session`.
+    served right now; ``all_sessions`` lists every session created. Like the real
+    server, a session may be created with an id that is taken: both are listed, the
+    first one answers to the id. All requests are served from here, and tests may read
+    it, or seed it with :meth:`add_agent` and :meth:`add_session`.
     """
 
     def __init__(self) -> None:
         self.user_id = new_id()
         self.agents: dict[str, JSONDict] = {}
         self.sessions: dict[str, JSONDict] = {}
+        self.all_sessions: list[JSONDict] = []
         self.events: dict[str, list[JSONDict]] = {}
         self.open_streams = 0
 
@@ -75,8 +78,9 @@ class FakeFlux0State:
             "consumption_offsets": {"client": 0},
             "created_at": utc_now_iso(),
         }
-        self.sessions[session["id"]] = session
-        self.events[session["id"]] = []
+        self.sessions.setdefault(session["id"], session)
+        self.all_sessions.append(session)
+        self.events.setdefault(session["id"], [])
         return session
 
     def add_event(
@@ -107,7 +111,7 @@ class FakeFlux0State:
 
     def list_sessions(self, agent_id: str | None = None) -> list[JSONDict]:
         """Sessions in creation order, optionally only those of one agent."""
-        return [s for s in self.sessions.values() if agent_id is None or s["agent_id"] == agent_id]
+        return [s for s in self.all_sessions if agent_id is None or s["agent_id"] == agent_id]
 
     def list_events(
         self,
