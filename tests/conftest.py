@@ -10,6 +10,8 @@ import pytest
 from shared.runtime import set_loop_factory
 from tests import loops
 
+pytest_plugins = ["tests.flux0_real.plugin"]  # the real flux0 server fixtures
+
 
 def pytest_configure(config: pytest.Config) -> None:
     try:

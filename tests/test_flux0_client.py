@@ -1,4 +1,8 @@
-"""Every flux0 operation through the async client, against the fake server over HTTP."""
+"""Every flux0 operation through the async client, against the fake and the real server.
+
+Each test runs twice: ``[fake]`` on a fresh fake server, ``[real]`` on the session's real
+flux0 server (whose agents and sessions pile up, so tests look only at what they made).
+"""
 
 from __future__ import annotations
 
@@ -13,17 +17,22 @@ from flux0_async import Flux0, converter, errors, models
 from flux0_async.testing import FakeFlux0Server
 from shared.errors import InvalidInputError
 from shared.unset import UNSET
+from tests.flux0_real.plugin import SERVER_KINDS
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[FakeFlux0Server]:
+@pytest.fixture(params=SERVER_KINDS)
+async def server_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A fresh fake server's URL, or the real server's."""
+    if request.param == "real":
+        yield request.getfixturevalue("real_flux0_server").url
+        return
     async with FakeFlux0Server() as fake:
-        yield fake
+        yield fake.url
 
 
 @pytest.fixture
-async def flux0(server: FakeFlux0Server) -> AsyncIterator[Flux0]:
-    async with Flux0(server_url=server.url) as client:
+async def flux0(server_url: str) -> AsyncIterator[Flux0]:
+    async with Flux0(server_url=server_url) as client:
         yield client
 
 
@@ -50,12 +59,16 @@ async def new_session(flux0: Flux0, agent_type: str = "echo") -> models.SessionD
 pytestmark = pytest.mark.anyio
 
 
+async def agent_ids(flux0: Flux0) -> list[str]:
+    return [a.id for a in (await flux0.agents.list()).data]
+
+
 async def test_agents_create_list_retrieve(flux0: Flux0) -> None:
+    before = await agent_ids(flux0)
     agent = await flux0.agents.create(name="Drizzle", type="echo")
     assert isinstance(agent, models.AgentDTO) and len(agent.id) == 10
     assert agent.name == "Drizzle" and agent.type == "echo"
-    listed = await flux0.agents.list()
-    assert [a.id for a in listed.data] == [agent.id]
+    assert [i for i in await agent_ids(flux0) if i not in before] == [agent.id]
     retrieved = await flux0.agents.retrieve(agent_id=agent.id)
     # like the real server, create omits null fields that retrieve sends as null
     assert (retrieved.id, retrieved.name, retrieved.created_at) == (
@@ -74,13 +87,15 @@ async def test_create_accepts_a_whole_request_as_dict_or_model(flux0: Flux0) -> 
 
 
 async def test_sessions_create_list_retrieve(flux0: Flux0) -> None:
+    before = {s.id for s in (await flux0.sessions.list()).data}
     agent = await flux0.agents.create(name="Drizzle", type="echo")
     other = await flux0.agents.create(name="Other", type="echo")
     session = await flux0.sessions.create(agent_id=agent.id, title="SF", allow_greeting=False)
-    await flux0.sessions.create(agent_id=other.id)
+    second = await flux0.sessions.create(agent_id=other.id)
     assert session.agent_id == agent.id and session.title == "SF"
     assert await flux0.sessions.retrieve(session_id=session.id) == session
-    assert len((await flux0.sessions.list()).data) == 2
+    listed = [s.id for s in (await flux0.sessions.list()).data if s.id not in before]
+    assert listed == [session.id, second.id]
     filtered = await flux0.sessions.list(agent_id=agent.id)
     assert [s.id for s in filtered.data] == [session.id]
 
@@ -215,6 +230,22 @@ async def test_missing_session_statuses_match_the_real_server(flux0: Flux0) -> N
     assert (on_get.value.status_code, on_events.value.status_code) == (404, 400)
 
 
+async def test_invalid_create_bodies_give_http_validation_error_with_parsed_data(
+    flux0: Flux0,
+) -> None:
+    with pytest.raises(errors.HTTPValidationError) as on_agent:
+        await flux0.agents.create(name="x" * 101, type="echo")
+    with pytest.raises(errors.HTTPValidationError) as on_session:
+        await flux0.sessions.create(agent_id="short")
+    for caught, field in ((on_agent, "name"), (on_session, "agent_id")):
+        error = caught.value
+        assert error.status_code == 422 and isinstance(error.data, models.HTTPValidationError)
+        assert [(d.loc, d.type) for d in error.data.detail] == [
+            (["body", field], "string_too_long" if field == "name" else "string_too_short")
+        ]
+        assert converter.unstructure(error.data) == json.loads(error.body)
+
+
 async def test_unknown_agent_type_gives_422_with_a_plain_string_detail(flux0: Flux0) -> None:
     with pytest.raises(errors.APIError) as caught:
         await flux0.agents.create(name="x", type="no-such-type")
@@ -224,9 +255,8 @@ async def test_unknown_agent_type_gives_422_with_a_plain_string_detail(flux0: Fl
 # ---- bad input is caught before any request ------------------------------------------------
 
 
-async def test_wrong_type_and_missing_arguments_raise_before_sending(
-    flux0: Flux0, server: FakeFlux0Server
-) -> None:
+async def test_wrong_type_and_missing_arguments_raise_before_sending(flux0: Flux0) -> None:
+    before = await agent_ids(flux0)
     with pytest.raises(InvalidInputError, match="name"):
         await flux0.agents.create(name=123, type="echo")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="name"):
@@ -239,7 +269,7 @@ async def test_wrong_type_and_missing_arguments_raise_before_sending(
         await flux0.sessions.list_events(session_id="abcdefghij", min_offset="1")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="session_id"):
         await flux0.sessions.retrieve()  # type: ignore[call-arg]
-    assert server.state.agents == {}
+    assert await agent_ids(flux0) == before
 
 
 async def test_enum_arguments_accept_members_and_strings(flux0: Flux0) -> None:

@@ -1,4 +1,9 @@
-"""The generated sync facade, against the fake flux0 server over real HTTP."""
+"""The generated sync facade over real HTTP, against the fake and the real flux0 server.
+
+Tests taking ``flux0`` run twice, ``[fake]`` and ``[real]``; the real server is shared by
+the session, so they look only at what they made. Tests that read the fake's state, and
+the scripts run in a child interpreter, use the fake alone.
+"""
 
 from __future__ import annotations
 
@@ -22,19 +27,28 @@ from flux0_async.sync import Flux0
 from flux0_async.testing import FakeFlux0Server
 from shared.errors import InvalidInputError
 from tests import loops
+from tests.flux0_real.plugin import SERVER_KINDS
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[FakeFlux0Server]:
+def fake_server() -> Iterator[FakeFlux0Server]:
     with FakeFlux0Server.in_thread() as fake:
         yield fake
 
 
+@pytest.fixture(params=SERVER_KINDS)
+def server_url(request: pytest.FixtureRequest) -> str:
+    """The fake server's URL, or the real server's."""
+    name = "real_flux0_server" if request.param == "real" else "fake_server"
+    url: str = request.getfixturevalue(name).url
+    return url
+
+
 @pytest.fixture
-def flux0(server: FakeFlux0Server) -> Iterator[Flux0]:
-    with Flux0(server_url=server.url) as client:
+def flux0(server_url: str) -> Iterator[Flux0]:
+    with Flux0(server_url=server_url) as client:
         yield client
 
 
@@ -85,29 +99,50 @@ def test_every_operation(flux0: Flux0) -> None:
     assert [e.source for e in listed.data] == ["user", "ai_agent"]
 
 
-def test_errors_and_bad_input(flux0: Flux0, server: FakeFlux0Server) -> None:
+def test_errors_and_bad_input(flux0: Flux0) -> None:
     with pytest.raises(errors.HTTPValidationError) as caught:
         flux0.agents.retrieve(agent_id="short")
     assert caught.value.data.detail
     with pytest.raises(errors.APIError) as missing:
         flux0.sessions.retrieve(session_id="abcdefghij")
     assert missing.value.status_code == 404
-    before = len(server.state.agents)
+    before = flux0.agents.list().data
     with pytest.raises(InvalidInputError, match="name"):
         flux0.agents.create(name=["x"], type="echo")  # type: ignore[arg-type]
-    assert len(server.state.agents) == before
+    assert flux0.agents.list().data == before
 
 
-def test_break_closes_the_stream(flux0: Flux0, server: FakeFlux0Server) -> None:
-    session = new_session(flux0, "echo_crash")
-    for _ in flux0.sessions.create_event(
-        session_id=session.id, type="message", source="user", content="x"
-    ):
-        break
-    deadline = time.monotonic() + 5
-    while server.state.open_streams and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.state.open_streams == 0
+def test_invalid_create_bodies_give_http_validation_error_with_parsed_data(flux0: Flux0) -> None:
+    with pytest.raises(errors.HTTPValidationError) as on_agent:
+        flux0.agents.create(name="", type="echo")
+    with pytest.raises(errors.HTTPValidationError) as on_session:
+        flux0.sessions.create(agent_id="abcdefghijk")
+    for caught, field in ((on_agent, "name"), (on_session, "agent_id")):
+        assert isinstance(caught.value.data, models.HTTPValidationError)
+        assert [d.loc for d in caught.value.data.detail] == [["body", field]]
+
+
+def test_a_long_reply_streams_whole(flux0: Flux0) -> None:
+    session = new_session(flux0, "echo_long")
+    with flux0.sessions.create_event(
+        session_id=session.id, type="message", source="user", content="long"
+    ) as events:
+        received = list(events)
+    assert reply_text(received) == "".join(f"{n:03d} Echo: long\n" for n in range(100))
+    assert len(received) > 300  # 375 chunks of 4 characters
+
+
+def test_break_closes_the_stream(fake_server: FakeFlux0Server) -> None:
+    with Flux0(server_url=fake_server.url) as flux0:
+        session = new_session(flux0, "echo_crash")
+        for _ in flux0.sessions.create_event(
+            session_id=session.id, type="message", source="user", content="x"
+        ):
+            break
+        deadline = time.monotonic() + 5
+        while fake_server.state.open_streams and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert fake_server.state.open_streams == 0
 
 
 def test_stream_read_timeout_raises_the_sdk_error(flux0: Flux0) -> None:
@@ -144,7 +179,7 @@ def test_called_from_inside_a_running_event_loop() -> None:
     assert result.stdout.splitlines() == ["['jupyter']", "['RuntimeWarning']"]
 
 
-def test_sixteen_threads_share_one_connection_pool(flux0: Flux0, server: FakeFlux0Server) -> None:
+def test_sixteen_threads_share_one_connection_pool(flux0: Flux0) -> None:
     agent = flux0.agents.create(name="pool", type="echo")
     failures: list[BaseException] = []
     sessions: set[Any] = set()
