@@ -17,6 +17,7 @@ the caller sends it once, without retries.
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import mimetypes
@@ -176,10 +177,23 @@ def prepare_body(spec: Body | None, value: Any, serializer: Serializer) -> Prepa
     if spec.kind in ("text", "bytes"):
         return _raw_body(spec, value)
     checked = serializer.from_python(value, spec.type, "request") if spec.type else value
+    if spec.defaults:
+        checked = _with_defaults(checked, spec.defaults)
     if spec.kind == "form":
         return _form_body(serializer.unstructure(checked), spec.content_type)
     content_type = spec.content_type if "json" in spec.content_type else "application/json"
     return PreparedBody(content_type, data=serializer.dumps(checked))
+
+
+def _with_defaults(model: Any, defaults: Mapping[str, Any]) -> Any:
+    """``model`` with the default of each field it leaves unset (a copy: never mutated)."""
+    missing = {name: v for name, v in defaults.items() if getattr(model, name, None) is UNSET}
+    if not missing:
+        return model
+    model = copy.copy(model)
+    for name, value in missing.items():
+        object.__setattr__(model, name, value)
+    return model
 
 
 # --- text, bytes and form bodies --------------------------------------------------------

@@ -12,6 +12,8 @@
    A stream typed by a discriminated union hands out an event whose discriminator value
    the union does not know (a server newer than the spec) as the raw
    :class:`~shared.sse.ServerSentEvent`; a known one that does not fit still raises.
+   An error response the spec gives no schema raises a typed error only when its body
+   fits, strictly, a model the same status has elsewhere (``Response.fallback_types``).
 
 Defaults: :data:`DEFAULT_TIMEOUT_MS` (60 s) is the whole-attempt limit of a normal call;
 a streaming call uses it as the connect limit and as the longest silence between two
@@ -630,19 +632,36 @@ class HTTPCore:
             message += f": {excerpt(text)}"
         message = scrub(message, [token])
         errors = self._config.errors
-        model = declared.type if declared is not None and declared.kind == "json" else None
-        error_class = errors.by_model.get(model) if model is not None else None
-        if error_class is not None:
-            serializer = self._config.serializer
-            try:
-                data = serializer.structure(serializer.loads(body), model)
-            except Exception:
-                pass  # not the documented error shape: the plain error below
-            else:
+        for model, strict in _error_models(declared):
+            error_class = errors.by_model.get(model)
+            if error_class is None:
+                continue
+            data = self._error_data(response, body, model, strict)
+            if data is not None:
                 return error_class(
                     message, response.status, text, response, response.headers, data=data
                 )
         return errors.base(message, response.status, text, response, response.headers)
+
+    def _error_data(
+        self, response: aiohttp.ClientResponse, body: bytes, model: Any, strict: bool
+    ) -> Any:
+        """The error body structured into ``model``; ``None`` when it does not fit.
+
+        ``strict`` (a fallback the spec does not declare for this response): the body must
+        be JSON (by its content type, when it has one), a non-empty object, and every key
+        a field of the model.
+        """
+        serializer = self._config.serializer
+        if strict and not _is_json(response):
+            return None
+        try:
+            data = serializer.loads(body)
+            if strict and not _keys_declared(data, model):
+                return None
+            return serializer.structure(data, model)
+        except Exception:
+            return None  # not that error shape: the plain error
 
     # -- streams ---------------------------------------------------------------------
 
@@ -812,6 +831,27 @@ def _json_or_text(data: str) -> Any:
 
 
 # --- helpers ----------------------------------------------------------------------------
+
+
+def _error_models(declared: Response | None) -> list[tuple[Any, bool]]:
+    """Models an error body may be read as, each with whether it must fit strictly."""
+    if declared is None:
+        return []
+    models = [(declared.type, False)] if declared.kind == "json" and declared.type else []
+    return models + [(model, True) for model in declared.fallback_types]
+
+
+def _is_json(response: aiohttp.ClientResponse) -> bool:
+    actual = _mime(response.headers.get("Content-Type"))
+    return not actual or bool(_JSON_MIME.match(actual))
+
+
+def _keys_declared(data: Any, model: Any) -> bool:
+    from shared.serialization import _wire_names
+
+    if not isinstance(data, dict) or not data or not attrs.has(model):
+        return False
+    return _wire_names(model).issuperset(data)
 
 
 def _is_success(status: int) -> bool:

@@ -44,6 +44,9 @@ class Body:
     required: bool = False
     # multipart: py_name -> wire name of the parts that carry files
     file_fields: Mapping[str, str] = attrs.field(factory=dict)
+    # json/form: py_name -> value a field of the body model takes when the caller leaves
+    # it out (a streaming twin's ``stream: true``)
+    defaults: Mapping[str, Any] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -57,6 +60,9 @@ class Response:
     # sse only: True when ``type`` describes the whole event ({event, id, data, ...})
     # rather than just the JSON carried in its ``data`` field
     sse_envelope: bool = False
+    # error responses the spec gives no schema: models the same status has elsewhere,
+    # tried in order; a body that fits one strictly raises that model's typed error
+    fallback_types: tuple[Any, ...] = ()
 
 
 @attrs.frozen

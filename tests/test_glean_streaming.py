@@ -299,7 +299,8 @@ async def test_chat_stream_sends_the_request_and_accepts_text_plain(
     stream = await glean.client.chat.create_stream(messages=ASK, save_chat=False)
     assert len([item async for item in stream]) == 1
     sent = json.loads(script.requests[0])
-    assert sent == {"messages": [{"fragments": [{"text": "any holidays?"}]}], "saveChat": False}
+    asked = {"messages": [{"fragments": [{"text": "any holidays?"}]}], "saveChat": False}
+    assert sent == {**asked, "stream": True}
 
 
 async def test_first_item_arrives_while_the_server_holds_the_rest(

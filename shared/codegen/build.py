@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import ir
+from .error_fallbacks import add_error_fallbacks
 from .loader import JSON, Resolver, SpecError, schema_name
 from .naming import assign_names, identifier, pascal, unique
 from .opnames import HTTP_METHODS, operation_names
@@ -347,7 +348,11 @@ class OperationBuilder:
                     else:
                         twins[(op.method, op.path)] = op
         for op in fragments:
-            self._adopt_twin_items(op, twins.get((op.method, op.path)))
+            twin = twins.get((op.method, op.path))
+            self._adopt_twin_items(op, twin)
+            if twin is not None:
+                _ask_to_stream(op)
+        add_error_fallbacks(operations, self.schemas.decls, self.schemas.warnings)
         return operations
 
     def _adopt_twin_items(self, op: ir.Operation, twin: ir.Operation | None) -> None:
@@ -513,6 +518,20 @@ class OperationBuilder:
             if prop not in properties:
                 return False
         return True
+
+
+def _ask_to_stream(op: ir.Operation) -> None:
+    """A streaming twin sends ``stream: true`` unless told otherwise.
+
+    The twin's request is often the same model as its sibling's, whose boolean ``stream``
+    property picks the streamed reply; the twin defaults it to true.
+    """
+    body = op.body
+    if body is None:
+        return
+    for body_field in body.fields:
+        if body_field.json_name == "stream" and body_field.type == ir.Prim("bool"):
+            body.defaults[body_field.py_name] = True
 
 
 _JSON_TYPES = ("application/json", "application/problem+json")

@@ -114,6 +114,8 @@ def _body(body: ir.Body) -> str:
         args.append("required=True")
     if body.file_fields:
         args.append(f"file_fields={body.file_fields!r}")
+    if body.defaults:
+        args.append(f"defaults={body.defaults!r}")
     return f"Body({', '.join(args)})"
 
 
@@ -125,6 +127,9 @@ def _response(response: ir.Response) -> str:
         args.append(f"type={runtime_expr(response.type, 'models.')}")
     if response.sse_envelope:
         args.append("sse_envelope=True")
+    if response.fallback:
+        types = "".join(f"{runtime_expr(t, 'models.')}, " for t in response.fallback)
+        args.append(f"fallback_types=({types})")
     return f"Response({', '.join(args)})"
 
 
@@ -202,6 +207,8 @@ def _signature(spec: MethodSpec, flat_required: bool | None, request_required: b
 def _arg(arg: Arg, required: bool) -> str:
     if required:
         return f"{arg.name}: {arg.annotation}"
+    if arg.default is not None:
+        return f"{arg.name}: {arg.annotation} = {arg.default}"
     return f"{arg.name}: {or_unset(arg.annotation)} = UNSET"
 
 
@@ -212,9 +219,11 @@ def _body_lines(spec: MethodSpec, flavour: Flavour) -> list[str]:
             f'warnings.warn("{spec.op.dotted} is deprecated", DeprecationWarning, stacklevel=2)'
         )
     call_args = [f"params={{{', '.join(f'{a.name!r}: {a.name}' for a in spec.params)}}}"]
-    if spec.request is not None:
+    body = spec.op.body
+    if spec.request is not None and body is not None:
         fields = ", ".join(f"{a.name!r}: {a.name}" for a in spec.fields)
-        lines.append(f"body = flat_body(request, {{{fields}}})")
+        defaults = f", defaults={body.defaults!r}" if body.defaults else ""
+        lines.append(f"body = flat_body(request, {{{fields}}}{defaults})")
         call_args.append("body=body")
     options = ", ".join(f"{name}={name}" for name, _, _ in OPTION_ARGS)
     call_args.append(f"options=CallOptions({options})")

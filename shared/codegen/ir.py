@@ -117,6 +117,8 @@ class Body:
     # flattened keyword arguments: the fields of the body model (empty: `request=` only)
     fields: list[Field] = field(default_factory=list)
     file_fields: dict[str, str] = field(default_factory=dict)  # py_name -> wire name
+    # py_name -> value sent when the caller leaves that field out (flattened or request=)
+    defaults: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -127,6 +129,9 @@ class Response:
     type: TypeRef | None
     sse_envelope: bool = False
     inferred: bool = False  # the kind was guessed from a loosely declared media type
+    # error responses without a schema: models other operations declare for this status,
+    # tried in order against the body (it must fit strictly) to raise a typed error
+    fallback: list[TypeRef] = field(default_factory=list)
 
 
 @dataclass

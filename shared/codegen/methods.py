@@ -29,6 +29,7 @@ class Arg:
     annotation: str  # as written when the argument is given
     required: bool
     doc: str
+    default: str | None = None  # source of the value used when the argument is left out
 
 
 @dataclass
@@ -69,7 +70,8 @@ def loose_names(api: ir.API) -> dict[str, str]:
 def method_spec(op: ir.Operation, api: ir.API) -> MethodSpec:
     loose = loose_names(api)
     params = [_param_arg(p, loose) for p in _ordered(op.params)]
-    fields = [_field_arg(f, loose) for f in _ordered(op.body.fields)] if op.body else []
+    body = op.body
+    fields = [_field_arg(f, body, loose) for f in _ordered(body.fields)] if body else []
     return MethodSpec(
         op=op,
         constant=operation_constant(op),
@@ -94,11 +96,14 @@ def _param_arg(param: ir.Param, loose: dict[str, str]) -> Arg:
     return Arg(param.py_name, annotation(param.type, "models.", loose), param.required, doc)
 
 
-def _field_arg(field: ir.Field, loose: dict[str, str]) -> Arg:
+def _field_arg(field: ir.Field, body: ir.Body, loose: dict[str, str]) -> Arg:
     doc = f"{describe(field.type)}; body field ``{field.json_name}``"
     if field.deprecated:
         doc += " (deprecated)"
-    return Arg(field.py_name, annotation(field.type, "models.", loose), field.required, doc)
+    kind = annotation(field.type, "models.", loose)
+    if field.py_name in body.defaults:
+        return Arg(field.py_name, kind, False, doc, repr(body.defaults[field.py_name]))
+    return Arg(field.py_name, kind, field.required, doc)
 
 
 def _request_arg(body: ir.Body, loose: dict[str, str]) -> Arg:
@@ -169,7 +174,7 @@ def _docstring(spec: MethodSpec, indent: str) -> str:
         ]
     args = [*spec.params, *spec.fields] + ([spec.request] if spec.request else [])
     lines += ["", "Args:"]
-    lines += [f"    {a.name}: {a.doc}{'' if a.required else ' (optional)'}." for a in args]
+    lines += [f"    {a.name}: {a.doc}{_arg_note(a)}." for a in args]
     lines += ["    retries, timeout_ms, server_url, http_headers: per-call overrides."]
     lines += ["", "Returns:", f"    {_returns_doc(spec)}"]
     errors = _errors_doc(op)
@@ -177,6 +182,12 @@ def _docstring(spec: MethodSpec, indent: str) -> str:
         lines += ["", "Raises:", *[f"    {e}" for e in errors]]
     body = "\n".join(f"{indent}{line}" if line else "" for line in lines)
     return f'"""{body.lstrip()}\n{indent}"""'
+
+
+def _arg_note(arg: Arg) -> str:
+    if arg.default is not None:
+        return f" (default ``{arg.default}``, also when ``request`` leaves it out)"
+    return "" if arg.required else " (optional)"
 
 
 def _stream_note(spec: MethodSpec) -> str:
@@ -204,6 +215,12 @@ def _errors_doc(op: ir.Operation) -> list[str]:
         if response.kind == "json" and isinstance(response.type, ir.Named):
             lines.append(
                 f"HTTP {response.status}: an error whose ``data`` is :class:`{response.type.name}`."
+            )
+        fallback = [f":class:`{t.name}`" for t in response.fallback if isinstance(t, ir.Named)]
+        if fallback:
+            lines.append(
+                f"HTTP {response.status} (no schema in the spec): an error whose ``data`` is"
+                f" {' or '.join(fallback)} when the body fits it."
             )
     if lines or op.responses:
         lines.append("Any other failure: the SDK's base error (status, raw body and headers).")
