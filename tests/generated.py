@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from shared.codegen import ir
 from shared.codegen.build import build
@@ -40,3 +42,14 @@ def generated_sdk(spec: Path, package: str, client: str, out: Path) -> Iterator[
         sys.path.remove(str(out))
         for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
             del sys.modules[name]
+
+
+@contextlib.contextmanager
+def generated_package(
+    spec: dict[str, Any], package: str, client: str, out: Path
+) -> Iterator[ModuleType]:
+    """:func:`generated_sdk` for an inline spec (written to ``out/<package>.json``)."""
+    spec_path = out / f"{package}.json"
+    spec_path.write_text(json.dumps(spec), encoding="utf-8")
+    with generated_sdk(spec_path, package, client, out) as sdk:
+        yield sdk.package

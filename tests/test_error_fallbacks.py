@@ -25,7 +25,7 @@ from shared.codegen.build import build
 from shared.retries import RetryConfig
 from shared.testing import LocalAppServer
 from tests.flux0_real.plugin import SERVER_KINDS
-from tests.generated_package import generated_package
+from tests.generated import generated_package
 
 REF = "#/components/schemas/"
 ENTRY = {

@@ -25,7 +25,7 @@ from shared.codegen.build import build
 from shared.errors import InvalidInputError
 from shared.testing import LocalAppServer
 from shared.unset import UNSET
-from tests.generated_package import generated_package
+from tests.generated import generated_package
 from tests.glean_fake import FakeGlean
 
 REF = "#/components/schemas/"

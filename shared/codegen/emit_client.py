@@ -157,12 +157,12 @@ class Flavour:
         )
 
     def invoke(self, spec: MethodSpec, call_args: str) -> str:
-        call = f"self._core.call(operations.{spec.constant}, {call_args})"
+        call = f"self._core.call(_operations.{spec.constant}, {call_args})"
         if self.is_async:
             return f"await {call}"
         runner = "_stream" if spec.stream_item else "_run"
-        call = f"c._core.call(operations.{spec.constant}, {call_args})"
-        return f"self._root.{runner}(lambda c: {call})"
+        call = f"_client._core.call(_operations.{spec.constant}, {call_args})"
+        return f"self._root.{runner}(lambda _client: {call})"
 
 
 def emit_method(spec: MethodSpec, flavour: Flavour) -> list[str]:
@@ -213,18 +213,20 @@ def _arg(arg: Arg, required: bool) -> str:
 
 
 def _body_lines(spec: MethodSpec, flavour: Flavour) -> list[str]:
+    """A method's body. Arguments are named after the spec, never with a leading ``_``:
+    the body refers to everything else by such names, so no argument can shadow them."""
     lines = []
     if spec.op.deprecated:
         lines.append(
-            f'warnings.warn("{spec.op.dotted} is deprecated", DeprecationWarning, stacklevel=2)'
+            f'_warnings.warn("{spec.op.dotted} is deprecated", DeprecationWarning, stacklevel=2)'
         )
     call_args = [f"params={{{', '.join(f'{a.name!r}: {a.name}' for a in spec.params)}}}"]
     body = spec.op.body
     if spec.request is not None and body is not None:
         fields = ", ".join(f"{a.name!r}: {a.name}" for a in spec.fields)
         defaults = f", defaults={body.defaults!r}" if body.defaults else ""
-        lines.append(f"body = flat_body(request, {{{fields}}}{defaults})")
-        call_args.append("body=body")
+        lines.append(f"_body = _flat_body(request, {{{fields}}}{defaults})")
+        call_args.append("body=_body")
     options = ", ".join(f"{name}={name}" for name, _, _ in OPTION_ARGS)
     call_args.append(f"options=CallOptions({options})")
     call = flavour.invoke(spec, ", ".join(call_args))
@@ -232,7 +234,7 @@ def _body_lines(spec: MethodSpec, flavour: Flavour) -> list[str]:
     if result == "None":
         lines.append(call)
     else:
-        lines.append(f"return cast({result!r}, {call})")
+        lines.append(f"return _cast({result!r}, {call})")
     return lines
 
 
@@ -252,7 +254,7 @@ def _namespace_modules(api: ir.API, header: str, flavour: Flavour, prefix: str) 
         for node in top.walk():
             body += ["", "", *_namespace_class(node, flavour)]
         code = "\n".join(body)
-        extra = {"operations": f"from . import operations_{chunk} as operations"}
+        extra = {"_operations": f"from . import operations_{chunk} as _operations"}
         doc = f'"""{"Async" if flavour.is_async else "Blocking"} operations under ``{name}``."""'
         head = [header, doc, "", *imports_for(code, extra=extra)]
         files[f"{prefix}_{chunk}.py"] = "\n".join(head) + "\n" + code + "\n"
@@ -272,6 +274,9 @@ _IMPORTS = {
     "TracebackType": (0, "from types import TracebackType"),
     "Any": (0, "from typing import Any"),
     "cast": (0, "from typing import cast"),
+    "_cast": (0, "from typing import cast as _cast"),
+    "_warnings": (0, "import warnings as _warnings"),
+    "_flat_body": (2, "from shared.arguments import flat_body as _flat_body"),
     "overload": (0, "from typing import overload"),
     "TYPE_CHECKING": (0, "from typing import TYPE_CHECKING"),
     "aiohttp": (1, "import aiohttp"),

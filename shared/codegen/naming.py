@@ -6,6 +6,9 @@ import keyword
 import re
 from collections.abc import Callable, Iterable
 
+# lowercase names a generated resource class body refers to (annotations, decorators): a
+# method of that name would shadow them for the rest of the class, so it takes a ``_``
+CLASS_SCOPE_NAMES = frozenset({"builtins", "datetime", "models", "overload"})
 _PLAIN = re.compile(r"[a-z][a-z0-9_]*")
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z0-9])|[A-Z]?[a-z0-9]+|[A-Z]+|[0-9]+")
 
@@ -74,3 +77,9 @@ def assign_names(
     converted = {name: convert(name) for name in names}
     order = sorted(converted, key=lambda name: (converted[name] != name, name))
     return {name: unique(converted[name], taken) for name in order}
+
+
+def method_name(name: str) -> str:
+    """A method name: :func:`identifier`, and a ``_`` after :data:`CLASS_SCOPE_NAMES`."""
+    result = identifier(name)
+    return f"{result}_" if result in CLASS_SCOPE_NAMES else result

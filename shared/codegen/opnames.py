@@ -9,7 +9,8 @@
   the HTTP verb in front (``get_exports`` and ``post_exports``); names the spec gives
   are never changed.
 - Every part goes through :func:`.naming.identifier`: snake_case, Python keywords take
-  a trailing underscore (``import_``).
+  a trailing underscore (``import_``); so do method names the generated class body
+  needs for itself (:data:`.naming.CLASS_SCOPE_NAMES`: ``models_``).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .loader import JSON
-from .naming import identifier
+from .naming import identifier, method_name
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 VERSION = re.compile(r"v\d+\w*")
@@ -77,7 +78,7 @@ def operation_names(paths: JSON) -> dict[tuple[str, str], OperationName]:
     first: dict[tuple[str, str], OperationName] = {}
     for path, method, op in _operations(paths):
         given = _given_name(op)
-        name = identifier(given) if given else identifier(path_name(path) or method)
+        name = method_name(given) if given else method_name(path_name(path) or method)
         first[(path, method)] = OperationName(group_of(op), name, not given)
     counts = Counter((n.group, n.name) for n in first.values())
     return {
