@@ -31,6 +31,7 @@ import attrs
 
 from shared import params as wire_params
 from shared.errors import InvalidInputError
+from shared.models import ADDITIONAL
 from shared.operation import Body, Param
 from shared.unset import UNSET
 
@@ -227,9 +228,13 @@ def _form_body(wire: Any, content_type: str) -> PreparedBody:
 
 
 def _multipart_body(spec: Body, value: Any, serializer: Serializer) -> PreparedBody:
-    """One part per field of ``value`` (a request model or a mapping of its fields)."""
-    value = _field_mapping(value)
+    """One part per field of ``value`` (a request model or a mapping of its fields).
+
+    Undeclared fields (the model's ``additional_properties``) are one part each, named
+    by their key.
+    """
     fields = _field_types(spec.type) if attrs.has(spec.type) else {}
+    value, extra = _field_mapping(value, spec.type)
     _check_required(fields, value)
     parts: list[_TextPart | _FilePart] = []
     for name, item in value.items():
@@ -243,16 +248,58 @@ def _multipart_body(spec: Body, value: Any, serializer: Serializer) -> PreparedB
         else:
             tp, wire_name, _ = fields.get(name, (Any, name, False))
             parts.extend(_text_parts(wire_name, item, tp, field, serializer))
+    for key, item in extra.items():
+        parts.extend(_text_parts(key, item, Any, f"request[{key!r}]", serializer))
     return PreparedBody(None, parts=tuple(parts))
 
 
-def _field_mapping(value: Any) -> Mapping[str, Any]:
-    """``value`` as ``{py_name: value}``: an attrs instance is read attribute by attribute."""
+def _field_mapping(value: Any, model: Any) -> tuple[dict[str, Any], Mapping[str, Any]]:
+    """``value`` as ``{py_name: value}`` and its undeclared fields.
+
+    An attrs instance is read attribute by attribute; a mapping may use the Python or
+    the wire name of each field (not both).
+    """
     if attrs.has(type(value)):
-        return {field.name: getattr(value, field.name) for field in attrs.fields(type(value))}
-    if not isinstance(value, Mapping):
+        model = type(value)
+        mapping = {field.name: getattr(value, field.name) for field in attrs.fields(model)}
+    elif isinstance(value, Mapping):
+        mapping = _by_python_name(value, _python_names(model) if attrs.has(model) else {})
+    else:
         raise InvalidInputError("request", f"expected a mapping, got {type(value).__name__}")
-    return value
+    extra = _extra_name(model) if attrs.has(model) else None
+    given = mapping.pop(extra, None) if extra else None
+    if given is not None and not isinstance(given, Mapping):
+        raise InvalidInputError(f"request.{extra}", f"expected a dict, got {type(given).__name__}")
+    for key in given or ():
+        if key in _python_names(model):
+            problem = f"{key!r} is a declared field; pass it as {_python_names(model)[key]!r}"
+            raise InvalidInputError(f"request.{extra}[{key!r}]", problem)
+    return mapping, given or {}
+
+
+def _by_python_name(value: Mapping[str, Any], python_names: Mapping[str, str]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        name = key if key in python_names.values() else python_names.get(key, key)
+        if name in result:
+            raise InvalidInputError(f"request.{name}", f"given twice (as {name!r} and {key!r})")
+        result[name] = item
+    return result
+
+
+@functools.lru_cache(maxsize=256)
+def _python_names(model: type) -> dict[str, str]:
+    """wire name -> py_name of the declared fields of an attrs request model."""
+    return {
+        field.metadata.get("json", field.name): field.name
+        for field in attrs.fields(model)
+        if not field.metadata.get(ADDITIONAL)
+    }
+
+
+def _extra_name(model: type) -> str | None:
+    found = [field.name for field in attrs.fields(model) if field.metadata.get(ADDITIONAL)]
+    return found[0] if found else None
 
 
 def _check_required(fields: Mapping[str, tuple[Any, str, bool]], value: Mapping[str, Any]) -> None:
@@ -289,6 +336,7 @@ def _field_types(model: type) -> dict[str, tuple[Any, str, bool]]:
             field.default is attrs.NOTHING,
         )
         for field in attrs.fields(model)
+        if not field.metadata.get(ADDITIONAL)
     }
 
 

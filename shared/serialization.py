@@ -5,9 +5,12 @@
 
 * ``converter``, a :class:`cattrs.Converter` for the wire format: JSON names from
   ``field.metadata["json"]``, unset fields omitted, strict primitives, ISO 8601
-  dates, open enums and unions (discriminated or "first branch that fits");
+  dates, open enums and unions (discriminated or "first branch that fits"); keys a
+  model does not declare go to its ``additional_properties`` attribute (see
+  :func:`additional_field`) and are written back after the declared ones;
 * :meth:`Serializer.from_python`, a strict validator for request arguments given as
-  model instances or dicts keyed by the Python attribute names.
+  model instances or dicts keyed by the Python attribute names or the wire names
+  (not both for one field); undeclared keys only inside ``additional_properties``.
 
 Hooks are built lazily, per type, on first use; nothing is built at import time. Each
 model is structured by a function generated for it (:class:`_StructureCompiler`); when
@@ -53,6 +56,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 
 from shared.enums import OpenEnum
 from shared.errors import InvalidInputError
+from shared.models import ADDITIONAL
 from shared.unset import UNSET, Unset
 
 
@@ -67,12 +71,14 @@ def _optional_module(name: str) -> Any:
 _orjson: Any = _optional_module("orjson")
 
 __all__ = [
+    "ADDITIONAL",
     "ModelValidationError",
     "SequenceValidationError",
     "Serializer",
     "StructureError",
     "UnionInfo",
     "UnionValidationError",
+    "additional_field",
     "describe_error",
     "format_datetime",
     "make_serializer",
@@ -336,7 +342,28 @@ def _models_namespace(cls: type) -> Mapping[str, Any] | None:
 
 def _wire_names(cls: type) -> frozenset[str]:
     """The JSON keys a model declares."""
-    return frozenset(_wire_name(field) for field in _resolved_fields(cls))
+    return frozenset(_wire_name(field) for field in _declared_fields(cls))
+
+
+def additional_field(cls: type) -> attrs.Attribute[Any] | None:
+    """The attribute of model ``cls`` that keeps undeclared fields, if it has one.
+
+    It is marked ``metadata={"additional_properties": True}`` and typed ``dict[str, T]``.
+    """
+    for field in _resolved_fields(cls):
+        if field.metadata.get(ADDITIONAL):
+            return field
+    return None
+
+
+def _declared_fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
+    """The fields of model ``cls`` that the schema declares (each has a wire name)."""
+    return tuple(field for field in _resolved_fields(cls) if not field.metadata.get(ADDITIONAL))
+
+
+def _additional_type(field: attrs.Attribute[Any]) -> Any:
+    """The value type of the mapping of undeclared fields (``Any`` when untyped)."""
+    return _map_types(field.type)[1] if _is_dict(field.type) else Any
 
 
 def _resolved_fields(cls: type) -> tuple[attrs.Attribute[Any], ...]:
@@ -813,15 +840,12 @@ class Serializer:
         return hook
 
     def _model_structure_hook(self, cls: type) -> StructureHook:
-        renames = {
-            field.name: override(rename=_wire_name(field))
-            for field in _resolved_fields(cls)
-            if _wire_name(field) != field.name
-        }
+        renames = _structure_overrides(cls)
         make: Callable[..., StructureHook] = make_dict_structure_fn
         fast = self._compiler.compile(cls) or self._cattrs_quick_hook(cls, renames)
         self._quick_hooks[cls] = fast
         detailed: list[StructureHook] = []
+        check_additional = self._additional_check(cls)
 
         def explain(value: Any) -> Exception | None:
             """Re-run a failed structure in detailed mode to collect every error."""
@@ -837,7 +861,7 @@ class Serializer:
                 return ModelValidationError(exc.message, exc.exceptions, cls)
             except Exception as exc:
                 return exc
-            return None
+            return check_additional(value)
 
         def structure_model(value: Any, _: Any) -> Any:
             try:
@@ -855,14 +879,46 @@ class Serializer:
         make: Callable[..., StructureHook] = make_dict_structure_fn
         generated = make(cls, self.converter, _cattrs_detailed_validation=False, **renames)
         expected = f"an object ({cls.__name__})"
+        field = additional_field(cls)
+        known = _wire_names(cls)
 
         def fast(value: Any, tp: Any = None) -> Any:
             # cattrs' function only tests `name in value`: a string or list would pass
             if value.__class__ is not dict and not isinstance(value, Mapping):
                 raise TypeError(_mismatch(expected, value))
-            return generated(value, tp)
+            result = generated(value, tp)
+            if field is not None and not known.issuperset(value):
+                extra = {key: item for key, item in value.items() if key not in known}
+                setattr(result, field.name, self._hook(field.type)(extra, field.type))
+            return result
 
         return fast
+
+    def _additional_check(self, cls: type) -> Callable[[Mapping[Any, Any]], Exception | None]:
+        """Explains why an undeclared field does not fit the model's additionalProperties."""
+        field = additional_field(cls)
+        value_type = Any if field is None else _additional_type(field)
+        known = _wire_names(cls)
+
+        def check(value: Mapping[Any, Any]) -> Exception | None:
+            if _is_any(value_type):
+                return None
+            hook = self._hook(value_type)
+            errors: list[Exception] = []
+            for key, item in value.items():
+                if key in known:
+                    continue
+                try:
+                    hook(item, value_type)
+                except Exception as exc:
+                    note = f"Structuring additional property {key!r}"
+                    _add_note(exc, AttributeValidationNote(note, key, value_type))
+                    errors.append(exc)
+            if not errors:
+                return None
+            return ModelValidationError(f"While structuring {cls.__name__}", errors, cls)
+
+        return check
 
     def _model_unstructure_factory(self, cls: type) -> UnstructureHook:
         hook = self._unstructure_hooks.get(cls)
@@ -884,13 +940,35 @@ class Serializer:
 
     def _model_unstructure_hook(self, cls: type) -> UnstructureHook:
         overrides = {}
-        for field in _resolved_fields(cls):
+        for field in _declared_fields(cls):
             wire = _wire_name(field)
             omit = field.default is UNSET
             if wire != field.name or omit:
                 overrides[field.name] = override(rename=wire, omit_if_default=omit or None)
+        extra = additional_field(cls)
+        if extra is not None:
+            overrides[extra.name] = override(omit=True)
         make: Callable[..., UnstructureHook] = make_dict_unstructure_fn
-        return make(cls, self.converter, **overrides)
+        declared = make(cls, self.converter, **overrides)
+        return declared if extra is None else self._with_additional(declared, extra)
+
+    def _with_additional(self, declared: UnstructureHook, field: Any) -> UnstructureHook:
+        """Write the undeclared fields after the declared ones (which win a clash)."""
+        name = field.name
+        value_type = _additional_type(field)
+        conv = self.converter
+        hook = conv.unstructure if _is_any(value_type) else conv.get_unstructure_hook(value_type)
+
+        def unstructure_model(value: Any) -> Any:
+            data = declared(value)
+            more = getattr(value, name)
+            if more:
+                for key, item in more.items():
+                    if key not in data:
+                        data[key] = hook(item)
+            return data
+
+        return unstructure_model
 
 
 # ---------------------------------------------------------------------------
@@ -933,6 +1011,19 @@ class _Source:
         return self.names[name]
 
 
+def _structure_overrides(cls: type) -> dict[str, Any]:
+    """cattrs overrides of a model: wire names; the undeclared-fields attribute left out."""
+    renames = {
+        field.name: override(rename=_wire_name(field))
+        for field in _declared_fields(cls)
+        if _wire_name(field) != field.name
+    }
+    extra = additional_field(cls)
+    if extra is not None:
+        renames[extra.name] = override(omit=True)
+    return renames
+
+
 def _compilable(field: attrs.Attribute[Any]) -> bool:
     """Whether the compiler handles ``field`` the way cattrs' generated code would."""
     tp: Any = field.type
@@ -970,19 +1061,25 @@ class _StructureCompiler:
 
     def compile(self, cls: type) -> StructureHook | None:
         """The function for ``cls``, or ``None`` when cattrs must handle one of its fields."""
-        fields = _resolved_fields(cls)
-        if not all(_compilable(field) for field in fields):
+        fields = _declared_fields(cls)
+        extra = additional_field(cls)
+        if not all(_compilable(field) for field in (*fields, *([extra] if extra else []))):
             return None
         self._waiting[cls] = []
         try:
-            function: StructureHook = self._write(cls, fields)
+            function: StructureHook = self._write(cls, fields, extra)
         finally:
             waiting = self._waiting.pop(cls)
         for namespace, name in waiting:
             namespace[name] = function
         return function
 
-    def _write(self, cls: type, fields: tuple[attrs.Attribute[Any], ...]) -> Any:
+    def _write(
+        self,
+        cls: type,
+        fields: tuple[attrs.Attribute[Any], ...],
+        extra: attrs.Attribute[Any] | None,
+    ) -> Any:
         src = _Source()
         name = f"structure_{cls.__name__}" if cls.__name__.isidentifier() else "structure"
         src.add(0, [f"def {name}(o, _=None):"])
@@ -1006,7 +1103,11 @@ class _StructureCompiler:
                 src.add(2, [f"{var} = o[{key!r}]", *body, f"res[{field.alias!r}] = {var}"])
         if optional:
             arguments.append("**res")
-        src.add(1, [f"return {src.ref(cls)}({', '.join(arguments)})"])
+        model = src.ref(cls)
+        if extra is not None:
+            src.add(1, self._collect(src, fields, extra, len(fields) - len(optional), optional))
+            src.add(2, [f"return {model}({', '.join([*arguments, f'{extra.alias}=extra'])})"])
+        src.add(1, [f"return {model}({', '.join(arguments)})"])
         return src.build(name, f"<generated structure {cls.__module__}.{cls.__qualname__}>")
 
     def _convert(self, src: _Source, tp: Any, v: str) -> list[str]:
@@ -1037,6 +1138,32 @@ class _StructureCompiler:
                 each = f"list(map({self._model_ref(src, item)}, {v}))"
                 return [f"{v} = {each} if {v}.__class__ is list else {call}"]
         return [f"{v} = {call}"]
+
+    def _collect(
+        self,
+        src: _Source,
+        fields: tuple[attrs.Attribute[Any], ...],
+        extra: attrs.Attribute[Any],
+        required: int,
+        optional: list[attrs.Attribute[Any]],
+    ) -> list[str]:
+        """Lines that put the undeclared keys of ``o`` (if any) in ``extra``.
+
+        Every required key was read and every optional one found is in ``res``: the
+        keys are all declared exactly when ``len(o)`` is their count, so a body
+        without undeclared keys costs one comparison.
+        """
+        known = src.ref(frozenset(_wire_name(field) for field in fields))
+        inner = self._convert(src, _additional_type(extra), "v")
+        count = " + ".join([str(required)] * bool(required) + ["len(res)"] * bool(optional))
+        lines = [f"if len(o) != {count or '0'}:"]
+        if not inner:
+            lines.append(f"    extra = {{k: v for k, v in o.items() if k not in {known}}}")
+        else:
+            lines += ["    extra = {}", "    for k, v in o.items():"]
+            lines += [f"        if k not in {known}:", *_indent(_indent(_indent(inner)))]
+            lines.append("            extra[k] = v")
+        return lines
 
     def _convert_optional(self, src: _Source, tp: Any, v: str) -> list[str]:
         """Inline ``X | None | Unset`` (one branch), as the union hook reads it."""
@@ -1291,6 +1418,7 @@ class _InputConverter:
         classes = list(dict.fromkeys(info.mapping.values()))
         by_class = {cls: self.hook(cls) for cls in classes}
         keys = {_python_name_of(cls, info.discriminator) for cls in classes} - {None}
+        keys.add(info.discriminator)  # a dict may spell it either way
         tags = ", ".join(repr(tag) for tag in info.mapping)
         name = _type_name(tp)
 
@@ -1313,12 +1441,15 @@ class _InputConverter:
         return convert_tagged
 
     def _model(self, cls: type) -> InputHook:
-        fields = [field for field in _resolved_fields(cls) if field.init]
+        fields = [field for field in _declared_fields(cls) if field.init]
+        extra = additional_field(cls)
         self._hooks[cls] = self._late(cls)  # recursive models see the finished hook later
         specs = [(field.name, field.alias or field.name, self.hook(field.type)) for field in fields]
-        by_name = {name: (alias, hook) for name, alias, hook in specs}
+        if extra is not None and extra.init:
+            specs.append((extra.name, extra.alias or extra.name, self._additional(cls, extra)))
+        by_key = _spellings(fields, specs)
         required = [field.name for field in fields if field.default is attrs.NOTHING]
-        wire_names = {_wire_name(field): field.name for field in fields}
+        hint = None if extra is None else extra.name
 
         def convert_instance(value: Any, path: str) -> Any:
             changed = False
@@ -1331,12 +1462,16 @@ class _InputConverter:
             return cls(**kwargs) if changed else value
 
         def convert_mapping(value: Mapping[Any, Any], path: str) -> Any:
+            given: dict[str, Any] = {}  # Python name -> the key that gave it
             for key in value:
-                if key not in by_name:
-                    raise InvalidInputError(
-                        f"{path}.{key}", _unknown_key(cls, key, by_name, wire_names)
-                    )
-            missing = [name for name in required if name not in value]
+                spec = by_key.get(key)
+                if spec is None:
+                    raise InvalidInputError(f"{path}.{key}", _unknown_key(cls, key, by_key, hint))
+                if spec[0] in given:
+                    twice = f"given twice, as {given[spec[0]]!r} and {key!r}"
+                    raise InvalidInputError(f"{path}.{spec[0]}", twice)
+                given[spec[0]] = key
+            missing = [name for name in required if name not in given]
             if missing:
                 listed = ", ".join(repr(name) for name in missing)
                 raise InvalidInputError(
@@ -1344,7 +1479,7 @@ class _InputConverter:
                 )
             kwargs: dict[str, Any] = {}
             for key, item in value.items():
-                alias, hook = by_name[key]
+                _, alias, hook = by_key[key]
                 kwargs[alias] = hook(item, f"{path}.{key}")
             return cls(**kwargs)
 
@@ -1356,6 +1491,30 @@ class _InputConverter:
             raise InvalidInputError(path, _mismatch(f"{cls.__name__} or a dict", value))
 
         return convert_model
+
+    def _additional(self, cls: type, field: attrs.Attribute[Any]) -> InputHook:
+        """Checks the undeclared fields a caller gives: keys as given, no declared name."""
+        value_hook = self.hook(_additional_type(field))
+        declared = {_wire_name(f): f.name for f in _declared_fields(cls)}
+
+        def convert_additional(value: Any, path: str) -> Any:
+            if not isinstance(value, Mapping):
+                raise InvalidInputError(path, _mismatch("a dict", value))
+            if not value and isinstance(value, dict):
+                return value  # the shared empty default stays as it is
+            result = {}
+            for key, item in value.items():
+                item_path = f"{path}[{key!r}]"
+                if not isinstance(key, str):
+                    raise InvalidInputError(item_path, _mismatch("a str key", key))
+                if key in declared:
+                    problem = f"{key!r} is a declared field of {cls.__name__}"
+                    raise InvalidInputError(item_path, f"{problem}; pass it as {declared[key]!r}")
+                result[key] = value_hook(item, item_path)
+            same = type(value) is dict and _same_items(value.values(), result.values())
+            return value if same else result
+
+        return convert_additional
 
     def _late(self, tp: Any) -> InputHook:
         hooks = self._hooks
@@ -1378,14 +1537,22 @@ def _python_name_of(cls: type, wire: str) -> str | None:
     return None
 
 
-def _unknown_key(
-    cls: type, key: Any, known: Mapping[str, Any], wire_names: Mapping[str, str]
-) -> str:
+def _spellings(
+    fields: list[attrs.Attribute[Any]], specs: list[tuple[str, str, InputHook]]
+) -> dict[str, tuple[str, str, InputHook]]:
+    """Each field under its Python name and its wire name (Python names win a clash)."""
+    keys = {spec[0]: spec for spec in specs}
+    for field in fields:
+        keys.setdefault(_wire_name(field), keys[field.name])
+    return keys
+
+
+def _unknown_key(cls: type, key: Any, known: Mapping[str, Any], extra: str | None) -> str:
     problem = f"unknown field {key!r} for {cls.__name__}"
-    if key in wire_names:
-        return f"{problem}; use the Python name {wire_names[key]!r}"
     close = difflib.get_close_matches(str(key), list(known), n=1)
-    return f"{problem}; did you mean {close[0]!r}?" if close else problem
+    if close:
+        return f"{problem}; did you mean {close[0]!r}?"
+    return f"{problem} (undeclared fields go in {extra!r})" if extra else problem
 
 
 def _input_any(value: Any, path: str) -> Any:

@@ -2,8 +2,9 @@
 
 Every response example of ``glean.yaml`` (and every object example of a component
 schema) is structured into the type the SDK uses for it and unstructured again; the
-result must equal the example for the fields the spec declares. Examples that do not fit
-their own schema are spec flaws and are expected to fail.
+result must equal the example, undeclared fields included (date-times compared as
+instants), also with undeclared fields injected into every object at every depth.
+Examples that do not fit their own schema are spec flaws and are expected to fail.
 """
 
 from __future__ import annotations
@@ -22,13 +23,17 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+import glean_async.sync
 from glean_async import Glean, converter, errors, models
 from glean_async._generated import operations
 from shared.enums import OpenEnum
+from shared.errors import InvalidInputError
+from shared.models import ADDITIONAL
 from shared.operation import Operation, Response
 from shared.serialization import describe_error
 from shared.unset import UNSET, Unset
 from tests.data import load_spec
+from tests.glean_fake import FakeGlean
 
 SPEC: dict[str, Any] = load_spec("glean")
 SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
@@ -283,22 +288,74 @@ RESPONSE_EXAMPLES = list(response_examples())
 SCHEMA_EXAMPLES = list(schema_examples())
 
 
-def assert_round_trips(example: Example) -> None:
-    parsed = converter.structure(example.value, example.type)
+def assert_round_trips(value: Any, example: Example) -> None:
+    """Parse -> unstructure gives back ``value``: nothing the server sent is lost."""
+    parsed = converter.structure(value, example.type)
     wire = converter.unstructure(parsed)
-    expected = normalize(example.value, example.schema, prune=True)
+    expected = normalize(value, example.schema, prune=False)
     assert normalize(wire, example.schema, prune=False) == expected
     assert converter.structure(wire, example.type) == parsed
 
 
+def inject(value: Any, schema: Schema, depth: int = 0) -> Any:
+    """``value`` with an undeclared field added to every object (typed maps excepted)."""
+    if isinstance(value, list):
+        items = keyword(schema, "items") or {}
+        return [inject(item, items, depth + 1) for item in value]
+    if not isinstance(value, dict):
+        return value
+    fitting = [b for b in branches_of(schema) if not problems(value, b)]
+    if fitting:
+        return inject(value, fitting[0], depth)
+    props = properties_of(schema)
+    additional = additional_of(schema)
+    typed_map = isinstance(additional, dict)
+    result = {
+        key: inject(item, props.get(key, additional if typed_map else {}), depth + 1)
+        for key, item in value.items()
+    }
+    if not typed_map:
+        result[f"zzUndeclared{depth}"] = {"depth": depth, "items": [1, "two", None, {}]}
+    return result
+
+
+def injected_keys(value: Any) -> int:
+    if isinstance(value, list):
+        return sum(injected_keys(item) for item in value)
+    if isinstance(value, dict):
+        own = sum(1 for key in value if str(key).startswith("zzUndeclared"))
+        return own + sum(injected_keys(item) for item in value.values())
+    return 0
+
+
 @pytest.mark.parametrize("example", example_params(RESPONSE_EXAMPLES))
 def test_response_example_round_trips(example: Example) -> None:
-    assert_round_trips(example)
+    assert_round_trips(example.value, example)
 
 
 @pytest.mark.parametrize("example", example_params(SCHEMA_EXAMPLES))
 def test_schema_example_round_trips(example: Example) -> None:
-    assert_round_trips(example)
+    assert_round_trips(example.value, example)
+
+
+@pytest.mark.parametrize("example", example_params(RESPONSE_EXAMPLES + SCHEMA_EXAMPLES))
+def test_undeclared_fields_at_every_depth_round_trip(example: Example) -> None:
+    value = inject(example.value, example.schema)
+    assert injected_keys(value) >= 1
+    assert_round_trips(value, example)
+    parsed = converter.structure(value, example.type)
+    assert parsed.additional_properties["zzUndeclared0"]["depth"] == 0
+    assert "zzUndeclared0" in repr(parsed)
+
+
+def test_injection_reaches_nested_objects() -> None:
+    """The injecting helper itself: every object of a nested example gets a key."""
+    example = next(e for e in RESPONSE_EXAMPLES if e.id.endswith("citationResponse"))
+    value = inject(example.value, example.schema)
+    citation = value["messages"][0]["citations"][0]
+    assert {"zzUndeclared0", "zzUndeclared2"} <= set(value) | set(value["messages"][0])
+    assert any(key.startswith("zzUndeclared") for key in citation["sourceDocument"])
+    assert injected_keys(value) >= 5
 
 
 def only_nulls(example: Example) -> bool:
@@ -414,7 +471,7 @@ def test_every_enum_accepts_an_unknown_value() -> None:
         assert converter.structure(known.value, cls) is known and known.is_known
 
 
-def test_unknown_fields_are_ignored() -> None:
+def test_unknown_fields_are_kept_and_written_back() -> None:
     wire = {
         "chatId": "c1",
         "brandNewField": {"nested": [1, 2]},
@@ -422,10 +479,27 @@ def test_unknown_fields_are_ignored() -> None:
     }
     parsed = converter.structure(wire, models.ChatResponse)
     assert parsed.chat_id == "c1" and parsed.messages[0].fragments[0].text == "hi"
-    assert converter.unstructure(parsed) == {
-        "chatId": "c1",
-        "messages": [{"ts": "1", "fragments": [{"text": "hi"}]}],
-    }
+    assert parsed.additional_properties == {"brandNewField": {"nested": [1, 2]}}
+    assert parsed.messages[0].additional_properties == {"sparkles": True}
+    assert parsed.messages[0].fragments[0].additional_properties == {"x": 1}
+    assert converter.unstructure(parsed) == wire
+    assert list(converter.unstructure(parsed)) == ["chatId", "messages", "brandNewField"]
+    plain = converter.structure({"chatId": "c1"}, models.ChatResponse)
+    assert plain.additional_properties == {} and "additional_properties" not in repr(plain)
+    assert plain != parsed and attrs.evolve(plain, additional_properties={"x": 1}) != plain
+
+
+def test_spec_examples_carry_undeclared_fields_and_keep_them() -> None:
+    """The snapshot's own examples hold fields their schemas do not declare."""
+    kept = []
+    for example in RESPONSE_EXAMPLES + SCHEMA_EXAMPLES:
+        if problems(example.value, example.schema):
+            continue
+        pruned = normalize(example.value, example.schema, prune=True)
+        if pruned != normalize(example.value, example.schema, prune=False):
+            kept.append(example.id)
+            assert_round_trips(example.value, example)
+    assert kept  # e.g. the citation examples' sourceDocument.referenceRanges
 
 
 def test_date_times_are_written_in_utc_as_z() -> None:
@@ -542,6 +616,8 @@ def sample_model(cls: type, building: tuple[Any, ...], *, full: bool) -> dict[st
     wide = full and len(building) < FULL_DEPTH
     wire: dict[str, Any] = {}
     for field in attrs.fields(cls):
+        if field.metadata.get(ADDITIONAL):
+            continue  # undeclared fields: not on the wire under this name
         required = field.default is attrs.NOTHING
         if required or (wide and not mentions(field.type, inside)):
             name = field.metadata.get("json", field.name)
@@ -650,7 +726,8 @@ async def test_unknown_enum_and_fields_are_accepted_through_the_client(
     result = await glean.client.chat.create(messages=[{"fragments": [{"text": "hi"}]}])
     assert isinstance(result, models.ChatResponse)
     assert result.messages[0].author.value == "ROBOT"
-    assert converter.unstructure(result) == {"messages": [{"author": "ROBOT"}]}
+    assert result.messages[0].additional_properties == {"newThing": 1}
+    assert converter.unstructure(result) == json.loads(body)
 
 
 @pytest.mark.anyio
@@ -690,3 +767,82 @@ async def test_a_string_where_an_object_belongs_fails_through_the_client(
     with pytest.raises(errors.ResponseValidationError) as caught:
         await glean.client.chat.create(messages=[{"fragments": [{"text": "hi"}]}])
     assert caught.value.body == body and "$.messages[0]" in str(caught.value)
+
+
+# --- either spelling in, through the clients (the spec fake validates each request) ---
+
+WIRE_DOCUMENT = {
+    "datasource": "wiki",
+    "objectType": "Page",
+    "id": "page-1",
+    "viewURL": "https://wiki.example.com/page-1",
+    "body": {"mimeType": "text/plain", "textContent": "Restart it."},
+    "permissions": {"allow_anonymous_access": True},
+}
+SENT_DOCUMENT = {**WIRE_DOCUMENT, "permissions": {"allowAnonymousAccess": True}}
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeGlean]:
+    with FakeGlean.in_thread() as server:
+        yield server
+
+
+def last_request(fake: FakeGlean, before: int) -> Any:
+    new = fake.requests[before:]
+    assert [r.name for r in new] == ["indexing.documents.index"]
+    return new[0]
+
+
+@pytest.mark.anyio
+async def test_wire_spelled_documents_through_the_async_client(fake: FakeGlean) -> None:
+    async with Glean("token", server_url=fake.url) as glean:
+        before = len(fake.requests)
+        await glean.indexing.documents.index(datasource="wiki", documents=[WIRE_DOCUMENT])
+        request = last_request(fake, before)
+        assert request.valid, request.errors
+        assert request.body == {"datasource": "wiki", "documents": [SENT_DOCUMENT]}
+        before = len(fake.requests)
+        wire_request = {"datasource": "wiki", "uploadId": "u", "documents": [WIRE_DOCUMENT]}
+        await glean.indexing.documents.index(request=wire_request)
+        assert last_request(fake, before).body == {**wire_request, "documents": [SENT_DOCUMENT]}
+        twice = {**WIRE_DOCUMENT, "object_type": "Doc"}
+        with pytest.raises(InvalidInputError) as info:
+            await glean.indexing.documents.index(datasource="wiki", documents=[twice])
+        assert info.value.field == "request.documents[0].object_type"
+        with pytest.raises(InvalidInputError, match="did you mean 'viewURL'"):
+            await glean.indexing.documents.index(
+                datasource="wiki", documents=[{"datasource": "wiki", "viewURl": "u"}]
+            )
+
+
+def test_wire_spelled_documents_through_the_sync_facade(fake: FakeGlean) -> None:
+    with glean_async.sync.Glean("token", server_url=fake.url) as glean:
+        before = len(fake.requests)
+        glean.indexing.documents.index(datasource="wiki", documents=[WIRE_DOCUMENT])
+        request = last_request(fake, before)
+        assert request.valid, request.errors
+        assert request.body == {"datasource": "wiki", "documents": [SENT_DOCUMENT]}
+        nested_twice = {**WIRE_DOCUMENT, "body": {"mimeType": "a", "mime_type": "b"}}
+        with pytest.raises(InvalidInputError) as info:
+            glean.indexing.documents.index(datasource="wiki", documents=[nested_twice])
+        assert info.value.field == "request.documents[0].body.mime_type"
+        assert len(fake.requests) == before + 1  # refused before any request
+
+
+@pytest.mark.anyio
+async def test_extra_keys_go_on_the_wire_only_through_the_attribute(fake: FakeGlean) -> None:
+    document = models.DocumentDefinition(
+        datasource="wiki", additional_properties={"brandNewField": {"x": 1}}
+    )
+    async with Glean("token", server_url=fake.url) as glean:
+        before = len(fake.requests)
+        with pytest.raises(errors.GleanError):  # the fake knows only the spec's fields
+            await glean.indexing.documents.index(datasource="wiki", documents=[document])
+        request = fake.requests[before]
+        assert request.body["documents"] == [{"datasource": "wiki", "brandNewField": {"x": 1}}]
+        assert any("brandNewField" in error for error in request.errors)
+        with pytest.raises(InvalidInputError, match="undeclared fields go in"):
+            await glean.indexing.documents.index(
+                datasource="wiki", documents=[{"datasource": "wiki", "brandNewField": 1}]
+            )

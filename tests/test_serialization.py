@@ -641,7 +641,7 @@ def test_input_type_errors(ser: Serializer, value: Any, tp: Any, field: str, pro
         ({"parts": [{"kind": "text", "content": 5}]}, "request.parts[0].content", "expected str"),
         ({"parts": [{"kind": "video"}]}, "request.parts[0].kind", "unknown 'kind' value 'video'"),
         ({"parts": ["text"]}, "request.parts[0]", "expected one of TextPart | ToolPart or a dict"),
-        ({"agentId": "a"}, "request.agentId", "use the Python name 'agent_id'"),
+        ({"agentId": "a", "agent_id": "b"}, "request.agent_id", "as 'agentId' and 'agent_id'"),
         ({"agent_di": "a"}, "request.agent_di", "did you mean 'agent_id'?"),
         ({"pet": {"name": "x"}}, "request.pet", "does not fit Cat | Dog"),
         ({"pet": {"name": "x", "barks": "loud"}}, "request.pet", "at 'request.pet.barks'"),
@@ -931,3 +931,326 @@ def test_hooks_registered_on_the_converter_are_honoured() -> None:
     model = fresh.structure(session_wire(owner="ann", color="red"), Session)
     assert model.owner == Owner(user_name="ANN")
     assert model.color is Color.GREEN
+
+
+# ---------------------------------------------------------------------------
+# Either spelling in, nothing lost: models generated from an inline spec
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+# Field names that shadow builtins and the names the compiled structure functions use.
+SHADOWING = ("list", "dict", "len", "isinstance", "Mapping", "UNSET", "o", "res", "extra", "k", "v")
+INLINE_SCHEMAS: dict[str, Any] = {
+    "Doc": {
+        "type": "object",
+        "required": ["objectType"],
+        "properties": {
+            "objectType": {"type": "string"},
+            "viewURL": {"type": "string"},
+            "body": ref("Body"),
+            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+            "children": {"type": "array", "items": ref("Doc")},
+            "type": {"type": "string"},
+            "id": {"type": "integer"},
+            **{name: {"type": "string"} for name in SHADOWING},
+        },
+    },
+    "Body": {
+        "type": "object",
+        "properties": {"mimeType": {"type": "string"}, "textContent": {"type": "string"}},
+    },
+    "Counts": {
+        "type": "object",
+        "required": ["total"],
+        "properties": {"total": {"type": "integer"}},
+        "additionalProperties": {"type": "integer"},
+    },
+    "Bodies": {
+        "type": "object",
+        "properties": {"main": ref("Body")},
+        "additionalProperties": ref("Body"),
+    },
+    "Closed": {
+        "type": "object",
+        "properties": {"a": {"type": "string"}},
+        "additionalProperties": False,
+    },
+    "Clash": {
+        "type": "object",
+        "properties": {
+            "additional_properties": {"type": "string"},
+            "additionalProperties": {"type": "integer"},
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def gen(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The models module generated from ``INLINE_SCHEMAS`` (a package on ``sys.path``)."""
+    import importlib
+    import sys
+
+    from shared.codegen.build import build
+    from shared.codegen.emit_models import emit_models
+
+    spec = {
+        "openapi": "3.0.3",
+        "info": {"title": "Inline", "version": "1"},
+        "paths": {},
+        "components": {"schemas": INLINE_SCHEMAS},
+    }
+    root = tmp_path_factory.mktemp("inline")
+    package = root / "inline_models"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    for name, text in emit_models(build(spec), "# generated for a test").items():
+        (package / name).write_text(text)
+    sys.path.insert(0, str(root))
+    try:
+        yield importlib.import_module("inline_models.models")
+    finally:
+        sys.path.remove(str(root))
+        for name in [m for m in sys.modules if m.startswith("inline_models")]:
+            del sys.modules[name]
+
+
+@pytest.fixture
+def iser() -> Serializer:
+    return make_serializer()
+
+
+def test_the_attribute_is_named_after_openapi_and_escaped_on_collision(gen: Any) -> None:
+    from shared.codegen import ir
+    from shared.codegen.build import build
+
+    names = {f.name: f for f in attrs.fields(gen.Clash)}
+    assert set(names) == {
+        "additional_properties",
+        "additional_properties_2",
+        "additional_properties_",
+    }
+    assert names["additional_properties_"].metadata == {"additional_properties": True}
+    assert serialization.additional_field(gen.Clash) is names["additional_properties_"]
+    assert serialization.additional_field(gen.Doc).name == "additional_properties"
+    spec = {"openapi": "3.0.3", "info": {}, "paths": {}, "components": {"schemas": INLINE_SCHEMAS}}
+    decls = build(spec).decls
+    models = {name: decl for name, decl in decls.items() if isinstance(decl, ir.Model)}
+    assert models["Doc"].additional_name == "additional_properties"
+    assert models["Clash"].additional_name == "additional_properties_"
+    assert models["Counts"].additional == ir.Prim("int")
+    assert models["Bodies"].additional == ir.Named("Body")
+    assert models["Closed"].additional is None  # `false`: kept anyway, as any
+
+
+def test_wire_spelling_is_accepted_recursively(gen: Any, iser: Serializer) -> None:
+    wire = {
+        "objectType": "doc",
+        "viewURL": "https://x",
+        "body": {"mimeType": "text/plain", "textContent": "hi"},
+        "children": [{"objectType": "child", "body": {"mime_type": "text/html"}}],
+        "labels": {"someKey": "a", "other_key": "b"},
+    }
+    python = {
+        "object_type": "doc",
+        "view_url": "https://x",
+        "body": gen.Body(mime_type="text/plain", text_content="hi"),
+        "children": [{"object_type": "child", "body": {"mimeType": "text/html"}}],
+        "labels": {"someKey": "a", "other_key": "b"},
+    }
+    from_wire = iser.from_python(wire, gen.Doc, "document")
+    assert from_wire == iser.from_python(python, gen.Doc, "document")
+    assert from_wire.children[0].body.mime_type == "text/html"
+    assert from_wire.labels == {"someKey": "a", "other_key": "b"}  # map keys as given
+    assert iser.unstructure(from_wire) == {
+        **wire,
+        "children": [{"objectType": "child", "body": {"mimeType": "text/html"}}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "field", "problem"),
+    [
+        (
+            {"objectType": "a", "object_type": "b"},
+            "d.object_type",
+            "as 'objectType' and 'object_type'",
+        ),
+        (
+            {"objectType": "a", "body": {"mimeType": "x", "mime_type": "y"}},
+            "d.body.mime_type",
+            "given twice",
+        ),
+        (
+            {"objectType": "a", "children": [{"objectType": "b", "viewURL": "u", "view_url": "u"}]},
+            "d.children[0].view_url",
+            "given twice",
+        ),
+        ({"objecType": "a"}, "d.objecType", "did you mean 'objectType'?"),
+        ({"objectType": "a", "view_ur": "u"}, "d.view_ur", "did you mean 'view_url'?"),
+        ({"objectType": "a", "zzz": 1}, "d.zzz", "undeclared fields go in 'additional_properties'"),
+        (
+            {"objectType": "a", "additional_properties": {"viewURL": "u"}},
+            "d.additional_properties['viewURL']",
+            "'viewURL' is a declared field of Doc; pass it as 'view_url'",
+        ),
+        ({"objectType": "a", "additional_properties": [1]}, "d.additional_properties", "a dict"),
+        (
+            {"objectType": "a", "additional_properties": {1: 2}},
+            "d.additional_properties[1]",
+            "str key",
+        ),
+        ({"view_url": "u"}, "d", "missing required field(s) of Doc: 'object_type'"),
+    ],
+)
+def test_spelling_errors_name_the_field(
+    gen: Any, iser: Serializer, value: dict[str, Any], field: str, problem: str
+) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        iser.from_python(value, gen.Doc, "d")
+    assert info.value.field == field
+    assert problem in info.value.problem
+
+
+def test_request_models_take_extra_keys_only_through_the_attribute(
+    gen: Any, iser: Serializer
+) -> None:
+    doc = gen.Doc(object_type="a", additional_properties={"brandNew": {"x": [1]}})
+    checked = iser.from_python(doc, gen.Doc, "d")
+    assert checked is doc
+    assert iser.unstructure(checked) == {"objectType": "a", "brandNew": {"x": [1]}}
+    as_dict = {"objectType": "a", "additional_properties": {"brandNew": {"x": [1]}}}
+    assert iser.from_python(as_dict, gen.Doc, "d") == doc
+    clash = gen.Doc(object_type="a", additional_properties={"objectType": "b"})
+    with pytest.raises(InvalidInputError, match="declared field of Doc") as info:
+        iser.from_python(clash, gen.Doc, "d")
+    assert info.value.field == "d.additional_properties['objectType']"
+    counts = iser.from_python({"total": 1, "additional_properties": {"x": 2}}, gen.Counts, "c")
+    assert counts.additional_properties == {"x": 2}
+    with pytest.raises(InvalidInputError, match="expected int") as info:
+        iser.from_python({"total": 1, "additional_properties": {"x": "2"}}, gen.Counts, "c")
+    assert info.value.field == "c.additional_properties['x']"
+
+
+def test_undeclared_fields_are_kept_typed_and_written_back(gen: Any, iser: Serializer) -> None:
+    wire = {"total": 3, "extraCount": 4, "more": 5}
+    counts = iser.structure(wire, gen.Counts)
+    assert counts.additional_properties == {"extraCount": 4, "more": 5}
+    assert iser.unstructure(counts) == wire
+    with pytest.raises(StructureError) as info:
+        iser.structure({"total": 3, "bad": "x"}, gen.Counts)
+    assert info.value.errors == ["expected int, got str 'x' @ $.bad"]
+    bodies = iser.structure(
+        {"main": {"mimeType": "a"}, "alt": {"textContent": "b", "z": 1}}, gen.Bodies
+    )
+    assert bodies.additional_properties["alt"] == gen.Body(
+        text_content="b", additional_properties={"z": 1}
+    )
+    assert iser.unstructure(bodies) == {
+        "main": {"mimeType": "a"},
+        "alt": {"textContent": "b", "z": 1},
+    }
+    closed = iser.structure({"a": "x", "b": [1]}, gen.Closed)
+    assert closed.additional_properties == {"b": [1]}  # `false`: the server is the truth
+    clash = iser.structure(
+        {"additional_properties": "s", "additionalProperties": 1, "n": 2}, gen.Clash
+    )
+    assert (clash.additional_properties, clash.additional_properties_2) == ("s", 1)
+    assert clash.additional_properties_ == {"n": 2}
+
+
+def test_compiled_functions_survive_fields_named_like_builtins_and_locals(
+    gen: Any, iser: Serializer
+) -> None:
+    python_names = {str(f.metadata.get("json", f.name)): f.name for f in attrs.fields(gen.Doc)}
+    assert python_names["list"] == "list" and python_names["o"] == "o"
+    wire: dict[str, Any] = {name: f"value of {name}" for name in SHADOWING}
+    wire.update({"objectType": "t", "type": "kind", "id": 7, "zExtra": {"n": None}})
+    doc = iser.structure(wire, gen.Doc)
+    got = [getattr(doc, python_names[name]) for name in SHADOWING]
+    assert got == [f"value of {name}" for name in SHADOWING]
+    assert (doc.type, doc.id, doc.additional_properties) == ("kind", 7, {"zExtra": {"n": None}})
+    assert iser.unstructure(doc) == wire
+    declared = {key: value for key, value in wire.items() if key != "zExtra"}
+    given = iser.from_python(
+        declared | {"additional_properties": {"zExtra": {"n": None}}}, gen.Doc, "d"
+    )
+    assert given == doc
+
+
+def test_repr_eq_pickle_and_the_shared_empty_default(gen: Any, iser: Serializer) -> None:
+    import copy
+    import pickle
+
+    from shared.models import NO_ADDITIONAL
+
+    plain = gen.Body(mime_type="a")
+    assert repr(plain) == "Body(mime_type='a', text_content=UNSET)"
+    assert plain.additional_properties is NO_ADDITIONAL and plain.additional_properties == {}
+    with pytest.raises(TypeError, match="assign a dict"):
+        plain.additional_properties["x"] = 1
+    extra = gen.Body(mime_type="a", additional_properties={"x": 1})
+    assert repr(extra) == "Body(mime_type='a', text_content=UNSET, additional_properties={'x': 1})"
+    assert extra != plain and gen.Body(mime_type="a", additional_properties={}) == plain
+    for model in (plain, extra):
+        assert pickle.loads(pickle.dumps(model)) == model == copy.deepcopy(model)
+    assert pickle.loads(pickle.dumps(plain)).additional_properties is NO_ADDITIONAL
+    plain.additional_properties = {"now": True}
+    assert iser.unstructure(plain) == {"mimeType": "a", "now": True}
+
+
+@attrs.define(slots=True, kw_only=True)
+class Fallback:
+    """A model cattrs' own functions structure (a converter), with undeclared fields."""
+
+    count: int = attrs.field(converter=int, metadata={"json": "count"})
+    extras: dict[str, int] = attrs.field(factory=dict, metadata={"additional_properties": True})
+
+
+def test_models_left_to_cattrs_keep_undeclared_fields_too(iser: Serializer) -> None:
+    model = iser.structure({"count": 2, "a": 1}, Fallback)
+    assert model == Fallback(count=2, extras={"a": 1})
+    assert iser.unstructure(model) == {"count": 2, "a": 1}
+    assert iser.structure({"count": 2}, Fallback).extras == {}
+    with pytest.raises(StructureError) as info:
+        iser.structure({"count": 2, "a": "x"}, Fallback)
+    assert info.value.errors == ["expected int, got str 'x' @ $.a"]
+
+
+_NAMES = st.text(st.characters(min_codepoint=97, max_codepoint=122), min_size=1, max_size=6)
+_BODY_FIELDS = {"mime_type": "mimeType", "text_content": "textContent"}
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    values=st.dictionaries(st.sampled_from(sorted(_BODY_FIELDS)), st.text(), min_size=1),
+    wire_spelled=st.sets(st.sampled_from(sorted(_BODY_FIELDS))),
+    extra=st.dictionaries(_NAMES.map(lambda n: f"x_{n}"), _JSON, max_size=3),
+    nested=st.booleans(),
+)
+def test_property_any_mix_of_spellings_gives_the_same_model(
+    gen: Any,
+    values: dict[str, str],
+    wire_spelled: set[str],
+    extra: dict[str, Any],
+    nested: bool,
+) -> None:
+    ser = PROPERTY_SERIALIZER
+    expected = gen.Body(**values, additional_properties=extra)
+    mixed = {(_BODY_FIELDS[k] if k in wire_spelled else k): v for k, v in values.items()}
+    if extra:
+        mixed["additional_properties"] = extra
+    if nested:
+        doc = ser.from_python({"objectType": "t", "body": mixed}, gen.Doc, "d")
+        assert doc.body == expected
+    else:
+        assert ser.from_python(mixed, gen.Body, "b") == expected
+    wire = ser.unstructure(expected)
+    assert wire == {_BODY_FIELDS[k]: v for k, v in values.items()} | extra
+    assert ser.structure(wire, gen.Body) == expected
+    both = {**mixed, **{_BODY_FIELDS[k]: "w" for k in values}, **dict.fromkeys(values, "p")}
+    with pytest.raises(InvalidInputError, match="given twice"):
+        ser.from_python(both, gen.Body, "b")

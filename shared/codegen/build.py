@@ -20,6 +20,7 @@ RESERVED_TYPES = frozenset(
     {
         "Any",
         "Model",
+        "NO_ADDITIONAL",
         "Literal",
         "Union",
         "UNSET",
@@ -62,6 +63,13 @@ def _servers(spec: JSON) -> list[ir.Server]:
         ]
         servers.append(ir.Server(str(server["url"]), variables))
     return servers
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    """``name``, with trailing underscores until no declared field uses it."""
+    while name in taken:
+        name += "_"
+    return name
 
 
 def _type_list(schema: JSON) -> list[str]:
@@ -249,7 +257,21 @@ class SchemaBuilder:
                     read_only=bool(isinstance(resolved, dict) and resolved.get("readOnly")),
                 )
             )
+        model.additional = self._additional_type(schema, name)
+        model.additional_name = _free_name("additional_properties", set(py_names.values()))
         return model
+
+    def _additional_type(self, schema: JSON, name: str) -> ir.TypeRef | None:
+        """The value type of ``additionalProperties`` next to properties; None: any.
+
+        ``false`` is read as any too: unknown fields a server sends are kept anyway.
+        """
+        for part in [schema, *(self.resolver.deref(p) for p in schema.get("allOf", []))]:
+            extra = part.get("additionalProperties") if isinstance(part, dict) else None
+            if isinstance(extra, dict) and extra:
+                kind = self.type_of(extra, f"{name}Value")
+                return None if kind == ir.Prim("any") else kind
+        return None
 
     def merged_properties(
         self, schema: JSON, context: str, seen: frozenset[int] = frozenset()

@@ -141,7 +141,7 @@ def _imports(api: ir.API, decls: dict[str, ir.Decl]) -> str:
         lines.append("from shared.files import FileContent")
     lines += [
         "from shared.enums import OpenEnum",
-        "from shared.models import Model",
+        "from shared.models import NO_ADDITIONAL, Model",
         "from shared.serialization import UnionInfo",
         "from shared.unset import UNSET, Unset",
     ]
@@ -167,22 +167,37 @@ def _model(model: ir.Model) -> str:
     """An attrs class with its ``__init__`` written out (attrs would compile one)."""
     lines = [MODEL_DECORATOR, f"class {model.name}(Model):"]
     lines.append(f'    """{_model_doc(model)}"""')
-    if model.fields:
-        lines.append("")
+    lines.append("")
     for field in model.fields:
         lines.append(f"    {_field(field)}")
+    lines.append(f"    {_additional_field(model)}")
     lines += ["", *_init(model)]
     return "\n".join(lines)
+
+
+def _additional_field(model: ir.Model) -> str:
+    """The mapping of undeclared fields: empty by default, marked for the serializer."""
+    kind = _additional_annotation(model)
+    marker = '{"additional_properties": True}'
+    return (
+        f"{model.additional_name}: {kind} = attrs.field(default=NO_ADDITIONAL, metadata={marker})"
+    )
+
+
+def _additional_annotation(model: ir.Model) -> str:
+    return annotation(ir.MapOf(model.additional or ir.Prim("any")))
 
 
 def _init(model: ir.Model) -> list[str]:
     required = [f for f in model.fields if f.required]
     optional = [f for f in model.fields if not f.required]
+    extra = model.additional_name
     args = [f"{f.py_name}: {annotation(f.type)}" for f in required]
     args += [f"{f.py_name}: {or_unset(annotation(f.type))} = UNSET" for f in optional]
-    signature = f"self, *, {', '.join(args)}" if args else "self"
-    body = [f"        self.{f.py_name} = {f.py_name}" for f in model.fields] or ["        pass"]
-    return [f"    def __init__({signature}) -> None:", *body]
+    args.append(f"{extra}: {_additional_annotation(model)} = NO_ADDITIONAL")
+    body = [f"        self.{f.py_name} = {f.py_name}" for f in model.fields]
+    body.append(f"        self.{extra} = {extra}")
+    return [f"    def __init__(self, *, {', '.join(args)}) -> None:", *body]
 
 
 def _model_doc(model: ir.Model) -> str:

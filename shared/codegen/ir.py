@@ -64,6 +64,10 @@ class Model:
     title: str = ""
     deprecated: bool = False
     source: str = ""  # JSON pointer of the schema it came from
+    # fields the schema does not declare (and `additionalProperties` keys) are kept in
+    # the attribute `additional_name`; `additional` is their value type (None: any)
+    additional: TypeRef | None = None
+    additional_name: str = "additional_properties"
 
 
 @dataclass
