@@ -52,7 +52,7 @@ from cattrs.errors import (
     IterableValidationNote,
 )
 from cattrs.fns import identity
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn_from_attrs, override
 
 from shared.enums import OpenEnum
 from shared.errors import InvalidInputError
@@ -939,17 +939,18 @@ class Serializer:
         return hook
 
     def _model_unstructure_hook(self, cls: type) -> UnstructureHook:
-        overrides = {}
-        for field in _declared_fields(cls):
-            wire = _wire_name(field)
-            omit = field.default is UNSET
-            if wire != field.name or omit:
-                overrides[field.name] = override(rename=wire, omit_if_default=omit or None)
+        # The wire names go in as aliases and "omit when unset" as the default rule, not
+        # as per-field keyword overrides: a field named like one of the generator's own
+        # parameters (``converter``, ``attrs``, ``cl``) would collide with them.
+        fields = [f.evolve(alias=_wire_name(f)) for f in _declared_fields(cls)]
+        for field in fields:
+            if field.default is not UNSET and field.default is not attrs.NOTHING:
+                raise TypeError(f"{cls.__name__}.{field.name}: a model field defaults to UNSET")
+        make: Callable[..., UnstructureHook] = make_dict_unstructure_fn_from_attrs
+        declared = make(
+            fields, cls, self.converter, _cattrs_omit_if_default=True, _cattrs_use_alias=True
+        )
         extra = additional_field(cls)
-        if extra is not None:
-            overrides[extra.name] = override(omit=True)
-        make: Callable[..., UnstructureHook] = make_dict_unstructure_fn
-        declared = make(cls, self.converter, **overrides)
         return declared if extra is None else self._with_additional(declared, extra)
 
     def _with_additional(self, declared: UnstructureHook, field: Any) -> UnstructureHook:

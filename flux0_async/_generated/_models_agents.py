@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import attrs
 
-from shared.models import Model
+from shared.models import NO_ADDITIONAL, Model
 from shared.serialization import UnionInfo
 from shared.unset import UNSET, Unset
 
@@ -26,11 +27,22 @@ class AgentCreationParamsDTO(Model):
     description: str | Unset | None = attrs.field(default=UNSET)
     name: str
     type: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, name: str, type: str, description: str | Unset | None = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        type: str,
+        description: str | Unset | None = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.description = description
         self.name = name
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -45,6 +57,9 @@ class AgentDTO(Model):
     id: str
     name: str
     type: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -54,12 +69,14 @@ class AgentDTO(Model):
         name: str,
         type: str,
         description: str | Unset | None = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.created_at = created_at
         self.description = description
         self.id = id
         self.name = name
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -70,9 +87,15 @@ class AgentsDTO(Model):
     """
 
     data: list[AgentDTO]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, data: list[AgentDTO]) -> None:
+    def __init__(
+        self, *, data: list[AgentDTO], additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.data = data
+        self.additional_properties = additional_properties
 
 
 UNIONS: tuple[UnionInfo, ...] = ()

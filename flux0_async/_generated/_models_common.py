@@ -9,7 +9,7 @@ from typing import Any, TypeAlias
 
 import attrs
 
-from shared.models import Model
+from shared.models import NO_ADDITIONAL, Model
 from shared.serialization import UnionInfo
 from shared.unset import UNSET, Unset
 
@@ -21,9 +21,18 @@ class HTTPValidationError(Model):
     """The ``HTTPValidationError`` object."""
 
     detail: list[ValidationError] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, detail: list[ValidationError] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        detail: list[ValidationError] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.detail = detail
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -38,6 +47,9 @@ class ValidationError(Model):
     loc: list[ValidationErrorLocItem]
     msg: str
     type: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -47,12 +59,14 @@ class ValidationError(Model):
         type: str,
         ctx: dict[str, Any] | Unset = UNSET,
         input: Any | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.ctx = ctx
         self.input = input
         self.loc = loc
         self.msg = msg
         self.type = type
+        self.additional_properties = additional_properties
 
 
 ValidationErrorLocItem: TypeAlias = str | int

@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeAlias
 import attrs
 
 from shared.enums import OpenEnum
-from shared.models import Model
+from shared.models import NO_ADDITIONAL, Model
 from shared.serialization import UnionInfo
 from shared.unset import UNSET, Unset
 
@@ -31,6 +31,9 @@ class ChunkEventDTO(Model):
     patches: list[JsonPatchOperationDTO]
     seq: int
     timestamp: float | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -41,6 +44,7 @@ class ChunkEventDTO(Model):
         patches: list[JsonPatchOperationDTO],
         seq: int,
         timestamp: float | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.correlation_id = correlation_id
         self.event_id = event_id
@@ -48,6 +52,7 @@ class ChunkEventDTO(Model):
         self.patches = patches
         self.seq = seq
         self.timestamp = timestamp
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -59,10 +64,20 @@ class ChunkEventStream(Model):
 
     data: ChunkEventDTO
     event: Literal["chunk"]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, data: ChunkEventDTO, event: Literal["chunk"]) -> None:
+    def __init__(
+        self,
+        *,
+        data: ChunkEventDTO,
+        event: Literal["chunk"],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.data = data
         self.event = event
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -70,9 +85,18 @@ class ConsumptionOffsetsDTO(Model):
     """ConsumptionOffsets (``ConsumptionOffsetsDTO``)."""
 
     client: int | Unset | None = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, client: int | Unset | None = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        client: int | Unset | None = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.client = client
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -84,10 +108,20 @@ class ContentPartDTO(Model):
 
     content: Any
     type: Literal["content"]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, content: Any, type: Literal["content"]) -> None:
+    def __init__(
+        self,
+        *,
+        content: Any,
+        type: Literal["content"],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.content = content
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -98,9 +132,15 @@ class ControlOptions(Model):
     """
 
     mode: ControlOptionsMode
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, mode: ControlOptionsMode) -> None:
+    def __init__(
+        self, *, mode: ControlOptionsMode, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.mode = mode
+        self.additional_properties = additional_properties
 
 
 class ControlOptionsMode(OpenEnum):
@@ -123,6 +163,9 @@ class EmittedEventDTO(Model):
     metadata: dict[str, Any] | Unset | None = attrs.field(default=UNSET)
     source: EventSourceDTO
     type: EventTypeDTO
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -133,6 +176,7 @@ class EmittedEventDTO(Model):
         source: EventSourceDTO,
         type: EventTypeDTO,
         metadata: dict[str, Any] | Unset | None = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.correlation_id = correlation_id
         self.data = data
@@ -140,6 +184,7 @@ class EmittedEventDTO(Model):
         self.metadata = metadata
         self.source = source
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -152,11 +197,22 @@ class EmittedEventStream(Model):
     data: EmittedEventDTO
     event: Literal["status"]
     id: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, data: EmittedEventDTO, event: Literal["status"], id: str) -> None:
+    def __init__(
+        self,
+        *,
+        data: EmittedEventDTO,
+        event: Literal["status"],
+        id: str,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.data = data
         self.event = event
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -169,13 +225,22 @@ class EventCreationParamsDTO(Model):
     content: str | Unset | None = attrs.field(default=UNSET)
     source: EventSourceDTO
     type: EventTypeDTO
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, source: EventSourceDTO, type: EventTypeDTO, content: str | Unset | None = UNSET
+        self,
+        *,
+        source: EventSourceDTO,
+        type: EventTypeDTO,
+        content: str | Unset | None = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.content = content
         self.source = source
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -194,6 +259,9 @@ class EventDTO(Model):
     offset: int
     source: EventSourceDTO
     type: EventTypeDTO
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -207,6 +275,7 @@ class EventDTO(Model):
         source: EventSourceDTO,
         type: EventTypeDTO,
         metadata: dict[str, Any] | Unset | None = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.correlation_id = correlation_id
         self.created_at = created_at
@@ -217,6 +286,7 @@ class EventDTO(Model):
         self.offset = offset
         self.source = source
         self.type = type
+        self.additional_properties = additional_properties
 
 
 class EventSourceDTO(OpenEnum):
@@ -244,9 +314,15 @@ class EventsDTO(Model):
     """
 
     data: list[EventDTO]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, data: list[EventDTO]) -> None:
+    def __init__(
+        self, *, data: list[EventDTO], additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.data = data
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -259,11 +335,22 @@ class JsonPatchOperationDTO(Model):
     op: JsonPatchOperationDTOOp
     path: str
     value: Any
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, op: JsonPatchOperationDTOOp, path: str, value: Any) -> None:
+    def __init__(
+        self,
+        *,
+        op: JsonPatchOperationDTOOp,
+        path: str,
+        value: Any,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.op = op
         self.path = path
         self.value = value
+        self.additional_properties = additional_properties
 
 
 class JsonPatchOperationDTOOp(OpenEnum):
@@ -285,6 +372,9 @@ class MessageEventDataDTO(Model):
     parts: list[MessageEventDataDTOPartsItem]
     tags: list[str] | Unset | None = attrs.field(default=UNSET)
     type: Literal["message"]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -294,12 +384,14 @@ class MessageEventDataDTO(Model):
         flagged: bool | Unset | None = UNSET,
         participant: dict[str, str] | Unset | None = UNSET,
         tags: list[str] | Unset | None = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.flagged = flagged
         self.participant = participant
         self.parts = parts
         self.tags = tags
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -311,10 +403,20 @@ class ReasoningPartDTO(Model):
 
     reasoning: Any
     type: Literal["reasoning"]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, reasoning: Any, type: Literal["reasoning"]) -> None:
+    def __init__(
+        self,
+        *,
+        reasoning: Any,
+        type: Literal["reasoning"],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.reasoning = reasoning
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -327,13 +429,22 @@ class SessionCreationParamsDTO(Model):
     agent_id: str
     id: str | Unset | None = attrs.field(default=UNSET)
     title: str | Unset | None = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, agent_id: str, id: str | Unset | None = UNSET, title: str | Unset | None = UNSET
+        self,
+        *,
+        agent_id: str,
+        id: str | Unset | None = UNSET,
+        title: str | Unset | None = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agent_id = agent_id
         self.id = id
         self.title = title
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -349,6 +460,9 @@ class SessionDTO(Model):
     id: str
     title: str | Unset | None = attrs.field(default=UNSET)
     user_id: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -359,6 +473,7 @@ class SessionDTO(Model):
         id: str,
         user_id: str,
         title: str | Unset | None = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agent_id = agent_id
         self.consumption_offsets = consumption_offsets
@@ -366,6 +481,7 @@ class SessionDTO(Model):
         self.id = id
         self.title = title
         self.user_id = user_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -376,9 +492,15 @@ class SessionsDTO(Model):
     """
 
     data: list[SessionDTO]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, data: list[SessionDTO]) -> None:
+    def __init__(
+        self, *, data: list[SessionDTO], additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.data = data
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -392,6 +514,9 @@ class StatusEventDataDTO(Model):
     data: Any | Unset | None = attrs.field(default=UNSET)
     status: StatusEventDataStatusField
     type: Literal["status"]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -400,11 +525,13 @@ class StatusEventDataDTO(Model):
         type: Literal["status"],
         acknowledged_offset: int | Unset | None = UNSET,
         data: Any | Unset | None = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.acknowledged_offset = acknowledged_offset
         self.data = data
         self.status = status
         self.type = type
+        self.additional_properties = additional_properties
 
 
 class StatusEventDataStatusField(OpenEnum):
@@ -431,6 +558,9 @@ class ToolCallDTO(Model):
     result: ToolResultDTO | Unset | None = attrs.field(default=UNSET)
     tool_call_id: str
     tool_name: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -440,12 +570,14 @@ class ToolCallDTO(Model):
         tool_name: str,
         error: str | Unset | None = UNSET,
         result: ToolResultDTO | Unset | None = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.args = args
         self.error = error
         self.result = result
         self.tool_call_id = tool_call_id
         self.tool_name = tool_name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -457,10 +589,20 @@ class ToolEventDataDTO(Model):
 
     tool_calls: list[ToolCallDTO]
     type: Literal["tool_call_result"]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, tool_calls: list[ToolCallDTO], type: Literal["tool_call_result"]) -> None:
+    def __init__(
+        self,
+        *,
+        tool_calls: list[ToolCallDTO],
+        type: Literal["tool_call_result"],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.tool_calls = tool_calls
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -474,14 +616,24 @@ class ToolPartDTO(Model):
     tool_call_id: str
     tool_name: str
     type: Literal["tool_call"]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, args: Any, tool_call_id: str, tool_name: str, type: Literal["tool_call"]
+        self,
+        *,
+        args: Any,
+        tool_call_id: str,
+        tool_name: str,
+        type: Literal["tool_call"],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.args = args
         self.tool_call_id = tool_call_id
         self.tool_name = tool_name
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -494,11 +646,22 @@ class ToolResultDTO(Model):
     control: ControlOptions
     data: Any
     metadata: dict[str, Any]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, control: ControlOptions, data: Any, metadata: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        *,
+        control: ControlOptions,
+        data: Any,
+        metadata: dict[str, Any],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.control = control
         self.data = data
         self.metadata = metadata
+        self.additional_properties = additional_properties
 
 
 EmittedEventDTOData: TypeAlias = MessageEventDataDTO | StatusEventDataDTO | ToolEventDataDTO

@@ -23,7 +23,7 @@ AGENTS_CREATE = Operation(
     body=Body("json", "application/json", models.AgentCreationParamsDTO, required=True),
     responses=(
         Response("201", "json", content_type="application/json", type=models.AgentDTO),
-        Response("422", "empty"),
+        Response("422", "empty", fallback_types=(models.HTTPValidationError,)),
     ),
 )
 

@@ -29,7 +29,7 @@ SESSIONS_CREATE = Operation(
     responses=(
         Response("201", "json", content_type="application/json", type=models.SessionDTO),
         Response("400", "empty"),
-        Response("422", "empty"),
+        Response("422", "empty", fallback_types=(models.HTTPValidationError,)),
     ),
 )
 
@@ -69,7 +69,7 @@ SESSIONS_LIST_EVENTS = Operation(
     responses=(
         Response("200", "json", content_type="application/json", type=models.EventsDTO),
         Response("404", "empty"),
-        Response("422", "empty"),
+        Response("422", "empty", fallback_types=(models.HTTPValidationError,)),
         Response("504", "empty"),
     ),
 )
@@ -94,7 +94,7 @@ SESSIONS_CREATE_EVENT = Operation(
             sse_envelope=True,
         ),
         Response("404", "empty"),
-        Response("422", "empty"),
+        Response("422", "empty", fallback_types=(models.HTTPValidationError,)),
     ),
     streaming=True,
 )

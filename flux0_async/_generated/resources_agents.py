@@ -5,15 +5,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast, overload
+from typing import Any, overload
+from typing import cast as _cast
 
-from shared.arguments import flat_body
+from shared.arguments import flat_body as _flat_body
 from shared.http import CallOptions, HTTPCore
 from shared.retries import RetryConfig
 from shared.unset import UNSET, Unset
 
 from . import models
-from . import operations_agents as operations
+from . import operations_agents as _operations
 
 
 class Agents:
@@ -45,10 +46,10 @@ class Agents:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.AgentsDTO",
             await self._core.call(
-                operations.AGENTS_LIST,
+                _operations.AGENTS_LIST,
                 params={},
                 options=CallOptions(
                     retries=retries,
@@ -103,22 +104,23 @@ class Agents:
             name: str; body field ``name``.
             type: str; body field ``type``.
             description: str or None; body field ``description`` (optional).
-            request: the whole body as :class:`AgentCreationParamsDTO` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`AgentCreationParamsDTO` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.AgentDTO``.
 
         Raises:
+            HTTP 422 (no schema in the spec): an error whose ``data`` is :class:`HTTPValidationError` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"name": name, "type": type, "description": description})
-        return cast(
+        _body = _flat_body(request, {"name": name, "type": type, "description": description})
+        return _cast(
             "models.AgentDTO",
             await self._core.call(
-                operations.AGENTS_CREATE,
+                _operations.AGENTS_CREATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -152,10 +154,10 @@ class Agents:
             HTTP 422: an error whose ``data`` is :class:`HTTPValidationError`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.AgentDTO",
             await self._core.call(
-                operations.AGENTS_RETRIEVE,
+                _operations.AGENTS_RETRIEVE,
                 params={"agent_id": agent_id},
                 options=CallOptions(
                     retries=retries,

@@ -5,16 +5,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast, overload
+from typing import Any, overload
+from typing import cast as _cast
 
-from shared.arguments import flat_body
+from shared.arguments import flat_body as _flat_body
 from shared.http import CallOptions
 from shared.retries import RetryConfig
 from shared.runtime import SyncClientBase
 from shared.unset import UNSET, Unset
 
 from . import models
-from . import operations_agents as operations
+from . import operations_agents as _operations
 from .client import AsyncClient
 
 
@@ -47,11 +48,11 @@ class Agents:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.AgentsDTO",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.AGENTS_LIST,
+                lambda _client: _client._core.call(
+                    _operations.AGENTS_LIST,
                     params={},
                     options=CallOptions(
                         retries=retries,
@@ -107,23 +108,24 @@ class Agents:
             name: str; body field ``name``.
             type: str; body field ``type``.
             description: str or None; body field ``description`` (optional).
-            request: the whole body as :class:`AgentCreationParamsDTO` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`AgentCreationParamsDTO` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.AgentDTO``.
 
         Raises:
+            HTTP 422 (no schema in the spec): an error whose ``data`` is :class:`HTTPValidationError` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"name": name, "type": type, "description": description})
-        return cast(
+        _body = _flat_body(request, {"name": name, "type": type, "description": description})
+        return _cast(
             "models.AgentDTO",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.AGENTS_CREATE,
+                lambda _client: _client._core.call(
+                    _operations.AGENTS_CREATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -158,11 +160,11 @@ class Agents:
             HTTP 422: an error whose ``data`` is :class:`HTTPValidationError`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.AgentDTO",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.AGENTS_RETRIEVE,
+                lambda _client: _client._core.call(
+                    _operations.AGENTS_RETRIEVE,
                     params={"agent_id": agent_id},
                     options=CallOptions(
                         retries=retries,

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from typing import Any, cast, overload
+from typing import Any, overload
+from typing import cast as _cast
 
-from shared.arguments import flat_body
+from shared.arguments import flat_body as _flat_body
 from shared.http import CallOptions
 from shared.retries import RetryConfig
 from shared.runtime import SyncClientBase, SyncEventStream
@@ -16,7 +17,7 @@ from shared.sse import ServerSentEvent
 from shared.unset import UNSET, Unset
 
 from . import models
-from . import operations_sessions as operations
+from . import operations_sessions as _operations
 from .client import AsyncClient
 
 
@@ -52,11 +53,11 @@ class Sessions:
             HTTP 422: an error whose ``data`` is :class:`HTTPValidationError`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.SessionsDTO",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.SESSIONS_LIST,
+                lambda _client: _client._core.call(
+                    _operations.SESSIONS_LIST,
                     params={"agent_id": agent_id},
                     options=CallOptions(
                         retries=retries,
@@ -116,23 +117,24 @@ class Sessions:
             agent_id: str; body field ``agent_id``.
             id: str or None; body field ``id`` (optional).
             title: str or None; body field ``title`` (optional).
-            request: the whole body as :class:`SessionCreationParamsDTO` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`SessionCreationParamsDTO` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.SessionDTO``.
 
         Raises:
+            HTTP 422 (no schema in the spec): an error whose ``data`` is :class:`HTTPValidationError` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"agent_id": agent_id, "id": id, "title": title})
-        return cast(
+        _body = _flat_body(request, {"agent_id": agent_id, "id": id, "title": title})
+        return _cast(
             "models.SessionDTO",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.SESSIONS_CREATE,
+                lambda _client: _client._core.call(
+                    _operations.SESSIONS_CREATE,
                     params={"allow_greeting": allow_greeting},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -167,11 +169,11 @@ class Sessions:
             HTTP 422: an error whose ``data`` is :class:`HTTPValidationError`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.SessionDTO",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.SESSIONS_RETRIEVE,
+                lambda _client: _client._core.call(
+                    _operations.SESSIONS_RETRIEVE,
                     params={"session_id": session_id},
                     options=CallOptions(
                         retries=retries,
@@ -212,21 +214,22 @@ class Sessions:
             ``models.EventsDTO``.
 
         Raises:
+            HTTP 422 (no schema in the spec): an error whose ``data`` is :class:`HTTPValidationError` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {})
-        return cast(
+        _body = _flat_body(request, {})
+        return _cast(
             "models.EventsDTO",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.SESSIONS_LIST_EVENTS,
+                lambda _client: _client._core.call(
+                    _operations.SESSIONS_LIST_EVENTS,
                     params={
                         "session_id": session_id,
                         "min_offset": min_offset,
                         "source": source,
                         "correlation_id": correlation_id,
                     },
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -285,23 +288,24 @@ class Sessions:
             source: :class:`EventSourceDTO`; body field ``source``.
             type: :class:`EventTypeDTO`; body field ``type``.
             content: str or None; body field ``content`` (optional).
-            request: the whole body as :class:`EventCreationParamsDTO` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`EventCreationParamsDTO` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             a stream of ``models.SessionStream | ServerSentEvent``: iterate it, ideally inside ``with``.
 
         Raises:
+            HTTP 422 (no schema in the spec): an error whose ``data`` is :class:`HTTPValidationError` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"source": source, "type": type, "content": content})
-        return cast(
+        _body = _flat_body(request, {"source": source, "type": type, "content": content})
+        return _cast(
             "SyncEventStream[models.SessionStream | ServerSentEvent]",
             self._root._stream(
-                lambda c: c._core.call(
-                    operations.SESSIONS_CREATE_EVENT,
+                lambda _client: _client._core.call(
+                    _operations.SESSIONS_CREATE_EVENT,
                     params={"session_id": session_id},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,

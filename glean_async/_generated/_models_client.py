@@ -12,7 +12,7 @@ import attrs
 
 from shared.enums import OpenEnum
 from shared.files import FileContent
-from shared.models import Model
+from shared.models import NO_ADDITIONAL, Model
 from shared.serialization import UnionInfo
 from shared.unset import UNSET, Unset
 
@@ -75,9 +75,15 @@ class Activity(Model):
     """
 
     events: list[ActivityEvent]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, events: list[ActivityEvent]) -> None:
+    def __init__(
+        self, *, events: list[ActivityEvent], additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.events = events
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -92,6 +98,9 @@ class ActivityEvent(Model):
     params: ActivityEventParams | Unset = attrs.field(default=UNSET)
     timestamp: datetime.datetime
     url: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -101,12 +110,14 @@ class ActivityEvent(Model):
         url: str,
         id: str | Unset = UNSET,
         params: ActivityEventParams | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.action = action
         self.id = id
         self.params = params
         self.timestamp = timestamp
         self.url = url
+        self.additional_properties = additional_properties
 
 
 class ActivityEventAction(OpenEnum):
@@ -138,6 +149,9 @@ class ActivityEventParams(Model):
     referrer: str | Unset = attrs.field(default=UNSET)
     title: str | Unset = attrs.field(default=UNSET)
     truncated: bool | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -151,6 +165,7 @@ class ActivityEventParams(Model):
         referrer: str | Unset = UNSET,
         title: str | Unset = UNSET,
         truncated: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.body_content = body_content
         self.datasource = datasource
@@ -161,6 +176,7 @@ class ActivityEventParams(Model):
         self.referrer = referrer
         self.title = title
         self.truncated = truncated
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -170,9 +186,18 @@ class AddCollectionItemsError(Model):
     error_type: AddCollectionItemsErrorErrorType | Unset = attrs.field(
         default=UNSET, metadata={"json": "errorType"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, error_type: AddCollectionItemsErrorErrorType | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        error_type: AddCollectionItemsErrorErrorType | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.error_type = error_type
+        self.additional_properties = additional_properties
 
 
 class AddCollectionItemsErrorErrorType(OpenEnum):
@@ -192,15 +217,20 @@ class AddCollectionItemsRequest(Model):
         default=UNSET, metadata={"json": "addedCollectionItemDescriptors"}
     )
     collection_id: float = attrs.field(metadata={"json": "collectionId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         collection_id: float,
         added_collection_item_descriptors: list[CollectionItemDescriptor] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_collection_item_descriptors = added_collection_item_descriptors
         self.collection_id = collection_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -209,15 +239,20 @@ class AddCollectionItemsResponse(Model):
 
     collection: Collection | Unset = attrs.field(default=UNSET)
     error: AddCollectionItemsError | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         collection: Collection | Unset = UNSET,
         error: AddCollectionItemsError | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.collection = collection
         self.error = error
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -232,6 +267,9 @@ class Agent(Model):
     description: str | Unset = attrs.field(default=UNSET)
     metadata: dict[str, Any] | Unset = attrs.field(default=UNSET)
     name: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -241,12 +279,14 @@ class Agent(Model):
         name: str,
         description: str | Unset = UNSET,
         metadata: dict[str, Any] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agent_id = agent_id
         self.capabilities = capabilities
         self.description = description
         self.metadata = metadata
         self.name = name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -255,12 +295,20 @@ class AgentCapabilities(Model):
 
     ap_io_messages: bool | Unset = attrs.field(default=UNSET, metadata={"json": "ap.io.messages"})
     ap_io_streaming: bool | Unset = attrs.field(default=UNSET, metadata={"json": "ap.io.streaming"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, ap_io_messages: bool | Unset = UNSET, ap_io_streaming: bool | Unset = UNSET
+        self,
+        *,
+        ap_io_messages: bool | Unset = UNSET,
+        ap_io_streaming: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.ap_io_messages = ap_io_messages
         self.ap_io_streaming = ap_io_streaming
+        self.additional_properties = additional_properties
 
 
 class AgentExecutionStatus(OpenEnum):
@@ -278,6 +326,9 @@ class AgentRun(Model):
     input: dict[str, Any] | Unset = attrs.field(default=UNSET)
     messages: list[Message] | Unset = attrs.field(default=UNSET)
     status: AgentExecutionStatus | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -286,11 +337,13 @@ class AgentRun(Model):
         input: dict[str, Any] | Unset = UNSET,
         messages: list[Message] | Unset = UNSET,
         status: AgentExecutionStatus | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agent_id = agent_id
         self.input = input
         self.messages = messages
         self.status = status
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -300,6 +353,9 @@ class AgentRunCreate(Model):
     agent_id: str | Unset = attrs.field(default=UNSET)
     input: dict[str, Any] | Unset = attrs.field(default=UNSET)
     messages: list[Message] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -307,10 +363,12 @@ class AgentRunCreate(Model):
         agent_id: str | Unset = UNSET,
         input: dict[str, Any] | Unset = UNSET,
         messages: list[Message] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agent_id = agent_id
         self.input = input
         self.messages = messages
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -319,12 +377,20 @@ class AgentRunWaitResponse(Model):
 
     messages: list[Message] | Unset = attrs.field(default=UNSET)
     run: AgentRun | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, messages: list[Message] | Unset = UNSET, run: AgentRun | Unset = UNSET
+        self,
+        *,
+        messages: list[Message] | Unset = UNSET,
+        run: AgentRun | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.messages = messages
         self.run = run
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -337,13 +403,22 @@ class AgentSchemas(Model):
     agent_id: str
     input_schema: dict[str, Any]
     output_schema: dict[str, Any]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, agent_id: str, input_schema: dict[str, Any], output_schema: dict[str, Any]
+        self,
+        *,
+        agent_id: str,
+        input_schema: dict[str, Any],
+        output_schema: dict[str, Any],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agent_id = agent_id
         self.input_schema = input_schema
         self.output_schema = output_schema
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -364,6 +439,9 @@ class AiAppActionCounts(Model):
         default=UNSET, metadata={"json": "totalSlackbotResponsesShared"}
     )
     total_upvotes: int | Unset = attrs.field(default=UNSET, metadata={"json": "totalUpvotes"})
+    additional_properties: dict[str, int] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -374,6 +452,7 @@ class AiAppActionCounts(Model):
         total_slackbot_responses_not_helpful: int | Unset = UNSET,
         total_slackbot_responses_shared: int | Unset = UNSET,
         total_upvotes: int | Unset = UNSET,
+        additional_properties: dict[str, int] = NO_ADDITIONAL,
     ) -> None:
         self.total_chat_messages = total_chat_messages
         self.total_downvotes = total_downvotes
@@ -381,6 +460,7 @@ class AiAppActionCounts(Model):
         self.total_slackbot_responses_not_helpful = total_slackbot_responses_not_helpful
         self.total_slackbot_responses_shared = total_slackbot_responses_shared
         self.total_upvotes = total_upvotes
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -400,6 +480,9 @@ class AiAppsInsightsResponse(Model):
     total_active_users: int | Unset = attrs.field(
         default=UNSET, metadata={"json": "totalActiveUsers"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -409,12 +492,14 @@ class AiAppsInsightsResponse(Model):
         departments: list[str] | Unset = UNSET,
         last_log_timestamp: int | Unset = UNSET,
         total_active_users: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.action_counts = action_counts
         self.ai_app_insights = ai_app_insights
         self.departments = departments
         self.last_log_timestamp = last_log_timestamp
         self.total_active_users = total_active_users
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -449,6 +534,9 @@ class AiInsightsResponse(Model):
         default=UNSET, metadata={"json": "totalGleanbotResponsesShared"}
     )
     total_upvotes: int | Unset = attrs.field(default=UNSET, metadata={"json": "totalUpvotes"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -465,6 +553,7 @@ class AiInsightsResponse(Model):
         total_gleanbot_responses_not_helpful: int | Unset = UNSET,
         total_gleanbot_responses_shared: int | Unset = UNSET,
         total_upvotes: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.assistant_insights = assistant_insights
         self.departments = departments
@@ -478,6 +567,7 @@ class AiInsightsResponse(Model):
         self.total_gleanbot_responses_not_helpful = total_gleanbot_responses_not_helpful
         self.total_gleanbot_responses_shared = total_gleanbot_responses_shared
         self.total_upvotes = total_upvotes
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -485,9 +575,18 @@ class AllowlistOptions(Model):
     """The ``AllowlistOptions`` object."""
 
     terms: list[str] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, terms: list[str] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        terms: list[str] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.terms = terms
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -534,6 +633,9 @@ class Announcement(Model):
     viewer_info: AnnouncementViewerInfo | Unset = attrs.field(
         default=UNSET, metadata={"json": "viewerInfo"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -562,6 +664,7 @@ class Announcement(Model):
         source_document: Document | Unset = UNSET,
         updated_by: Person | Unset = UNSET,
         viewer_info: AnnouncementViewerInfo | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.audience_filters = audience_filters
         self.banner = banner
@@ -587,6 +690,7 @@ class Announcement(Model):
         self.source_document = source_document
         self.updated_by = updated_by
         self.viewer_info = viewer_info
+        self.additional_properties = additional_properties
 
 
 class AnnouncementChannel(OpenEnum):
@@ -609,12 +713,20 @@ class AnnouncementViewerInfo(Model):
 
     is_dismissed: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isDismissed"})
     is_read: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isRead"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, is_dismissed: bool | Unset = UNSET, is_read: bool | Unset = UNSET
+        self,
+        *,
+        is_dismissed: bool | Unset = UNSET,
+        is_read: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.is_dismissed = is_dismissed
         self.is_read = is_read
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -649,6 +761,9 @@ class AnswerCreationData(Model):
     combined_answer_text: StructuredTextMutableProperties | Unset = attrs.field(
         default=UNSET, metadata={"json": "combinedAnswerText"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -665,6 +780,7 @@ class AnswerCreationData(Model):
         source_type: AnswerCreationDataSourceType | Unset = UNSET,
         added_collections: list[int] | Unset = UNSET,
         combined_answer_text: StructuredTextMutableProperties | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_roles = added_roles
         self.audience_filters = audience_filters
@@ -678,6 +794,7 @@ class AnswerCreationData(Model):
         self.source_type = source_type
         self.added_collections = added_collections
         self.combined_answer_text = combined_answer_text
+        self.additional_properties = additional_properties
 
 
 class AnswerCreationDataSourceType(OpenEnum):
@@ -696,10 +813,20 @@ class AnswerResult(Model):
 
     answer: Answer
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, answer: Answer, tracking_token: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        answer: Answer,
+        tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.answer = answer
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -720,6 +847,9 @@ class AutocompleteRequest(Model):
     )
     session_info: SessionInfo | Unset = attrs.field(default=UNSET, metadata={"json": "sessionInfo"})
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -732,6 +862,7 @@ class AutocompleteRequest(Model):
         result_types: list[AutocompleteRequestResultTypesItem] | Unset = UNSET,
         session_info: SessionInfo | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.auth_tokens = auth_tokens
         self.datasource = datasource
@@ -741,6 +872,7 @@ class AutocompleteRequest(Model):
         self.result_types = result_types
         self.session_info = session_info
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 class AutocompleteRequestResultTypesItem(OpenEnum):
@@ -776,6 +908,9 @@ class AutocompleteResponse(Model):
     results: list[AutocompleteResult] | Unset = attrs.field(default=UNSET)
     session_info: SessionInfo | Unset = attrs.field(default=UNSET, metadata={"json": "sessionInfo"})
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -787,6 +922,7 @@ class AutocompleteResponse(Model):
         results: list[AutocompleteResult] | Unset = UNSET,
         session_info: SessionInfo | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.experiment_ids = experiment_ids
         self.backend_time_millis = backend_time_millis
@@ -795,6 +931,7 @@ class AutocompleteResponse(Model):
         self.results = results
         self.session_info = session_info
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -821,6 +958,9 @@ class AutocompleteResult(Model):
     )
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -836,6 +976,7 @@ class AutocompleteResult(Model):
         structured_result: StructuredResult | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
         url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.document = document
         self.keywords = keywords
@@ -848,6 +989,7 @@ class AutocompleteResult(Model):
         self.structured_result = structured_result
         self.tracking_token = tracking_token
         self.url = url
+        self.additional_properties = additional_properties
 
 
 class AutocompleteResultResultType(OpenEnum):
@@ -875,6 +1017,9 @@ class AutocompleteResultGroup(Model):
     end_index: int | Unset = attrs.field(default=UNSET, metadata={"json": "endIndex"})
     start_index: int | Unset = attrs.field(default=UNSET, metadata={"json": "startIndex"})
     title: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -882,10 +1027,12 @@ class AutocompleteResultGroup(Model):
         end_index: int | Unset = UNSET,
         start_index: int | Unset = UNSET,
         title: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.end_index = end_index
         self.start_index = start_index
         self.title = title
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -914,6 +1061,9 @@ class CalendarEvent(Model):
     location: str | Unset = attrs.field(default=UNSET)
     transcript_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "transcriptUrl"})
     url: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -931,6 +1081,7 @@ class CalendarEvent(Model):
         has_transcript: bool | Unset = UNSET,
         location: str | Unset = UNSET,
         transcript_url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.event_type = event_type
         self.time = time
@@ -945,6 +1096,7 @@ class CalendarEvent(Model):
         self.location = location
         self.transcript_url = transcript_url
         self.url = url
+        self.additional_properties = additional_properties
 
 
 class CalendarEventEventType(OpenEnum):
@@ -967,6 +1119,9 @@ class Chat(Model):
     name: str | Unset = attrs.field(default=UNSET)
     update_time: int | Unset = attrs.field(default=UNSET, metadata={"json": "updateTime"})
     messages: list[ChatMessage] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -980,6 +1135,7 @@ class Chat(Model):
         name: str | Unset = UNSET,
         update_time: int | Unset = UNSET,
         messages: list[ChatMessage] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.application_id = application_id
         self.application_name = application_name
@@ -990,6 +1146,7 @@ class Chat(Model):
         self.name = name
         self.update_time = update_time
         self.messages = messages
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1004,6 +1161,9 @@ class ChatMetadata(Model):
     id: str | Unset = attrs.field(default=UNSET)
     name: str | Unset = attrs.field(default=UNSET)
     update_time: int | Unset = attrs.field(default=UNSET, metadata={"json": "updateTime"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1016,6 +1176,7 @@ class ChatMetadata(Model):
         id: str | Unset = UNSET,
         name: str | Unset = UNSET,
         update_time: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.application_id = application_id
         self.application_name = application_name
@@ -1025,6 +1186,7 @@ class ChatMetadata(Model):
         self.id = id
         self.name = name
         self.update_time = update_time
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1033,12 +1195,20 @@ class ChatMetadataResult(Model):
 
     chat: ChatMetadata | Unset = attrs.field(default=UNSET)
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, chat: ChatMetadata | Unset = UNSET, tracking_token: str | Unset = UNSET
+        self,
+        *,
+        chat: ChatMetadata | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.chat = chat
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1057,6 +1227,9 @@ class ChatRequest(Model):
     save_chat: bool | Unset = attrs.field(default=UNSET, metadata={"json": "saveChat"})
     stream: bool | Unset = attrs.field(default=UNSET)
     timeout_millis: int | Unset = attrs.field(default=UNSET, metadata={"json": "timeoutMillis"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1070,6 +1243,7 @@ class ChatRequest(Model):
         save_chat: bool | Unset = UNSET,
         stream: bool | Unset = UNSET,
         timeout_millis: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agent_config = agent_config
         self.application_id = application_id
@@ -1080,6 +1254,7 @@ class ChatRequest(Model):
         self.save_chat = save_chat
         self.stream = stream
         self.timeout_millis = timeout_millis
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1097,6 +1272,9 @@ class ChatResponse(Model):
         default=UNSET, metadata={"json": "followUpPrompts"}
     )
     messages: list[ChatMessage] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1106,12 +1284,14 @@ class ChatResponse(Model):
         chat_session_tracking_token: str | Unset = UNSET,
         follow_up_prompts: list[str] | Unset = UNSET,
         messages: list[ChatMessage] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.backend_time_millis = backend_time_millis
         self.chat_id = chat_id
         self.chat_session_tracking_token = chat_session_tracking_token
         self.follow_up_prompts = follow_up_prompts
         self.messages = messages
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1120,10 +1300,20 @@ class ChatResult(Model):
 
     chat: Chat | Unset = attrs.field(default=UNSET)
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, chat: Chat | Unset = UNSET, tracking_token: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        chat: Chat | Unset = UNSET,
+        tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.chat = chat
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1131,9 +1321,18 @@ class ChatZeroStateSuggestionOptions(Model):
     """The ``ChatZeroStateSuggestionOptions`` object."""
 
     application_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "applicationId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, application_id: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        application_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.application_id = application_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1144,9 +1343,18 @@ class CollectionError(Model):
     """
 
     error_code: CollectionErrorErrorCode = attrs.field(metadata={"json": "errorCode"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, error_code: CollectionErrorErrorCode) -> None:
+    def __init__(
+        self,
+        *,
+        error_code: CollectionErrorErrorCode,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.error_code = error_code
+        self.additional_properties = additional_properties
 
 
 class CollectionErrorErrorCode(OpenEnum):
@@ -1174,6 +1382,9 @@ class CollectionItemDescriptor(Model):
     )
     new_next_item_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "newNextItemId"})
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1185,6 +1396,7 @@ class CollectionItemDescriptor(Model):
         item_type: CollectionItemDescriptorItemType | Unset = UNSET,
         new_next_item_id: str | Unset = UNSET,
         url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.description = description
         self.icon = icon
@@ -1193,6 +1405,7 @@ class CollectionItemDescriptor(Model):
         self.item_type = item_type
         self.new_next_item_id = new_next_item_id
         self.url = url
+        self.additional_properties = additional_properties
 
 
 class CollectionItemDescriptorItemType(OpenEnum):
@@ -1213,6 +1426,9 @@ class ConferenceData(Model):
     provider: ConferenceDataProvider
     source: ConferenceDataSource | Unset = attrs.field(default=UNSET)
     uri: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1220,10 +1436,12 @@ class ConferenceData(Model):
         provider: ConferenceDataProvider,
         uri: str,
         source: ConferenceDataSource | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.provider = provider
         self.source = source
         self.uri = uri
+        self.additional_properties = additional_properties
 
 
 class ConferenceDataProvider(OpenEnum):
@@ -1258,6 +1476,9 @@ class ContentInsightsResponse(Model):
     min_visitor_threshold: int | Unset = attrs.field(
         default=UNSET, metadata={"json": "minVisitorThreshold"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1267,12 +1488,14 @@ class ContentInsightsResponse(Model):
         last_log_timestamp: int | Unset = UNSET,
         min_department_size_threshold: int | Unset = UNSET,
         min_visitor_threshold: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.departments = departments
         self.document_insights = document_insights
         self.last_log_timestamp = last_log_timestamp
         self.min_department_size_threshold = min_department_size_threshold
         self.min_visitor_threshold = min_visitor_threshold
+        self.additional_properties = additional_properties
 
 
 class ContentType(OpenEnum):
@@ -1310,6 +1533,9 @@ class CreateAnnouncementRequest(Model):
     thumbnail: Thumbnail | Unset = attrs.field(default=UNSET)
     title: str
     view_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "viewUrl"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1328,6 +1554,7 @@ class CreateAnnouncementRequest(Model):
         source_document_id: str | Unset = UNSET,
         thumbnail: Thumbnail | Unset = UNSET,
         view_url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.audience_filters = audience_filters
         self.banner = banner
@@ -1343,6 +1570,7 @@ class CreateAnnouncementRequest(Model):
         self.thumbnail = thumbnail
         self.title = title
         self.view_url = view_url
+        self.additional_properties = additional_properties
 
 
 class CreateAnnouncementRequestChannel(OpenEnum):
@@ -1367,9 +1595,15 @@ class CreateAnswerRequest(Model):
     """
 
     data: AnswerCreationData
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, data: AnswerCreationData) -> None:
+    def __init__(
+        self, *, data: AnswerCreationData, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.data = data
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1381,10 +1615,20 @@ class CreateAuthTokenResponse(Model):
 
     expiration_time: int = attrs.field(metadata={"json": "expirationTime"})
     token: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, expiration_time: int, token: str) -> None:
+    def __init__(
+        self,
+        *,
+        expiration_time: int,
+        token: str,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.expiration_time = expiration_time
         self.token = token
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1413,6 +1657,9 @@ class CreateCollectionRequest(Model):
     parent_id: int | Unset = attrs.field(default=UNSET, metadata={"json": "parentId"})
     thumbnail: Thumbnail | Unset = attrs.field(default=UNSET)
     new_next_item_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "newNextItemId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1428,6 +1675,7 @@ class CreateCollectionRequest(Model):
         parent_id: int | Unset = UNSET,
         thumbnail: Thumbnail | Unset = UNSET,
         new_next_item_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_roles = added_roles
         self.audience_filters = audience_filters
@@ -1440,6 +1688,7 @@ class CreateCollectionRequest(Model):
         self.parent_id = parent_id
         self.thumbnail = thumbnail
         self.new_next_item_id = new_next_item_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1489,6 +1738,9 @@ class CreateCollectionResponse(Model):
     error_code: CreateCollectionResponseErrorCode = attrs.field(metadata={"json": "errorCode"})
     collection: Collection | Unset = attrs.field(default=UNSET)
     error: CollectionError | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1519,6 +1771,7 @@ class CreateCollectionResponse(Model):
         updated_by: Person | Unset = UNSET,
         collection: Collection | Unset = UNSET,
         error: CollectionError | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_roles = added_roles
         self.audience_filters = audience_filters
@@ -1546,6 +1799,7 @@ class CreateCollectionResponse(Model):
         self.error_code = error_code
         self.collection = collection
         self.error = error
+        self.additional_properties = additional_properties
 
 
 class CreateCollectionResponseErrorCode(OpenEnum):
@@ -1568,6 +1822,9 @@ class CreateDlpReportRequest(Model):
     config: DlpConfig | Unset = attrs.field(default=UNSET)
     frequency: DlpFrequency | Unset = attrs.field(default=UNSET)
     name: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1576,11 +1833,13 @@ class CreateDlpReportRequest(Model):
         config: DlpConfig | Unset = UNSET,
         frequency: DlpFrequency | Unset = UNSET,
         name: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.auto_hide_docs = auto_hide_docs
         self.config = config
         self.frequency = frequency
         self.name = name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1588,9 +1847,18 @@ class CreateDlpReportResponse(Model):
     """The ``CreateDlpReportResponse`` object."""
 
     report: DlpReport | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, report: DlpReport | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        report: DlpReport | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.report = report
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1601,9 +1869,18 @@ class CreateShortcutRequest(Model):
     """
 
     data: ShortcutMutableProperties
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, data: ShortcutMutableProperties) -> None:
+    def __init__(
+        self,
+        *,
+        data: ShortcutMutableProperties,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.data = data
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1612,12 +1889,20 @@ class CreateShortcutResponse(Model):
 
     error: ShortcutError | Unset = attrs.field(default=UNSET)
     shortcut: Shortcut | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, error: ShortcutError | Unset = UNSET, shortcut: Shortcut | Unset = UNSET
+        self,
+        *,
+        error: ShortcutError | Unset = UNSET,
+        shortcut: Shortcut | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.error = error
         self.shortcut = shortcut
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1628,9 +1913,13 @@ class DeleteAnnouncementRequest(Model):
     """
 
     id: int
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: int) -> None:
+    def __init__(self, *, id: int, additional_properties: dict[str, Any] = NO_ADDITIONAL) -> None:
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1642,10 +1931,20 @@ class DeleteAnswerRequest(Model):
 
     id: int
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: int, doc_id: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        id: int,
+        doc_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.id = id
         self.doc_id = doc_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1656,9 +1955,15 @@ class DeleteChatFilesRequest(Model):
     """
 
     file_ids: list[str] = attrs.field(metadata={"json": "fileIds"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, file_ids: list[str]) -> None:
+    def __init__(
+        self, *, file_ids: list[str], additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.file_ids = file_ids
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1669,9 +1974,15 @@ class DeleteChatsRequest(Model):
     """
 
     ids: list[str]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, ids: list[str]) -> None:
+    def __init__(
+        self, *, ids: list[str], additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.ids = ids
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1684,13 +1995,22 @@ class DeleteCollectionItemRequest(Model):
     collection_id: float = attrs.field(metadata={"json": "collectionId"})
     document_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "documentId"})
     item_id: str = attrs.field(metadata={"json": "itemId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, collection_id: float, item_id: str, document_id: str | Unset = UNSET
+        self,
+        *,
+        collection_id: float,
+        item_id: str,
+        document_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.collection_id = collection_id
         self.document_id = document_id
         self.item_id = item_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1698,9 +2018,18 @@ class DeleteCollectionItemResponse(Model):
     """The ``DeleteCollectionItemResponse`` object."""
 
     collection: Collection | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, collection: Collection | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        collection: Collection | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.collection = collection
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1714,10 +2043,20 @@ class DeleteCollectionRequest(Model):
         default=UNSET, metadata={"json": "allowedDatasource"}
     )
     ids: list[int]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, ids: list[int], allowed_datasource: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        ids: list[int],
+        allowed_datasource: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.allowed_datasource = allowed_datasource
         self.ids = ids
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1728,9 +2067,13 @@ class DeleteShortcutRequest(Model):
     """
 
     id: int
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: int) -> None:
+    def __init__(self, *, id: int, additional_properties: dict[str, Any] = NO_ADDITIONAL) -> None:
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1740,9 +2083,18 @@ class DisplayableListItemUIConfig(Model):
     show_new_indicator: bool | Unset = attrs.field(
         default=UNSET, metadata={"json": "showNewIndicator"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, show_new_indicator: bool | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        show_new_indicator: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.show_new_indicator = show_new_indicator
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1777,6 +2129,9 @@ class DlpConfig(Model):
         default=UNSET, metadata={"json": "sensitiveInfoTypes"}
     )
     version: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1794,6 +2149,7 @@ class DlpConfig(Model):
         sensitive_content_options: SensitiveContentOptions | Unset = UNSET,
         sensitive_info_types: list[SensitiveInfoType] | Unset = UNSET,
         version: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.allowlist_options = allowlist_options
         self.auto_hide_docs = auto_hide_docs
@@ -1808,6 +2164,7 @@ class DlpConfig(Model):
         self.sensitive_content_options = sensitive_content_options
         self.sensitive_info_types = sensitive_info_types
         self.version = version
+        self.additional_properties = additional_properties
 
 
 class DlpFrequency(OpenEnum):
@@ -1830,13 +2187,22 @@ class DlpPerson(Model):
     metadata: DlpPersonMetadata | Unset = attrs.field(default=UNSET)
     name: str
     obfuscated_id: str = attrs.field(metadata={"json": "obfuscatedId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, name: str, obfuscated_id: str, metadata: DlpPersonMetadata | Unset = UNSET
+        self,
+        *,
+        name: str,
+        obfuscated_id: str,
+        metadata: DlpPersonMetadata | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.metadata = metadata
         self.name = name
         self.obfuscated_id = obfuscated_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1845,10 +2211,20 @@ class DlpPersonMetadata(Model):
 
     email: str | Unset = attrs.field(default=UNSET)
     first_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "firstName"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, email: str | Unset = UNSET, first_name: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        email: str | Unset = UNSET,
+        first_name: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.email = email
         self.first_name = first_name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1871,6 +2247,9 @@ class DlpReport(Model):
     name: str | Unset = attrs.field(default=UNSET)
     status: DlpReportStatus | Unset = attrs.field(default=UNSET)
     updated_by: DlpPerson | Unset = attrs.field(default=UNSET, metadata={"json": "updatedBy"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1887,6 +2266,7 @@ class DlpReport(Model):
         name: str | Unset = UNSET,
         status: DlpReportStatus | Unset = UNSET,
         updated_by: DlpPerson | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.auto_hide_docs = auto_hide_docs
         self.config = config
@@ -1900,6 +2280,7 @@ class DlpReport(Model):
         self.name = name
         self.status = status
         self.updated_by = updated_by
+        self.additional_properties = additional_properties
 
 
 class DlpReportLastScanStatus(OpenEnum):
@@ -1939,6 +2320,9 @@ class DocumentInsight(Model):
     document: Document
     view_count: CountInfo | Unset = attrs.field(default=UNSET, metadata={"json": "viewCount"})
     visitor_count: CountInfo | Unset = attrs.field(default=UNSET, metadata={"json": "visitorCount"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1946,10 +2330,12 @@ class DocumentInsight(Model):
         document: Document,
         view_count: CountInfo | Unset = UNSET,
         visitor_count: CountInfo | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.document = document
         self.view_count = view_count
         self.visitor_count = visitor_count
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1957,9 +2343,15 @@ class DocumentOrErrorOption2(Model):
     """The ``DocumentOrErrorOption2`` object."""
 
     error: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, error: str | Unset = UNSET) -> None:
+    def __init__(
+        self, *, error: str | Unset = UNSET, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.error = error
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1968,15 +2360,20 @@ class DocumentVisibilityOverride(Model):
 
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
     override: DocumentVisibilityOverrideOverride | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         doc_id: str | Unset = UNSET,
         override: DocumentVisibilityOverrideOverride | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.doc_id = doc_id
         self.override = override
+        self.additional_properties = additional_properties
 
 
 class DocumentVisibilityOverrideOverride(OpenEnum):
@@ -1995,6 +2392,9 @@ class DocumentVisibilityUpdateResult(Model):
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
     override: DocumentVisibilityUpdateResultOverride | Unset = attrs.field(default=UNSET)
     success: bool | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2002,10 +2402,12 @@ class DocumentVisibilityUpdateResult(Model):
         doc_id: str | Unset = UNSET,
         override: DocumentVisibilityUpdateResultOverride | Unset = UNSET,
         success: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.doc_id = doc_id
         self.override = override
         self.success = success
+        self.additional_properties = additional_properties
 
 
 class DocumentVisibilityUpdateResultOverride(OpenEnum):
@@ -2057,6 +2459,9 @@ class EditAnswerRequest(Model):
     combined_answer_text: StructuredTextMutableProperties | Unset = attrs.field(
         default=UNSET, metadata={"json": "combinedAnswerText"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2076,6 +2481,7 @@ class EditAnswerRequest(Model):
         added_collections: list[int] | Unset = UNSET,
         removed_collections: list[int] | Unset = UNSET,
         combined_answer_text: StructuredTextMutableProperties | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.id = id
         self.doc_id = doc_id
@@ -2092,6 +2498,7 @@ class EditAnswerRequest(Model):
         self.added_collections = added_collections
         self.removed_collections = removed_collections
         self.combined_answer_text = combined_answer_text
+        self.additional_properties = additional_properties
 
 
 class EditAnswerRequestSourceType(OpenEnum):
@@ -2113,6 +2520,9 @@ class EditCollectionItemRequest(Model):
     name: str | Unset = attrs.field(default=UNSET)
     collection_id: int = attrs.field(metadata={"json": "collectionId"})
     item_id: str = attrs.field(metadata={"json": "itemId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2122,12 +2532,14 @@ class EditCollectionItemRequest(Model):
         description: str | Unset = UNSET,
         icon: str | Unset = UNSET,
         name: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.description = description
         self.icon = icon
         self.name = name
         self.collection_id = collection_id
         self.item_id = item_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2135,9 +2547,18 @@ class EditCollectionItemResponse(Model):
     """The ``EditCollectionItemResponse`` object."""
 
     collection: Collection | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, collection: Collection | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        collection: Collection | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.collection = collection
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2166,6 +2587,9 @@ class EditCollectionRequest(Model):
     parent_id: int | Unset = attrs.field(default=UNSET, metadata={"json": "parentId"})
     thumbnail: Thumbnail | Unset = attrs.field(default=UNSET)
     id: int
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2181,6 +2605,7 @@ class EditCollectionRequest(Model):
         icon: str | Unset = UNSET,
         parent_id: int | Unset = UNSET,
         thumbnail: Thumbnail | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_roles = added_roles
         self.audience_filters = audience_filters
@@ -2193,6 +2618,7 @@ class EditCollectionRequest(Model):
         self.parent_id = parent_id
         self.thumbnail = thumbnail
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2242,6 +2668,9 @@ class EditCollectionResponse(Model):
     error_code: EditCollectionResponseErrorCode = attrs.field(metadata={"json": "errorCode"})
     collection: Collection | Unset = attrs.field(default=UNSET)
     error: CollectionError | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2272,6 +2701,7 @@ class EditCollectionResponse(Model):
         updated_by: Person | Unset = UNSET,
         collection: Collection | Unset = UNSET,
         error: CollectionError | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_roles = added_roles
         self.audience_filters = audience_filters
@@ -2299,6 +2729,7 @@ class EditCollectionResponse(Model):
         self.error_code = error_code
         self.collection = collection
         self.error = error
+        self.additional_properties = additional_properties
 
 
 class EditCollectionResponseErrorCode(OpenEnum):
@@ -2322,6 +2753,9 @@ class EditPinRequest(Model):
     )
     queries: list[str] | Unset = attrs.field(default=UNSET)
     id: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2329,10 +2763,12 @@ class EditPinRequest(Model):
         audience_filters: list[FacetFilter] | Unset = UNSET,
         queries: list[str] | Unset = UNSET,
         id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.audience_filters = audience_filters
         self.queries = queries
         self.id = id
+        self.additional_properties = additional_properties
 
 
 class EntitiesSortOrder(OpenEnum):
@@ -2361,6 +2797,9 @@ class ErrorInfo(Model):
     invalid_operators: list[InvalidOperatorValueError] | Unset = attrs.field(
         default=UNSET, metadata={"json": "invalidOperators"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2369,11 +2808,13 @@ class ErrorInfo(Model):
         bad_outlook_token: bool | Unset = UNSET,
         error_messages: list[ErrorMessage] | Unset = UNSET,
         invalid_operators: list[InvalidOperatorValueError] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.bad_gmail_token = bad_gmail_token
         self.bad_outlook_token = bad_outlook_token
         self.error_messages = error_messages
         self.invalid_operators = invalid_operators
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2382,10 +2823,20 @@ class ErrorMessage(Model):
 
     error_message: str | Unset = attrs.field(default=UNSET, metadata={"json": "errorMessage"})
     source: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, error_message: str | Unset = UNSET, source: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        error_message: str | Unset = UNSET,
+        source: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.error_message = error_message
         self.source = source
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2394,15 +2845,20 @@ class EventClassification(Model):
 
     name: EventClassificationName | Unset = attrs.field(default=UNSET)
     strategies: list[EventStrategyName] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         name: EventClassificationName | Unset = UNSET,
         strategies: list[EventStrategyName] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.name = name
         self.strategies = strategies
+        self.additional_properties = additional_properties
 
 
 class EventClassificationName(OpenEnum):
@@ -2453,6 +2909,9 @@ class ExternalSharingOptions(Model):
     domain_access_enabled: bool | Unset = attrs.field(
         default=UNSET, metadata={"json": "domainAccessEnabled"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2466,6 +2925,7 @@ class ExternalSharingOptions(Model):
         user_access_enabled: bool | Unset = UNSET,
         user_ids: list[str] | Unset = UNSET,
         domain_access_enabled: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.anonymous_access_enabled = anonymous_access_enabled
         self.anyone_internal_enabled = anyone_internal_enabled
@@ -2476,6 +2936,7 @@ class ExternalSharingOptions(Model):
         self.user_access_enabled = user_access_enabled
         self.user_ids = user_ids
         self.domain_access_enabled = domain_access_enabled
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2486,6 +2947,9 @@ class FacetBucket(Model):
     datasource: str | Unset = attrs.field(default=UNSET)
     percentage: int | Unset = attrs.field(default=UNSET)
     value: FacetValue | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2494,11 +2958,13 @@ class FacetBucket(Model):
         datasource: str | Unset = UNSET,
         percentage: int | Unset = UNSET,
         value: FacetValue | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.count = count
         self.datasource = datasource
         self.percentage = percentage
         self.value = value
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2510,6 +2976,9 @@ class FacetResult(Model):
     has_more_buckets: bool | Unset = attrs.field(default=UNSET, metadata={"json": "hasMoreBuckets"})
     operator_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "operatorName"})
     source_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "sourceName"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2519,12 +2988,14 @@ class FacetResult(Model):
         has_more_buckets: bool | Unset = UNSET,
         operator_name: str | Unset = UNSET,
         source_name: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.buckets = buckets
         self.group_name = group_name
         self.has_more_buckets = has_more_buckets
         self.operator_name = operator_name
         self.source_name = source_name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2535,6 +3006,9 @@ class FacetValue(Model):
     icon_config: IconConfig | Unset = attrs.field(default=UNSET, metadata={"json": "iconConfig"})
     integer_value: int | Unset = attrs.field(default=UNSET, metadata={"json": "integerValue"})
     string_value: str | Unset = attrs.field(default=UNSET, metadata={"json": "stringValue"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2543,11 +3017,13 @@ class FacetValue(Model):
         icon_config: IconConfig | Unset = UNSET,
         integer_value: int | Unset = UNSET,
         string_value: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.display_label = display_label
         self.icon_config = icon_config
         self.integer_value = integer_value
         self.string_value = string_value
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2560,6 +3036,9 @@ class FavoriteInfo(Model):
     )
     id: str | Unset = attrs.field(default=UNSET)
     ugc_type: UgcType | Unset = attrs.field(default=UNSET, metadata={"json": "ugcType"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2568,11 +3047,13 @@ class FavoriteInfo(Model):
         favorited_by_user: bool | Unset = UNSET,
         id: str | Unset = UNSET,
         ugc_type: UgcType | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.count = count
         self.favorited_by_user = favorited_by_user
         self.id = id
         self.ugc_type = ugc_type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2610,6 +3091,9 @@ class FeedEntry(Model):
     ui_config: FeedEntryUiConfig | Unset = attrs.field(default=UNSET, metadata={"json": "uiConfig"})
     view_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "viewUrl"})
     workflow: WorkflowResult | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2634,6 +3118,7 @@ class FeedEntry(Model):
         ui_config: FeedEntryUiConfig | Unset = UNSET,
         view_url: str | Unset = UNSET,
         workflow: WorkflowResult | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.activities = activities
         self.announcement = announcement
@@ -2655,6 +3140,7 @@ class FeedEntry(Model):
         self.ui_config = ui_config
         self.view_url = view_url
         self.workflow = workflow
+        self.additional_properties = additional_properties
 
 
 class FeedEntryJustificationType(OpenEnum):
@@ -2702,15 +3188,20 @@ class FeedEntryUiConfig(Model):
     additional_flags: DisplayableListItemUIConfig | Unset = attrs.field(
         default=UNSET, metadata={"json": "additionalFlags"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         format: FeedEntryUiConfigFormat | Unset = UNSET,
         additional_flags: DisplayableListItemUIConfig | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.format = format
         self.additional_flags = additional_flags
+        self.additional_properties = additional_properties
 
 
 class FeedEntryUiConfigFormat(OpenEnum):
@@ -2729,6 +3220,9 @@ class FeedRequest(Model):
     )
     session_info: SessionInfo | Unset = attrs.field(default=UNSET, metadata={"json": "sessionInfo"})
     timeout_millis: int | Unset = attrs.field(default=UNSET, metadata={"json": "timeoutMillis"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2737,11 +3231,13 @@ class FeedRequest(Model):
         request_options: FeedRequestOptions | Unset = UNSET,
         session_info: SessionInfo | Unset = UNSET,
         timeout_millis: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.categories = categories
         self.request_options = request_options
         self.session_info = session_info
         self.timeout_millis = timeout_millis
+        self.additional_properties = additional_properties
 
 
 class FeedRequestCategoriesItem(OpenEnum):
@@ -2788,6 +3284,9 @@ class FeedRequestOptions(Model):
     )
     result_size: int = attrs.field(metadata={"json": "resultSize"})
     timezone_offset: int | Unset = attrs.field(default=UNSET, metadata={"json": "timezoneOffset"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2798,12 +3297,14 @@ class FeedRequestOptions(Model):
         chat_zero_state_suggestion_options: ChatZeroStateSuggestionOptions | Unset = UNSET,
         datasource_filter: list[str] | Unset = UNSET,
         timezone_offset: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.category_to_result_size = category_to_result_size
         self.chat_zero_state_suggestion_options = chat_zero_state_suggestion_options
         self.datasource_filter = datasource_filter
         self.result_size = result_size
         self.timezone_offset = timezone_offset
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2811,9 +3312,18 @@ class FeedRequestOptionsCategoryToResultSizeValue(Model):
     """The ``FeedRequestOptionsCategoryToResultSizeValue`` object."""
 
     result_size: int | Unset = attrs.field(default=UNSET, metadata={"json": "resultSize"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, result_size: int | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        result_size: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.result_size = result_size
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2835,6 +3345,9 @@ class FeedResponse(Model):
     results: list[FeedResult] | Unset = attrs.field(default=UNSET)
     server_timestamp: int = attrs.field(metadata={"json": "serverTimestamp"})
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2845,6 +3358,7 @@ class FeedResponse(Model):
         mentions_time_window_in_hours: int | Unset = UNSET,
         results: list[FeedResult] | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.experiment_ids = experiment_ids
         self.facet_results = facet_results
@@ -2852,6 +3366,7 @@ class FeedResponse(Model):
         self.results = results
         self.server_timestamp = server_timestamp
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2867,6 +3382,9 @@ class FeedResult(Model):
     secondary_entries: list[FeedEntry] | Unset = attrs.field(
         default=UNSET, metadata={"json": "secondaryEntries"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2875,11 +3393,13 @@ class FeedResult(Model):
         primary_entry: FeedEntry,
         rank: int | Unset = UNSET,
         secondary_entries: list[FeedEntry] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.category = category
         self.primary_entry = primary_entry
         self.rank = rank
         self.secondary_entries = secondary_entries
+        self.additional_properties = additional_properties
 
 
 class FeedResultCategory(OpenEnum):
@@ -2944,6 +3464,9 @@ class Feedback(Model):
     workflow_feedback_info: WorkflowFeedbackInfo | Unset = attrs.field(
         default=UNSET, metadata={"json": "workflowFeedbackInfo"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2968,6 +3491,7 @@ class Feedback(Model):
         user: User | Unset = UNSET,
         user_view_info: UserViewInfo | Unset = UNSET,
         workflow_feedback_info: WorkflowFeedbackInfo | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agent_id = agent_id
         self.application_id = application_id
@@ -2989,6 +3513,7 @@ class Feedback(Model):
         self.user = user
         self.user_view_info = user_view_info
         self.workflow_feedback_info = workflow_feedback_info
+        self.additional_properties = additional_properties
 
 
 class FeedbackCategory(OpenEnum):
@@ -3060,6 +3585,9 @@ class FeedbackChatExchange(Model):
     search_query: str | Unset = attrs.field(default=UNSET, metadata={"json": "searchQuery"})
     timestamp: int | Unset = attrs.field(default=UNSET)
     user_query: str | Unset = attrs.field(default=UNSET, metadata={"json": "userQuery"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3070,6 +3598,7 @@ class FeedbackChatExchange(Model):
         search_query: str | Unset = UNSET,
         timestamp: int | Unset = UNSET,
         user_query: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agent = agent
         self.response = response
@@ -3077,6 +3606,7 @@ class FeedbackChatExchange(Model):
         self.search_query = search_query
         self.timestamp = timestamp
         self.user_query = user_query
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3085,10 +3615,20 @@ class FeedbackChatExchangeResultDocumentsItem(Model):
 
     title: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, title: str | Unset = UNSET, url: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        title: str | Unset = UNSET,
+        url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.title = title
         self.url = url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3107,6 +3647,9 @@ class FollowupAction(Model):
     user_confirmation_required: bool | Unset = attrs.field(
         default=UNSET, metadata={"json": "userConfirmationRequired"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3117,6 +3660,7 @@ class FollowupAction(Model):
         action_run_id: str | Unset = UNSET,
         recommendation_text: str | Unset = UNSET,
         user_confirmation_required: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.action_id = action_id
         self.action_instance_id = action_instance_id
@@ -3124,6 +3668,7 @@ class FollowupAction(Model):
         self.action_run_id = action_run_id
         self.recommendation_text = recommendation_text
         self.user_confirmation_required = user_confirmation_required
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3140,6 +3685,9 @@ class GeneratedAttachment(Model):
     strategy_name: EventStrategyName | Unset = attrs.field(
         default=UNSET, metadata={"json": "strategyName"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3150,6 +3698,7 @@ class GeneratedAttachment(Model):
         external_links: list[StructuredLink] | Unset = UNSET,
         person: Person | Unset = UNSET,
         strategy_name: EventStrategyName | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.content = content
         self.customer = customer
@@ -3157,6 +3706,7 @@ class GeneratedAttachment(Model):
         self.external_links = external_links
         self.person = person
         self.strategy_name = strategy_name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3165,10 +3715,20 @@ class GeneratedAttachmentContent(Model):
 
     display_header: str | Unset = attrs.field(default=UNSET, metadata={"json": "displayHeader"})
     text: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, display_header: str | Unset = UNSET, text: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        display_header: str | Unset = UNSET,
+        text: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.display_header = display_header
         self.text = text
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3187,6 +3747,9 @@ class GeneratedQna(Model):
     ranges: list[TextRange] | Unset = attrs.field(default=UNSET)
     status: GeneratedQnaStatus | Unset = attrs.field(default=UNSET)
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3199,6 +3762,7 @@ class GeneratedQna(Model):
         ranges: list[TextRange] | Unset = UNSET,
         status: GeneratedQnaStatus | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.answer = answer
         self.cursor = cursor
@@ -3208,6 +3772,7 @@ class GeneratedQna(Model):
         self.ranges = ranges
         self.status = status
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 class GeneratedQnaStatus(OpenEnum):
@@ -3231,15 +3796,20 @@ class GetAnswerError(Model):
     error_type: GetAnswerErrorErrorType | Unset = attrs.field(
         default=UNSET, metadata={"json": "errorType"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         answer_author: Person | Unset = UNSET,
         error_type: GetAnswerErrorErrorType | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.answer_author = answer_author
         self.error_type = error_type
+        self.additional_properties = additional_properties
 
 
 class GetAnswerErrorErrorType(OpenEnum):
@@ -3255,10 +3825,20 @@ class GetAnswerRequest(Model):
 
     id: int | Unset = attrs.field(default=UNSET)
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: int | Unset = UNSET, doc_id: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        id: int | Unset = UNSET,
+        doc_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.id = id
         self.doc_id = doc_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3269,12 +3849,20 @@ class GetAnswerResponse(Model):
         default=UNSET, metadata={"json": "answerResult"}
     )
     error: GetAnswerError | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, answer_result: AnswerResult | Unset = UNSET, error: GetAnswerError | Unset = UNSET
+        self,
+        *,
+        answer_result: AnswerResult | Unset = UNSET,
+        error: GetAnswerError | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.answer_result = answer_result
         self.error = error
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3285,9 +3873,13 @@ class GetChatApplicationRequest(Model):
     """
 
     id: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: str) -> None:
+    def __init__(self, *, id: str, additional_properties: dict[str, Any] = NO_ADDITIONAL) -> None:
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3295,9 +3887,18 @@ class GetChatApplicationResponse(Model):
     """The ``GetChatApplicationResponse`` object."""
 
     application: ChatApplicationDetails | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, application: ChatApplicationDetails | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        application: ChatApplicationDetails | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.application = application
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3308,9 +3909,15 @@ class GetChatFilesRequest(Model):
     """
 
     file_ids: list[str] = attrs.field(metadata={"json": "fileIds"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, file_ids: list[str]) -> None:
+    def __init__(
+        self, *, file_ids: list[str], additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.file_ids = file_ids
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3318,9 +3925,18 @@ class GetChatFilesResponse(Model):
     """The ``GetChatFilesResponse`` object."""
 
     files: dict[str, ChatFile] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, files: dict[str, ChatFile] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        files: dict[str, ChatFile] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.files = files
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3331,9 +3947,13 @@ class GetChatRequest(Model):
     """
 
     id: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: str) -> None:
+    def __init__(self, *, id: str, additional_properties: dict[str, Any] = NO_ADDITIONAL) -> None:
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3341,9 +3961,18 @@ class GetChatResponse(Model):
     """The ``GetChatResponse`` object."""
 
     chat_result: ChatResult | Unset = attrs.field(default=UNSET, metadata={"json": "chatResult"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, chat_result: ChatResult | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        chat_result: ChatResult | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.chat_result = chat_result
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3359,6 +3988,9 @@ class GetCollectionRequest(Model):
     id: int
     with_hierarchy: bool | Unset = attrs.field(default=UNSET, metadata={"json": "withHierarchy"})
     with_items: bool | Unset = attrs.field(default=UNSET, metadata={"json": "withItems"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3367,11 +3999,13 @@ class GetCollectionRequest(Model):
         allowed_datasource: str | Unset = UNSET,
         with_hierarchy: bool | Unset = UNSET,
         with_items: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.allowed_datasource = allowed_datasource
         self.id = id
         self.with_hierarchy = with_hierarchy
         self.with_items = with_items
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3384,6 +4018,9 @@ class GetCollectionResponse(Model):
         default=UNSET, metadata={"json": "rootCollection"}
     )
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3392,11 +4029,13 @@ class GetCollectionResponse(Model):
         error: CollectionError | Unset = UNSET,
         root_collection: Collection | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.collection = collection
         self.error = error
         self.root_collection = root_collection
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3404,9 +4043,18 @@ class GetDlpReportResponse(Model):
     """The ``GetDlpReportResponse`` object."""
 
     report: DlpReport | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, report: DlpReport | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        report: DlpReport | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.report = report
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3414,9 +4062,18 @@ class GetDocPermissionsRequest(Model):
     """The ``GetDocPermissionsRequest`` object."""
 
     document_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "documentId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, document_id: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        document_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.document_id = document_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3426,9 +4083,18 @@ class GetDocPermissionsResponse(Model):
     allowed_user_emails: list[str] | Unset = attrs.field(
         default=UNSET, metadata={"json": "allowedUserEmails"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, allowed_user_emails: list[str] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        allowed_user_emails: list[str] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.allowed_user_emails = allowed_user_emails
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3438,11 +4104,18 @@ class GetDocumentVisibilityOverridesResponse(Model):
     visibility_overrides: list[DocumentVisibilityOverride] | Unset = attrs.field(
         default=UNSET, metadata={"json": "visibilityOverrides"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, visibility_overrides: list[DocumentVisibilityOverride] | Unset = UNSET
+        self,
+        *,
+        visibility_overrides: list[DocumentVisibilityOverride] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.visibility_overrides = visibility_overrides
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3457,6 +4130,9 @@ class GetDocumentsByFacetsRequest(Model):
         default=UNSET, metadata={"json": "datasourcesFilter"}
     )
     filter_sets: list[FacetFilterSet] = attrs.field(metadata={"json": "filterSets"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3464,10 +4140,12 @@ class GetDocumentsByFacetsRequest(Model):
         filter_sets: list[FacetFilterSet],
         cursor: str | Unset = UNSET,
         datasources_filter: list[str] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.cursor = cursor
         self.datasources_filter = datasources_filter
         self.filter_sets = filter_sets
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3477,6 +4155,9 @@ class GetDocumentsByFacetsResponse(Model):
     cursor: str | Unset = attrs.field(default=UNSET)
     documents: list[Document] | Unset = attrs.field(default=UNSET)
     has_more_results: bool | Unset = attrs.field(default=UNSET, metadata={"json": "hasMoreResults"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3484,10 +4165,12 @@ class GetDocumentsByFacetsResponse(Model):
         cursor: str | Unset = UNSET,
         documents: list[Document] | Unset = UNSET,
         has_more_results: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.cursor = cursor
         self.documents = documents
         self.has_more_results = has_more_results
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3501,15 +4184,20 @@ class GetDocumentsRequest(Model):
     include_fields: list[GetDocumentsRequestIncludeFieldsItem] | Unset = attrs.field(
         default=UNSET, metadata={"json": "includeFields"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         document_specs: list[DocumentSpec],
         include_fields: list[GetDocumentsRequestIncludeFieldsItem] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.document_specs = document_specs
         self.include_fields = include_fields
+        self.additional_properties = additional_properties
 
 
 class GetDocumentsRequestIncludeFieldsItem(OpenEnum):
@@ -3526,9 +4214,18 @@ class GetDocumentsResponse(Model):
     """The ``GetDocumentsResponse`` object."""
 
     documents: dict[str, DocumentOrError] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, documents: dict[str, DocumentOrError] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        documents: dict[str, DocumentOrError] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.documents = documents
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3536,9 +4233,15 @@ class GetPinRequest(Model):
     """The ``GetPinRequest`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: str | Unset = UNSET) -> None:
+    def __init__(
+        self, *, id: str | Unset = UNSET, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3546,9 +4249,18 @@ class GetPinResponse(Model):
     """The ``GetPinResponse`` object."""
 
     pin: PinDocument | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, pin: PinDocument | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        pin: PinDocument | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.pin = pin
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3559,9 +4271,15 @@ class GetShortcutRequestOption2(Model):
     """
 
     alias: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, alias: str) -> None:
+    def __init__(
+        self, *, alias: str, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.alias = alias
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3570,12 +4288,20 @@ class GetShortcutResponse(Model):
 
     error: ShortcutError | Unset = attrs.field(default=UNSET)
     shortcut: Shortcut | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, error: ShortcutError | Unset = UNSET, shortcut: Shortcut | Unset = UNSET
+        self,
+        *,
+        error: ShortcutError | Unset = UNSET,
+        shortcut: Shortcut | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.error = error
         self.shortcut = shortcut
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3595,6 +4321,9 @@ class GleanAssistInsightsResponse(Model):
     total_active_users: int | Unset = attrs.field(
         default=UNSET, metadata={"json": "totalActiveUsers"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3604,12 +4333,14 @@ class GleanAssistInsightsResponse(Model):
         departments: list[str] | Unset = UNSET,
         last_log_timestamp: int | Unset = UNSET,
         total_active_users: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.activity_insights = activity_insights
         self.datasource_instances = datasource_instances
         self.departments = departments
         self.last_log_timestamp = last_log_timestamp
         self.total_active_users = total_active_users
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3618,12 +4349,20 @@ class Hotword(Model):
 
     proximity: HotwordProximity | Unset = attrs.field(default=UNSET)
     regex: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, proximity: HotwordProximity | Unset = UNSET, regex: str | Unset = UNSET
+        self,
+        *,
+        proximity: HotwordProximity | Unset = UNSET,
+        regex: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.proximity = proximity
         self.regex = regex
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3632,12 +4371,20 @@ class HotwordProximity(Model):
 
     window_after: int | Unset = attrs.field(default=UNSET, metadata={"json": "windowAfter"})
     window_before: int | Unset = attrs.field(default=UNSET, metadata={"json": "windowBefore"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, window_after: int | Unset = UNSET, window_before: int | Unset = UNSET
+        self,
+        *,
+        window_after: int | Unset = UNSET,
+        window_before: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.window_after = window_after
         self.window_before = window_before
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3661,6 +4408,9 @@ class InputOptions(Model):
         default=UNSET, metadata={"json": "timePeriodType"}
     )
     url_greenlist: list[str] | Unset = attrs.field(default=UNSET, metadata={"json": "urlGreenlist"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3671,6 +4421,7 @@ class InputOptions(Model):
         datasources_type: InputOptionsDatasourcesType | Unset = UNSET,
         time_period_type: InputOptionsTimePeriodType | Unset = UNSET,
         url_greenlist: list[str] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.custom_time_range = custom_time_range
         self.datasource_instances = datasource_instances
@@ -3678,6 +4429,7 @@ class InputOptions(Model):
         self.datasources_type = datasources_type
         self.time_period_type = time_period_type
         self.url_greenlist = url_greenlist
+        self.additional_properties = additional_properties
 
 
 class InputOptionsDatasourcesType(OpenEnum):
@@ -3718,6 +4470,9 @@ class InsightsRequest(Model):
     disable_per_user_insights: bool | Unset = attrs.field(
         default=UNSET, metadata={"json": "disablePerUserInsights"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3729,6 +4484,7 @@ class InsightsRequest(Model):
         departments: list[str] | Unset = UNSET,
         assistant_activity_types: list[InsightsRequestAssistantActivityTypesItem] | Unset = UNSET,
         disable_per_user_insights: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agents_request_options = agents_request_options
         self.ai_app_request_options = ai_app_request_options
@@ -3737,6 +4493,7 @@ class InsightsRequest(Model):
         self.departments = departments
         self.assistant_activity_types = assistant_activity_types
         self.disable_per_user_insights = disable_per_user_insights
+        self.additional_properties = additional_properties
 
 
 class InsightsRequestCategoriesItem(OpenEnum):
@@ -3787,6 +4544,9 @@ class InsightsResponse(Model):
     shortcuts: ShortcutInsightsResponse | Unset = attrs.field(default=UNSET)
     timeseries: list[LabeledCountInfo] | Unset = attrs.field(default=UNSET)
     users: UserInsightsResponse | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3804,6 +4564,7 @@ class InsightsResponse(Model):
         shortcuts: ShortcutInsightsResponse | Unset = UNSET,
         timeseries: list[LabeledCountInfo] | Unset = UNSET,
         users: UserInsightsResponse | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.ai = ai
         self.ai_apps = ai_apps
@@ -3818,6 +4579,7 @@ class InsightsResponse(Model):
         self.shortcuts = shortcuts
         self.timeseries = timeseries
         self.users = users
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3826,10 +4588,20 @@ class InvalidOperatorValueError(Model):
 
     key: str | Unset = attrs.field(default=UNSET)
     value: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, key: str | Unset = UNSET, value: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        key: str | Unset = UNSET,
+        value: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.key = key
         self.value = value
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3841,10 +4613,20 @@ class LabeledCountInfo(Model):
 
     count_info: list[CountInfo] | Unset = attrs.field(default=UNSET, metadata={"json": "countInfo"})
     label: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, label: str, count_info: list[CountInfo] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        label: str,
+        count_info: list[CountInfo] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.count_info = count_info
         self.label = label
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3852,9 +4634,18 @@ class ListAnswersRequest(Model):
     """The ``ListAnswersRequest`` object."""
 
     board_id: int | Unset = attrs.field(default=UNSET, metadata={"json": "boardId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, board_id: int | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        board_id: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.board_id = board_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3865,9 +4656,18 @@ class ListAnswersResponse(Model):
     """
 
     answer_results: list[AnswerResult] = attrs.field(metadata={"json": "answerResults"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, answer_results: list[AnswerResult]) -> None:
+    def __init__(
+        self,
+        *,
+        answer_results: list[AnswerResult],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.answer_results = answer_results
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3877,9 +4677,18 @@ class ListChatsResponse(Model):
     chat_results: list[ChatMetadataResult] | Unset = attrs.field(
         default=UNSET, metadata={"json": "chatResults"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, chat_results: list[ChatMetadataResult] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        chat_results: list[ChatMetadataResult] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.chat_results = chat_results
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3893,6 +4702,9 @@ class ListCollectionsRequest(Model):
         default=UNSET, metadata={"json": "includeAudience"}
     )
     include_roles: bool | Unset = attrs.field(default=UNSET, metadata={"json": "includeRoles"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3900,10 +4712,12 @@ class ListCollectionsRequest(Model):
         allowed_datasource: str | Unset = UNSET,
         include_audience: bool | Unset = UNSET,
         include_roles: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.allowed_datasource = allowed_datasource
         self.include_audience = include_audience
         self.include_roles = include_roles
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3914,9 +4728,18 @@ class ListCollectionsResponse(Model):
     """
 
     collections: list[Collection]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, collections: list[Collection]) -> None:
+    def __init__(
+        self,
+        *,
+        collections: list[Collection],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.collections = collections
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3924,9 +4747,18 @@ class ListDlpReportsResponse(Model):
     """The ``ListDlpReportsResponse`` object."""
 
     reports: list[DlpReport] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, reports: list[DlpReport] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        reports: list[DlpReport] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.reports = reports
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3946,6 +4778,9 @@ class ListEntitiesRequest(Model):
     query: str | Unset = attrs.field(default=UNSET)
     sort: list[SortOptions] | Unset = attrs.field(default=UNSET)
     source: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3959,6 +4794,7 @@ class ListEntitiesRequest(Model):
         query: str | Unset = UNSET,
         sort: list[SortOptions] | Unset = UNSET,
         source: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.cursor = cursor
         self.datasource = datasource
@@ -3969,6 +4805,7 @@ class ListEntitiesRequest(Model):
         self.query = query
         self.sort = sort
         self.source = source
+        self.additional_properties = additional_properties
 
 
 class ListEntitiesRequestEntityType(OpenEnum):
@@ -4014,6 +4851,9 @@ class ListEntitiesResponse(Model):
     )
     team_results: list[Team] | Unset = attrs.field(default=UNSET, metadata={"json": "teamResults"})
     total_count: int | Unset = attrs.field(default=UNSET, metadata={"json": "totalCount"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4027,6 +4867,7 @@ class ListEntitiesResponse(Model):
         sort_options: list[EntitiesSortOrder] | Unset = UNSET,
         team_results: list[Team] | Unset = UNSET,
         total_count: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.cursor = cursor
         self.custom_entity_results = custom_entity_results
@@ -4037,6 +4878,7 @@ class ListEntitiesResponse(Model):
         self.sort_options = sort_options
         self.team_results = team_results
         self.total_count = total_count
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4047,9 +4889,15 @@ class ListPinsResponse(Model):
     """
 
     pins: list[PinDocument]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, pins: list[PinDocument]) -> None:
+    def __init__(
+        self, *, pins: list[PinDocument], additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.pins = pins
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4067,6 +4915,9 @@ class ListShortcutsPaginatedRequest(Model):
     page_size: int = attrs.field(metadata={"json": "pageSize"})
     query: str | Unset = attrs.field(default=UNSET)
     sort: SortOptions | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4077,6 +4928,7 @@ class ListShortcutsPaginatedRequest(Model):
         include_fields: list[ListShortcutsPaginatedRequestIncludeFieldsItem] | Unset = UNSET,
         query: str | Unset = UNSET,
         sort: SortOptions | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.cursor = cursor
         self.filters = filters
@@ -4084,6 +4936,7 @@ class ListShortcutsPaginatedRequest(Model):
         self.page_size = page_size
         self.query = query
         self.sort = sort
+        self.additional_properties = additional_properties
 
 
 class ListShortcutsPaginatedRequestIncludeFieldsItem(OpenEnum):
@@ -4105,6 +4958,9 @@ class ListShortcutsPaginatedResponse(Model):
     )
     meta: ShortcutsPaginationMetadata
     shortcuts: list[Shortcut]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4112,10 +4968,12 @@ class ListShortcutsPaginatedResponse(Model):
         meta: ShortcutsPaginationMetadata,
         shortcuts: list[Shortcut],
         facet_results: list[FacetResult] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.facet_results = facet_results
         self.meta = meta
         self.shortcuts = shortcuts
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4150,6 +5008,9 @@ class ManualFeedbackInfo(Model):
     )
     source: ManualFeedbackInfoSource | Unset = attrs.field(default=UNSET)
     vote: ManualFeedbackInfoVote | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4171,6 +5032,7 @@ class ManualFeedbackInfo(Model):
         search_results: list[str] | Unset = UNSET,
         source: ManualFeedbackInfoSource | Unset = UNSET,
         vote: ManualFeedbackInfoVote | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.active_tab = active_tab
         self.chat_transcript = chat_transcript
@@ -4189,6 +5051,7 @@ class ManualFeedbackInfo(Model):
         self.search_results = search_results
         self.source = source
         self.vote = vote
+        self.additional_properties = additional_properties
 
 
 class ManualFeedbackInfoIssuesItem(OpenEnum):
@@ -4244,12 +5107,20 @@ class Message(Model):
 
     content: list[MessageContentItem] | Unset = attrs.field(default=UNSET)
     role: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, content: list[MessageContentItem] | Unset = UNSET, role: str | Unset = UNSET
+        self,
+        *,
+        content: list[MessageContentItem] | Unset = UNSET,
+        role: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.content = content
         self.role = role
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4261,10 +5132,16 @@ class MessageContentItem(Model):
 
     text: str
     type: ContentType
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, text: str, type: ContentType) -> None:
+    def __init__(
+        self, *, text: str, type: ContentType, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.text = text
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4286,6 +5163,9 @@ class MessagesRequest(Model):
     )
     timestamp_millis: int | Unset = attrs.field(default=UNSET, metadata={"json": "timestampMillis"})
     workspace_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "workspaceId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4298,6 +5178,7 @@ class MessagesRequest(Model):
         include_root_message: bool | Unset = UNSET,
         timestamp_millis: int | Unset = UNSET,
         workspace_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.datasource_instance_display_name = datasource_instance_display_name
@@ -4307,6 +5188,7 @@ class MessagesRequest(Model):
         self.include_root_message = include_root_message
         self.timestamp_millis = timestamp_millis
         self.workspace_id = workspace_id
+        self.additional_properties = additional_properties
 
 
 class MessagesRequestDatasource(OpenEnum):
@@ -4346,6 +5228,9 @@ class MessagesResponse(Model):
     search_response: SearchResponse | Unset = attrs.field(
         default=UNSET, metadata={"json": "searchResponse"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4353,10 +5238,12 @@ class MessagesResponse(Model):
         has_more: bool,
         root_message: SearchResult | Unset = UNSET,
         search_response: SearchResponse | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.has_more = has_more
         self.root_message = root_message
         self.search_response = search_response
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4375,6 +5262,9 @@ class OperatorMetadata(Model):
     )
     scopes: list[OperatorScope] | Unset = attrs.field(default=UNSET)
     value: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4386,6 +5276,7 @@ class OperatorMetadata(Model):
         operator_type: OperatorMetadataOperatorType | Unset = UNSET,
         scopes: list[OperatorScope] | Unset = UNSET,
         value: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.display_value = display_value
         self.help_text = help_text
@@ -4394,6 +5285,7 @@ class OperatorMetadata(Model):
         self.operator_type = operator_type
         self.scopes = scopes
         self.value = value
+        self.additional_properties = additional_properties
 
 
 class OperatorMetadataOperatorType(OpenEnum):
@@ -4411,10 +5303,20 @@ class OperatorScope(Model):
 
     datasource: str | Unset = attrs.field(default=UNSET)
     doc_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "docType"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, datasource: str | Unset = UNSET, doc_type: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        datasource: str | Unset = UNSET,
+        doc_type: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.datasource = datasource
         self.doc_type = doc_type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4433,6 +5335,9 @@ class PeopleRequest(Model):
     )
     source: str | Unset = attrs.field(default=UNSET)
     timezone_offset: int | Unset = attrs.field(default=UNSET, metadata={"json": "timezoneOffset"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4443,6 +5348,7 @@ class PeopleRequest(Model):
         obfuscated_ids: list[str] | Unset = UNSET,
         source: str | Unset = UNSET,
         timezone_offset: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.email_ids = email_ids
         self.include_fields = include_fields
@@ -4450,6 +5356,7 @@ class PeopleRequest(Model):
         self.obfuscated_ids = obfuscated_ids
         self.source = source
         self.timezone_offset = timezone_offset
+        self.additional_properties = additional_properties
 
 
 class PeopleRequestIncludeFieldsItem(OpenEnum):
@@ -4483,6 +5390,9 @@ class PeopleResponse(Model):
         default=UNSET, metadata={"json": "relatedDocuments"}
     )
     results: list[Person] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4490,10 +5400,12 @@ class PeopleResponse(Model):
         errors: list[str] | Unset = UNSET,
         related_documents: list[RelatedDocuments] | Unset = UNSET,
         results: list[Person] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.errors = errors
         self.related_documents = related_documents
         self.results = results
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4505,6 +5417,9 @@ class PinRequest(Model):
     )
     queries: list[str] | Unset = attrs.field(default=UNSET)
     document_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "documentId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4512,10 +5427,12 @@ class PinRequest(Model):
         audience_filters: list[FacetFilter] | Unset = UNSET,
         queries: list[str] | Unset = UNSET,
         document_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.audience_filters = audience_filters
         self.queries = queries
         self.document_id = document_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4544,6 +5461,9 @@ class PromptTemplate(Model):
     )
     last_updated_by: Person | Unset = attrs.field(default=UNSET, metadata={"json": "lastUpdatedBy"})
     roles: list[UserRoleSpecification] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4561,6 +5481,7 @@ class PromptTemplate(Model):
         last_update_timestamp: int | Unset = UNSET,
         last_updated_by: Person | Unset = UNSET,
         roles: list[UserRoleSpecification] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_roles = added_roles
         self.application_id = application_id
@@ -4575,6 +5496,7 @@ class PromptTemplate(Model):
         self.last_update_timestamp = last_update_timestamp
         self.last_updated_by = last_updated_by
         self.roles = roles
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4589,6 +5511,9 @@ class PromptTemplateResult(Model):
     )
     run_count: CountInfo | Unset = attrs.field(default=UNSET, metadata={"json": "runCount"})
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4597,11 +5522,13 @@ class PromptTemplateResult(Model):
         prompt_template: PromptTemplate | Unset = UNSET,
         run_count: CountInfo | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.favorite_info = favorite_info
         self.prompt_template = prompt_template
         self.run_count = run_count
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4623,6 +5550,9 @@ class QueryInsight(Model):
     similar_queries: list[QueryInsight] | Unset = attrs.field(
         default=UNSET, metadata={"json": "similarQueries"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4633,6 +5563,7 @@ class QueryInsight(Model):
         search_with_click_count: CountInfo | Unset = UNSET,
         searchor_count: CountInfo | Unset = UNSET,
         similar_queries: list[QueryInsight] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.click_count = click_count
         self.query = query
@@ -4640,6 +5571,7 @@ class QueryInsight(Model):
         self.search_with_click_count = search_with_click_count
         self.searchor_count = searchor_count
         self.similar_queries = similar_queries
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4659,6 +5591,9 @@ class QueryInsightsResponse(Model):
     query_insights: list[QueryInsight] | Unset = attrs.field(
         default=UNSET, metadata={"json": "queryInsights"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4668,12 +5603,14 @@ class QueryInsightsResponse(Model):
         low_performing_query_insights: list[QueryInsight] | Unset = UNSET,
         min_visitor_threshold: int | Unset = UNSET,
         query_insights: list[QueryInsight] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.departments = departments
         self.last_log_timestamp = last_log_timestamp
         self.low_performing_query_insights = low_performing_query_insights
         self.min_visitor_threshold = min_visitor_threshold
         self.query_insights = query_insights
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4694,6 +5631,9 @@ class RecommendationsRequest(Model):
     request_options: RecommendationsRequestOptions | Unset = attrs.field(
         default=UNSET, metadata={"json": "requestOptions"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4706,6 +5646,7 @@ class RecommendationsRequest(Model):
         tracking_token: str | Unset = UNSET,
         recommendation_document_spec: DocumentSpec | Unset = UNSET,
         request_options: RecommendationsRequestOptions | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.max_snippet_size = max_snippet_size
         self.page_size = page_size
@@ -4715,6 +5656,7 @@ class RecommendationsRequest(Model):
         self.tracking_token = tracking_token
         self.recommendation_document_spec = recommendation_document_spec
         self.request_options = request_options
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4734,6 +5676,9 @@ class RecommendationsRequestOptions(Model):
     result_prominence: list[SearchResultProminenceEnum] | Unset = attrs.field(
         default=UNSET, metadata={"json": "resultProminence"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4743,12 +5688,14 @@ class RecommendationsRequestOptions(Model):
         datasources_filter: list[str] | Unset = UNSET,
         facet_filter_sets: list[FacetFilterSet] | Unset = UNSET,
         result_prominence: list[SearchResultProminenceEnum] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.context = context
         self.datasource_filter = datasource_filter
         self.datasources_filter = datasources_filter
         self.facet_filter_sets = facet_filter_sets
         self.result_prominence = result_prominence
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4762,6 +5709,9 @@ class ReminderRequest(Model):
     document_id: str = attrs.field(metadata={"json": "documentId"})
     reason: str | Unset = attrs.field(default=UNSET)
     remind_in_days: int | Unset = attrs.field(default=UNSET, metadata={"json": "remindInDays"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4770,11 +5720,13 @@ class ReminderRequest(Model):
         assignee: str | Unset = UNSET,
         reason: str | Unset = UNSET,
         remind_in_days: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.assignee = assignee
         self.document_id = document_id
         self.reason = reason
         self.remind_in_days = remind_in_days
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4783,12 +5735,20 @@ class ReportStatusResponse(Model):
 
     start_time: str | Unset = attrs.field(default=UNSET, metadata={"json": "startTime"})
     status: ReportStatusResponseStatus | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, start_time: str | Unset = UNSET, status: ReportStatusResponseStatus | Unset = UNSET
+        self,
+        *,
+        start_time: str | Unset = UNSET,
+        status: ReportStatusResponseStatus | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.start_time = start_time
         self.status = status
+        self.additional_properties = additional_properties
 
 
 class ReportStatusResponseStatus(OpenEnum):
@@ -4812,6 +5772,9 @@ class ResultTab(Model):
         default=UNSET, metadata={"json": "datasourceInstance"}
     )
     id: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4820,11 +5783,13 @@ class ResultTab(Model):
         datasource: str | Unset = UNSET,
         datasource_instance: str | Unset = UNSET,
         id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.count = count
         self.datasource = datasource
         self.datasource_instance = datasource_instance
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4833,12 +5798,20 @@ class ResultsDescription(Model):
 
     icon_config: IconConfig | Unset = attrs.field(default=UNSET, metadata={"json": "iconConfig"})
     text: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, icon_config: IconConfig | Unset = UNSET, text: str | Unset = UNSET
+        self,
+        *,
+        icon_config: IconConfig | Unset = UNSET,
+        text: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.icon_config = icon_config
         self.text = text
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4859,6 +5832,9 @@ class ResultsResponse(Model):
         default=UNSET, metadata={"json": "structuredResults"}
     )
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4871,6 +5847,7 @@ class ResultsResponse(Model):
         session_info: SessionInfo | Unset = UNSET,
         structured_results: list[StructuredResult] | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.backend_time_millis = backend_time_millis
         self.error_info = error_info
@@ -4880,6 +5857,7 @@ class ResultsResponse(Model):
         self.session_info = session_info
         self.structured_results = structured_results
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4887,9 +5865,15 @@ class SearchAgentsRequest(Model):
     """The ``SearchAgentsRequest`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, name: str | Unset = UNSET) -> None:
+    def __init__(
+        self, *, name: str | Unset = UNSET, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.name = name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4897,9 +5881,18 @@ class SearchAgentsResponse(Model):
     """Response Search Agents (``SearchAgentsResponse``)."""
 
     agents: list[Agent] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, agents: list[Agent] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        agents: list[Agent] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.agents = agents
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4933,6 +5926,9 @@ class SearchRequest(Model):
         default=UNSET, metadata={"json": "resultTabIds"}
     )
     timeout_millis: int | Unset = attrs.field(default=UNSET, metadata={"json": "timeoutMillis"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4951,6 +5947,7 @@ class SearchRequest(Model):
         request_options: SearchRequestOptions | Unset = UNSET,
         result_tab_ids: list[str] | Unset = UNSET,
         timeout_millis: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.max_snippet_size = max_snippet_size
         self.page_size = page_size
@@ -4966,6 +5963,7 @@ class SearchRequest(Model):
         self.request_options = request_options
         self.result_tab_ids = result_tab_ids
         self.timeout_millis = timeout_millis
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5007,6 +6005,9 @@ class SearchResponse(Model):
     rewritten_facet_filters: list[FacetFilter] | Unset = attrs.field(
         default=UNSET, metadata={"json": "rewrittenFacetFilters"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5028,6 +6029,7 @@ class SearchResponse(Model):
         result_tabs: list[ResultTab] | Unset = UNSET,
         results_description: ResultsDescription | Unset = UNSET,
         rewritten_facet_filters: list[FacetFilter] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.backend_time_millis = backend_time_millis
         self.error_info = error_info
@@ -5046,6 +6048,7 @@ class SearchResponse(Model):
         self.result_tabs = result_tabs
         self.results_description = results_description
         self.rewritten_facet_filters = rewritten_facet_filters
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5080,6 +6083,9 @@ class SearchResponseMetadata(Model):
     triggered_expert_detection: bool | Unset = attrs.field(
         default=UNSET, metadata={"json": "triggeredExpertDetection"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5096,6 +6102,7 @@ class SearchResponseMetadata(Model):
         searched_query: str | Unset = UNSET,
         searched_query_ranges: list[TextRange] | Unset = UNSET,
         triggered_expert_detection: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.additional_query_suggestions = additional_query_suggestions
         self.is_no_quotes_suggestion = is_no_quotes_suggestion
@@ -5109,6 +6116,7 @@ class SearchResponseMetadata(Model):
         self.searched_query = searched_query
         self.searched_query_ranges = searched_query_ranges
         self.triggered_expert_detection = triggered_expert_detection
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5124,6 +6132,9 @@ class SearchWarning(Model):
         default=UNSET, metadata={"json": "quotesIgnoredQuery"}
     )
     warning_type: SearchWarningWarningType = attrs.field(metadata={"json": "warningType"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5132,11 +6143,13 @@ class SearchWarning(Model):
         ignored_terms: list[str] | Unset = UNSET,
         last_used_term: str | Unset = UNSET,
         quotes_ignored_query: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.ignored_terms = ignored_terms
         self.last_used_term = last_used_term
         self.quotes_ignored_query = quotes_ignored_query
         self.warning_type = warning_type
+        self.additional_properties = additional_properties
 
 
 class SearchWarningWarningType(OpenEnum):
@@ -5155,9 +6168,18 @@ class SeenFeedbackInfo(Model):
     """The ``SeenFeedbackInfo`` object."""
 
     is_explicit: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isExplicit"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, is_explicit: bool | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        is_explicit: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.is_explicit = is_explicit
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5173,6 +6195,9 @@ class SensitiveContentOptions(Model):
     sensitive_terms: list[SensitiveExpression] | Unset = attrs.field(
         default=UNSET, metadata={"json": "sensitiveTerms"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5180,10 +6205,12 @@ class SensitiveContentOptions(Model):
         sensitive_info_types: list[SensitiveInfoType] | Unset = UNSET,
         sensitive_regexes: list[SensitiveExpression] | Unset = UNSET,
         sensitive_terms: list[SensitiveExpression] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.sensitive_info_types = sensitive_info_types
         self.sensitive_regexes = sensitive_regexes
         self.sensitive_terms = sensitive_terms
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5192,12 +6219,20 @@ class SensitiveExpression(Model):
 
     expression: str | Unset = attrs.field(default=UNSET)
     hotwords: list[Hotword] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, expression: str | Unset = UNSET, hotwords: list[Hotword] | Unset = UNSET
+        self,
+        *,
+        expression: str | Unset = UNSET,
+        hotwords: list[Hotword] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.expression = expression
         self.hotwords = hotwords
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5211,15 +6246,20 @@ class SensitiveInfoType(Model):
     likelihood_threshold: SensitiveInfoTypeLikelihoodThreshold | Unset = attrs.field(
         default=UNSET, metadata={"json": "likelihoodThreshold"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         info_type: str | Unset = UNSET,
         likelihood_threshold: SensitiveInfoTypeLikelihoodThreshold | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.info_type = info_type
         self.likelihood_threshold = likelihood_threshold
+        self.additional_properties = additional_properties
 
 
 class SensitiveInfoTypeLikelihoodThreshold(OpenEnum):
@@ -5254,6 +6294,9 @@ class SharingOptions(Model):
         default=UNSET, metadata={"json": "userAccessEnabled"}
     )
     user_ids: list[str] | Unset = attrs.field(default=UNSET, metadata={"json": "userIds"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5266,6 +6309,7 @@ class SharingOptions(Model):
         threshold_enabled: bool | Unset = UNSET,
         user_access_enabled: bool | Unset = UNSET,
         user_ids: list[str] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.anonymous_access_enabled = anonymous_access_enabled
         self.anyone_internal_enabled = anyone_internal_enabled
@@ -5275,6 +6319,7 @@ class SharingOptions(Model):
         self.threshold_enabled = threshold_enabled
         self.user_access_enabled = user_access_enabled
         self.user_ids = user_ids
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5284,9 +6329,18 @@ class ShortcutError(Model):
     error_type: ShortcutErrorErrorType | Unset = attrs.field(
         default=UNSET, metadata={"json": "errorType"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, error_type: ShortcutErrorErrorType | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        error_type: ShortcutErrorErrorType | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.error_type = error_type
+        self.additional_properties = additional_properties
 
 
 class ShortcutErrorErrorType(OpenEnum):
@@ -5308,6 +6362,9 @@ class ShortcutInsight(Model):
     shortcut: Shortcut
     visit_count: CountInfo | Unset = attrs.field(default=UNSET, metadata={"json": "visitCount"})
     visitor_count: CountInfo | Unset = attrs.field(default=UNSET, metadata={"json": "visitorCount"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5315,10 +6372,12 @@ class ShortcutInsight(Model):
         shortcut: Shortcut,
         visit_count: CountInfo | Unset = UNSET,
         visitor_count: CountInfo | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.shortcut = shortcut
         self.visit_count = visit_count
         self.visitor_count = visitor_count
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5335,6 +6394,9 @@ class ShortcutInsightsResponse(Model):
     shortcut_insights: list[ShortcutInsight] | Unset = attrs.field(
         default=UNSET, metadata={"json": "shortcutInsights"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5343,11 +6405,13 @@ class ShortcutInsightsResponse(Model):
         last_log_timestamp: int | Unset = UNSET,
         min_visitor_threshold: int | Unset = UNSET,
         shortcut_insights: list[ShortcutInsight] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.departments = departments
         self.last_log_timestamp = last_log_timestamp
         self.min_visitor_threshold = min_visitor_threshold
         self.shortcut_insights = shortcut_insights
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5368,6 +6432,9 @@ class ShortcutMutableProperties(Model):
     )
     unlisted: bool | Unset = attrs.field(default=UNSET)
     url_template: str | Unset = attrs.field(default=UNSET, metadata={"json": "urlTemplate"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5380,6 +6447,7 @@ class ShortcutMutableProperties(Model):
         removed_roles: list[UserRoleSpecification] | Unset = UNSET,
         unlisted: bool | Unset = UNSET,
         url_template: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_roles = added_roles
         self.description = description
@@ -5389,6 +6457,7 @@ class ShortcutMutableProperties(Model):
         self.removed_roles = removed_roles
         self.unlisted = unlisted
         self.url_template = url_template
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5398,6 +6467,9 @@ class ShortcutsPaginationMetadata(Model):
     cursor: str | Unset = attrs.field(default=UNSET)
     has_next_page: bool | Unset = attrs.field(default=UNSET, metadata={"json": "hasNextPage"})
     total_item_count: int | Unset = attrs.field(default=UNSET, metadata={"json": "totalItemCount"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5405,10 +6477,12 @@ class ShortcutsPaginationMetadata(Model):
         cursor: str | Unset = UNSET,
         has_next_page: bool | Unset = UNSET,
         total_item_count: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.cursor = cursor
         self.has_next_page = has_next_page
         self.total_item_count = total_item_count
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5417,12 +6491,20 @@ class SortOptions(Model):
 
     order_by: SortOptionsOrderBy | Unset = attrs.field(default=UNSET, metadata={"json": "orderBy"})
     sort_by: str | Unset = attrs.field(default=UNSET, metadata={"json": "sortBy"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, order_by: SortOptionsOrderBy | Unset = UNSET, sort_by: str | Unset = UNSET
+        self,
+        *,
+        order_by: SortOptionsOrderBy | Unset = UNSET,
+        sort_by: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.order_by = order_by
         self.sort_by = sort_by
+        self.additional_properties = additional_properties
 
 
 class SortOptionsOrderBy(OpenEnum):
@@ -5439,6 +6521,9 @@ class StructuredLink(Model):
     icon_config: IconConfig | Unset = attrs.field(default=UNSET, metadata={"json": "iconConfig"})
     name: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5446,10 +6531,12 @@ class StructuredLink(Model):
         icon_config: IconConfig | Unset = UNSET,
         name: str | Unset = UNSET,
         url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.icon_config = icon_config
         self.name = name
         self.url = url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5460,9 +6547,13 @@ class StructuredTextMutableProperties(Model):
     """
 
     text: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, text: str) -> None:
+    def __init__(self, *, text: str, additional_properties: dict[str, Any] = NO_ADDITIONAL) -> None:
         self.text = text
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5479,6 +6570,9 @@ class SummarizeRequest(Model):
     query: str | Unset = attrs.field(default=UNSET)
     timestamp: datetime.datetime | Unset = attrs.field(default=UNSET)
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5488,12 +6582,14 @@ class SummarizeRequest(Model):
         query: str | Unset = UNSET,
         timestamp: datetime.datetime | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.document_specs = document_specs
         self.preferred_summary_length = preferred_summary_length
         self.query = query
         self.timestamp = timestamp
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5503,6 +6599,9 @@ class SummarizeResponse(Model):
     error: SummarizeResponseError | Unset = attrs.field(default=UNSET)
     summary: Summary | Unset = attrs.field(default=UNSET)
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5510,10 +6609,12 @@ class SummarizeResponse(Model):
         error: SummarizeResponseError | Unset = UNSET,
         summary: Summary | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.error = error
         self.summary = summary
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5521,9 +6622,15 @@ class SummarizeResponseError(Model):
     """The ``SummarizeResponseError`` object."""
 
     message: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, message: str | Unset = UNSET) -> None:
+    def __init__(
+        self, *, message: str | Unset = UNSET, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.message = message
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5534,12 +6641,20 @@ class Summary(Model):
         default=UNSET, metadata={"json": "followUpPrompts"}
     )
     text: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, follow_up_prompts: list[str] | Unset = UNSET, text: str | Unset = UNSET
+        self,
+        *,
+        follow_up_prompts: list[str] | Unset = UNSET,
+        text: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.follow_up_prompts = follow_up_prompts
         self.text = text
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5550,15 +6665,20 @@ class TimeRange(Model):
     start_time: datetime.datetime | Unset = attrs.field(
         default=UNSET, metadata={"json": "startTime"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         end_time: datetime.datetime | Unset = UNSET,
         start_time: datetime.datetime | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.end_time = end_time
         self.start_time = start_time
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5570,6 +6690,9 @@ class Tool(Model):
     name: str | Unset = attrs.field(default=UNSET)
     parameters: dict[str, ToolParameter] | Unset = attrs.field(default=UNSET)
     type: ToolType | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5579,12 +6702,14 @@ class Tool(Model):
         name: str | Unset = UNSET,
         parameters: dict[str, ToolParameter] | Unset = UNSET,
         type: ToolType | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.description = description
         self.display_name = display_name
         self.name = name
         self.parameters = parameters
         self.type = type
+        self.additional_properties = additional_properties
 
 
 class ToolType(OpenEnum):
@@ -5607,6 +6732,9 @@ class ToolParameter(Model):
     )
     properties: dict[str, ToolParameter] | Unset = attrs.field(default=UNSET)
     type: ToolParameterType | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5618,6 +6746,7 @@ class ToolParameter(Model):
         possible_values: list[str] | Unset = UNSET,
         properties: dict[str, ToolParameter] | Unset = UNSET,
         type: ToolParameterType | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.description = description
         self.is_required = is_required
@@ -5626,6 +6755,7 @@ class ToolParameter(Model):
         self.possible_values = possible_values
         self.properties = properties
         self.type = type
+        self.additional_properties = additional_properties
 
 
 class ToolParameterType(OpenEnum):
@@ -5649,6 +6779,9 @@ class ToolsCallParameter(Model):
     name: str
     properties: dict[str, ToolsCallParameter] | Unset = attrs.field(default=UNSET)
     value: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5657,11 +6790,13 @@ class ToolsCallParameter(Model):
         value: str,
         items: list[ToolsCallParameter] | Unset = UNSET,
         properties: dict[str, ToolsCallParameter] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.items = items
         self.name = name
         self.properties = properties
         self.value = value
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5673,10 +6808,20 @@ class ToolsCallRequest(Model):
 
     name: str
     parameters: dict[str, ToolsCallParameter]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, name: str, parameters: dict[str, ToolsCallParameter]) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        parameters: dict[str, ToolsCallParameter],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.name = name
         self.parameters = parameters
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5687,12 +6832,20 @@ class ToolsCallResponse(Model):
     raw_response: dict[str, Any] | Unset = attrs.field(
         default=UNSET, metadata={"json": "rawResponse"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, error: str | Unset = UNSET, raw_response: dict[str, Any] | Unset = UNSET
+        self,
+        *,
+        error: str | Unset = UNSET,
+        raw_response: dict[str, Any] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.error = error
         self.raw_response = raw_response
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5700,9 +6853,18 @@ class ToolsListResponse(Model):
     """The ``ToolsListResponse`` object."""
 
     tools: list[Tool] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, tools: list[Tool] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        tools: list[Tool] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.tools = tools
+        self.additional_properties = additional_properties
 
 
 class UgcType(OpenEnum):
@@ -5721,9 +6883,15 @@ class Unpin(Model):
     """The ``Unpin`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: str | Unset = UNSET) -> None:
+    def __init__(
+        self, *, id: str | Unset = UNSET, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5756,6 +6924,9 @@ class UpdateAnnouncementRequest(Model):
     title: str
     view_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "viewUrl"})
     id: int
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5775,6 +6946,7 @@ class UpdateAnnouncementRequest(Model):
         source_document_id: str | Unset = UNSET,
         thumbnail: Thumbnail | Unset = UNSET,
         view_url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.audience_filters = audience_filters
         self.banner = banner
@@ -5791,6 +6963,7 @@ class UpdateAnnouncementRequest(Model):
         self.title = title
         self.view_url = view_url
         self.id = id
+        self.additional_properties = additional_properties
 
 
 class UpdateAnnouncementRequestChannel(OpenEnum):
@@ -5813,12 +6986,20 @@ class UpdateDlpConfigRequest(Model):
 
     config: DlpConfig | Unset = attrs.field(default=UNSET)
     frequency: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, config: DlpConfig | Unset = UNSET, frequency: str | Unset = UNSET
+        self,
+        *,
+        config: DlpConfig | Unset = UNSET,
+        frequency: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.config = config
         self.frequency = frequency
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5827,12 +7008,20 @@ class UpdateDlpConfigResponse(Model):
 
     report_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "reportId"})
     result: DlpSimpleResult | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, report_id: str | Unset = UNSET, result: DlpSimpleResult | Unset = UNSET
+        self,
+        *,
+        report_id: str | Unset = UNSET,
+        result: DlpSimpleResult | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.report_id = report_id
         self.result = result
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5844,6 +7033,9 @@ class UpdateDlpReportRequest(Model):
     frequency: DlpFrequency | Unset = attrs.field(default=UNSET)
     report_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "reportName"})
     status: DlpReportStatus | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5853,12 +7045,14 @@ class UpdateDlpReportRequest(Model):
         frequency: DlpFrequency | Unset = UNSET,
         report_name: str | Unset = UNSET,
         status: DlpReportStatus | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.auto_hide_docs = auto_hide_docs
         self.config = config
         self.frequency = frequency
         self.report_name = report_name
         self.status = status
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5866,9 +7060,18 @@ class UpdateDlpReportResponse(Model):
     """The ``UpdateDlpReportResponse`` object."""
 
     result: DlpSimpleResult | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, result: DlpSimpleResult | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        result: DlpSimpleResult | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.result = result
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5878,11 +7081,18 @@ class UpdateDocumentVisibilityOverridesRequest(Model):
     visibility_overrides: list[DocumentVisibilityOverride] | Unset = attrs.field(
         default=UNSET, metadata={"json": "visibilityOverrides"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, visibility_overrides: list[DocumentVisibilityOverride] | Unset = UNSET
+        self,
+        *,
+        visibility_overrides: list[DocumentVisibilityOverride] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.visibility_overrides = visibility_overrides
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5890,9 +7100,18 @@ class UpdateDocumentVisibilityOverridesResponse(Model):
     """The ``UpdateDocumentVisibilityOverridesResponse`` object."""
 
     results: list[DocumentVisibilityUpdateResult] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, results: list[DocumentVisibilityUpdateResult] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        results: list[DocumentVisibilityUpdateResult] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.results = results
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5917,6 +7136,9 @@ class UpdateShortcutRequest(Model):
     )
     unlisted: bool | Unset = attrs.field(default=UNSET)
     url_template: str | Unset = attrs.field(default=UNSET, metadata={"json": "urlTemplate"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5930,6 +7152,7 @@ class UpdateShortcutRequest(Model):
         removed_roles: list[UserRoleSpecification] | Unset = UNSET,
         unlisted: bool | Unset = UNSET,
         url_template: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.id = id
         self.added_roles = added_roles
@@ -5940,6 +7163,7 @@ class UpdateShortcutRequest(Model):
         self.removed_roles = removed_roles
         self.unlisted = unlisted
         self.url_template = url_template
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5948,12 +7172,20 @@ class UpdateShortcutResponse(Model):
 
     error: ShortcutError | Unset = attrs.field(default=UNSET)
     shortcut: Shortcut | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, error: ShortcutError | Unset = UNSET, shortcut: Shortcut | Unset = UNSET
+        self,
+        *,
+        error: ShortcutError | Unset = UNSET,
+        shortcut: Shortcut | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.error = error
         self.shortcut = shortcut
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5964,9 +7196,15 @@ class UploadChatFilesRequest(Model):
     """
 
     files: list[FileContent]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, files: list[FileContent]) -> None:
+    def __init__(
+        self, *, files: list[FileContent], additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.files = files
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5974,9 +7212,18 @@ class UploadChatFilesResponse(Model):
     """The ``UploadChatFilesResponse`` object."""
 
     files: list[ChatFile] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, files: list[ChatFile] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        files: list[ChatFile] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.files = files
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5985,10 +7232,20 @@ class User(Model):
 
     orig_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "origID"})
     user_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "userID"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, orig_id: str | Unset = UNSET, user_id: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        orig_id: str | Unset = UNSET,
+        user_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.orig_id = orig_id
         self.user_id = user_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -6001,6 +7258,9 @@ class UserActivity(Model):
         default=UNSET, metadata={"json": "aggregateVisitCount"}
     )
     timestamp: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -6009,11 +7269,13 @@ class UserActivity(Model):
         actor: Person | Unset = UNSET,
         aggregate_visit_count: CountInfo | Unset = UNSET,
         timestamp: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.action = action
         self.actor = actor
         self.aggregate_visit_count = aggregate_visit_count
         self.timestamp = timestamp
+        self.additional_properties = additional_properties
 
 
 class UserActivityAction(OpenEnum):
@@ -6053,6 +7315,9 @@ class UserActivityInsight(Model):
         default=UNSET, metadata={"json": "lastActivityTimestamp"}
     )
     user: Person
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -6062,12 +7327,14 @@ class UserActivityInsight(Model):
         active_day_count: CountInfo | Unset = UNSET,
         activity_count: CountInfo | Unset = UNSET,
         last_activity_timestamp: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.active_day_count = active_day_count
         self.activity = activity
         self.activity_count = activity_count
         self.last_activity_timestamp = last_activity_timestamp
         self.user = user
+        self.additional_properties = additional_properties
 
 
 class UserActivityInsightActivity(OpenEnum):
@@ -6082,9 +7349,15 @@ class UserGeneratedContentId(Model):
     """The ``UserGeneratedContentId`` object."""
 
     id: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: int | Unset = UNSET) -> None:
+    def __init__(
+        self, *, id: int | Unset = UNSET, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -6105,6 +7378,9 @@ class UserInsightsResponse(Model):
         default=UNSET, metadata={"json": "totalActiveUsers"}
     )
     total_teammates: int | Unset = attrs.field(default=UNSET, metadata={"json": "totalTeammates"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -6115,6 +7391,7 @@ class UserInsightsResponse(Model):
         last_log_timestamp: int | Unset = UNSET,
         total_active_users: int | Unset = UNSET,
         total_teammates: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.activity_insights = activity_insights
         self.departments = departments
@@ -6122,6 +7399,7 @@ class UserInsightsResponse(Model):
         self.last_log_timestamp = last_log_timestamp
         self.total_active_users = total_active_users
         self.total_teammates = total_teammates
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -6131,6 +7409,9 @@ class UserViewInfo(Model):
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
     doc_title: str | Unset = attrs.field(default=UNSET, metadata={"json": "docTitle"})
     doc_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "docUrl"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -6138,10 +7419,12 @@ class UserViewInfo(Model):
         doc_id: str | Unset = UNSET,
         doc_title: str | Unset = UNSET,
         doc_url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.doc_id = doc_id
         self.doc_title = doc_title
         self.doc_url = doc_url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -6149,9 +7432,18 @@ class VerificationFeed(Model):
     """The ``VerificationFeed`` object."""
 
     documents: list[Verification] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, documents: list[Verification] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        documents: list[Verification] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.documents = documents
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -6163,10 +7455,20 @@ class VerifyRequest(Model):
 
     action: VerifyRequestAction | Unset = attrs.field(default=UNSET)
     document_id: str = attrs.field(metadata={"json": "documentId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, document_id: str, action: VerifyRequestAction | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        document_id: str,
+        action: VerifyRequestAction | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.action = action
         self.document_id = document_id
+        self.additional_properties = additional_properties
 
 
 class VerifyRequestAction(OpenEnum):
@@ -6190,6 +7492,9 @@ class Workflow(Model):
     )
     last_updated_by: Person | Unset = attrs.field(default=UNSET, metadata={"json": "lastUpdatedBy"})
     id: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -6201,6 +7506,7 @@ class Workflow(Model):
         last_update_timestamp: int | Unset = UNSET,
         last_updated_by: Person | Unset = UNSET,
         id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.permissions = permissions
         self.name = name
@@ -6209,6 +7515,7 @@ class Workflow(Model):
         self.last_update_timestamp = last_update_timestamp
         self.last_updated_by = last_updated_by
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -6216,9 +7523,18 @@ class WorkflowFeedbackInfo(Model):
     """The ``WorkflowFeedbackInfo`` object."""
 
     source: WorkflowFeedbackInfoSource | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, source: WorkflowFeedbackInfoSource | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        source: WorkflowFeedbackInfoSource | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.source = source
+        self.additional_properties = additional_properties
 
 
 class WorkflowFeedbackInfoSource(OpenEnum):
@@ -6237,9 +7553,15 @@ class WorkflowResult(Model):
     """
 
     workflow: Workflow
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, workflow: Workflow) -> None:
+    def __init__(
+        self, *, workflow: Workflow, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.workflow = workflow
+        self.additional_properties = additional_properties
 
 
 ChatApplicationDetails: TypeAlias = Any

@@ -11,7 +11,7 @@ from typing import Any, TypeAlias
 import attrs
 
 from shared.enums import OpenEnum
-from shared.models import Model
+from shared.models import NO_ADDITIONAL, Model
 from shared.serialization import UnionInfo
 from shared.unset import UNSET, Unset
 
@@ -25,9 +25,18 @@ class AddedCollections(Model):
     added_collections: list[int] | Unset = attrs.field(
         default=UNSET, metadata={"json": "addedCollections"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, added_collections: list[int] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        added_collections: list[int] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.added_collections = added_collections
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -36,12 +45,20 @@ class AdditionalFieldDefinition(Model):
 
     key: str | Unset = attrs.field(default=UNSET)
     value: list[dict[str, Any]] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, key: str | Unset = UNSET, value: list[dict[str, Any]] | Unset = UNSET
+        self,
+        *,
+        key: str | Unset = UNSET,
+        value: list[dict[str, Any]] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.key = key
         self.value = value
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -50,12 +67,20 @@ class AgentConfig(Model):
 
     agent: AgentConfigAgent | Unset = attrs.field(default=UNSET)
     mode: AgentConfigMode | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, agent: AgentConfigAgent | Unset = UNSET, mode: AgentConfigMode | Unset = UNSET
+        self,
+        *,
+        agent: AgentConfigAgent | Unset = UNSET,
+        mode: AgentConfigMode | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agent = agent
         self.mode = mode
+        self.additional_properties = additional_properties
 
 
 class AgentConfigAgent(OpenEnum):
@@ -100,6 +125,9 @@ class AnnouncementMutableProperties(Model):
     thumbnail: Thumbnail | Unset = attrs.field(default=UNSET)
     title: str | Unset = attrs.field(default=UNSET)
     view_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "viewUrl"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -118,6 +146,7 @@ class AnnouncementMutableProperties(Model):
         thumbnail: Thumbnail | Unset = UNSET,
         title: str | Unset = UNSET,
         view_url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.audience_filters = audience_filters
         self.banner = banner
@@ -133,6 +162,7 @@ class AnnouncementMutableProperties(Model):
         self.thumbnail = thumbnail
         self.title = title
         self.view_url = view_url
+        self.additional_properties = additional_properties
 
 
 class AnnouncementMutablePropertiesChannel(OpenEnum):
@@ -157,15 +187,20 @@ class AnonymousEvent(Model):
         default=UNSET, metadata={"json": "eventType"}
     )
     time: TimeInterval | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         event_type: AnonymousEventEventType | Unset = UNSET,
         time: TimeInterval | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.event_type = event_type
         self.time = time
+        self.additional_properties = additional_properties
 
 
 class AnonymousEventEventType(OpenEnum):
@@ -228,6 +263,9 @@ class Answer(Model):
     )
     updated_by: Person | Unset = attrs.field(default=UNSET, metadata={"json": "updatedBy"})
     verification: Verification | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -256,6 +294,7 @@ class Answer(Model):
         update_time: datetime.datetime | Unset = UNSET,
         updated_by: Person | Unset = UNSET,
         verification: Verification | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.id = id
         self.doc_id = doc_id
@@ -281,6 +320,7 @@ class Answer(Model):
         self.update_time = update_time
         self.updated_by = updated_by
         self.verification = verification
+        self.additional_properties = additional_properties
 
 
 class AnswerSourceType(OpenEnum):
@@ -320,6 +360,9 @@ class AnswerBoard(Model):
         default=UNSET, metadata={"json": "updateTime"}
     )
     updated_by: Person | Unset = attrs.field(default=UNSET, metadata={"json": "updatedBy"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -337,6 +380,7 @@ class AnswerBoard(Model):
         roles: list[UserRoleSpecification] | Unset = UNSET,
         update_time: datetime.datetime | Unset = UNSET,
         updated_by: Person | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_roles = added_roles
         self.audience_filters = audience_filters
@@ -351,6 +395,7 @@ class AnswerBoard(Model):
         self.roles = roles
         self.update_time = update_time
         self.updated_by = updated_by
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -358,9 +403,15 @@ class AnswerDocId(Model):
     """The ``AnswerDocId`` object."""
 
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, doc_id: str | Unset = UNSET) -> None:
+    def __init__(
+        self, *, doc_id: str | Unset = UNSET, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.doc_id = doc_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -368,9 +419,15 @@ class AnswerId(Model):
     """The ``AnswerId`` object."""
 
     id: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: int | Unset = UNSET) -> None:
+    def __init__(
+        self, *, id: int | Unset = UNSET, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -381,12 +438,20 @@ class AnswerLike(Model):
         default=UNSET, metadata={"json": "createTime"}
     )
     user: Person | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, create_time: datetime.datetime | Unset = UNSET, user: Person | Unset = UNSET
+        self,
+        *,
+        create_time: datetime.datetime | Unset = UNSET,
+        user: Person | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.create_time = create_time
         self.user = user
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -399,11 +464,22 @@ class AnswerLikes(Model):
     liked_by: list[AnswerLike] = attrs.field(metadata={"json": "likedBy"})
     liked_by_user: bool = attrs.field(metadata={"json": "likedByUser"})
     num_likes: int = attrs.field(metadata={"json": "numLikes"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, liked_by: list[AnswerLike], liked_by_user: bool, num_likes: int) -> None:
+    def __init__(
+        self,
+        *,
+        liked_by: list[AnswerLike],
+        liked_by_user: bool,
+        num_likes: int,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.liked_by = liked_by
         self.liked_by_user = liked_by_user
         self.num_likes = num_likes
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -432,6 +508,9 @@ class AnswerMutableProperties(Model):
     source_type: AnswerMutablePropertiesSourceType | Unset = attrs.field(
         default=UNSET, metadata={"json": "sourceType"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -446,6 +525,7 @@ class AnswerMutableProperties(Model):
         roles: list[UserRoleSpecification] | Unset = UNSET,
         source_document_spec: DocumentSpec | Unset = UNSET,
         source_type: AnswerMutablePropertiesSourceType | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_roles = added_roles
         self.audience_filters = audience_filters
@@ -457,6 +537,7 @@ class AnswerMutableProperties(Model):
         self.roles = roles
         self.source_document_spec = source_document_spec
         self.source_type = source_type
+        self.additional_properties = additional_properties
 
 
 class AnswerMutablePropertiesSourceType(OpenEnum):
@@ -477,6 +558,9 @@ class AppResult(Model):
     doc_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "docType"})
     icon_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "iconUrl"})
     mime_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "mimeType"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -485,11 +569,13 @@ class AppResult(Model):
         doc_type: str | Unset = UNSET,
         icon_url: str | Unset = UNSET,
         mime_type: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.doc_type = doc_type
         self.icon_url = icon_url
         self.mime_type = mime_type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -512,6 +598,9 @@ class AuthConfig(Model):
     uses_central_auth: bool | Unset = attrs.field(
         default=UNSET, metadata={"json": "usesCentralAuth"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -526,6 +615,7 @@ class AuthConfig(Model):
         status: AuthConfigStatus | Unset = UNSET,
         type: AuthConfigType | Unset = UNSET,
         uses_central_auth: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.audiences = audiences
         self.authorization_url = authorization_url
@@ -537,6 +627,7 @@ class AuthConfig(Model):
         self.status = status
         self.type = type
         self.uses_central_auth = uses_central_auth
+        self.additional_properties = additional_properties
 
 
 class AuthConfigGrantType(OpenEnum):
@@ -577,6 +668,9 @@ class AuthToken(Model):
     expiration: int | Unset = attrs.field(default=UNSET)
     scope: str | Unset = attrs.field(default=UNSET)
     token_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "tokenType"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -587,6 +681,7 @@ class AuthToken(Model):
         expiration: int | Unset = UNSET,
         scope: str | Unset = UNSET,
         token_type: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.access_token = access_token
         self.auth_user = auth_user
@@ -594,6 +689,7 @@ class AuthToken(Model):
         self.expiration = expiration
         self.scope = scope
         self.token_type = token_type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -603,9 +699,18 @@ class BackendExperimentsContext(Model):
     experiment_ids: list[int] | Unset = attrs.field(
         default=UNSET, metadata={"json": "experimentIds"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, experiment_ids: list[int] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        experiment_ids: list[int] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.experiment_ids = experiment_ids
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -616,6 +721,9 @@ class Badge(Model):
     icon_config: IconConfig | Unset = attrs.field(default=UNSET, metadata={"json": "iconConfig"})
     key: str | Unset = attrs.field(default=UNSET)
     pinned: bool | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -624,11 +732,13 @@ class Badge(Model):
         icon_config: IconConfig | Unset = UNSET,
         key: str | Unset = UNSET,
         pinned: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.display_name = display_name
         self.icon_config = icon_config
         self.key = key
         self.pinned = pinned
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -644,6 +754,9 @@ class BulkIndexRequest(Model):
     is_first_page: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isFirstPage"})
     is_last_page: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isLastPage"})
     upload_id: str = attrs.field(metadata={"json": "uploadId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -652,11 +765,13 @@ class BulkIndexRequest(Model):
         force_restart_upload: bool | Unset = UNSET,
         is_first_page: bool | Unset = UNSET,
         is_last_page: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.force_restart_upload = force_restart_upload
         self.is_first_page = is_first_page
         self.is_last_page = is_last_page
         self.upload_id = upload_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -675,6 +790,9 @@ class CalendarAttendee(Model):
     response_status: CalendarAttendeeResponseStatus | Unset = attrs.field(
         default=UNSET, metadata={"json": "responseStatus"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -684,12 +802,14 @@ class CalendarAttendee(Model):
         is_in_group: bool | Unset = UNSET,
         is_organizer: bool | Unset = UNSET,
         response_status: CalendarAttendeeResponseStatus | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.group_attendees = group_attendees
         self.is_in_group = is_in_group
         self.is_organizer = is_organizer
         self.person = person
         self.response_status = response_status
+        self.additional_properties = additional_properties
 
 
 class CalendarAttendeeResponseStatus(OpenEnum):
@@ -712,6 +832,9 @@ class CalendarAttendees(Model):
     num_tentative: int | Unset = attrs.field(default=UNSET, metadata={"json": "numTentative"})
     people: list[CalendarAttendee] | Unset = attrs.field(default=UNSET)
     total: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -723,6 +846,7 @@ class CalendarAttendees(Model):
         num_tentative: int | Unset = UNSET,
         people: list[CalendarAttendee] | Unset = UNSET,
         total: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.is_limit = is_limit
         self.num_accepted = num_accepted
@@ -731,6 +855,7 @@ class CalendarAttendees(Model):
         self.num_tentative = num_tentative
         self.people = people
         self.total = total
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -739,12 +864,20 @@ class CanonicalizingRegexType(Model):
 
     match_regex: str | Unset = attrs.field(default=UNSET, metadata={"json": "matchRegex"})
     rewrite_regex: str | Unset = attrs.field(default=UNSET, metadata={"json": "rewriteRegex"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, match_regex: str | Unset = UNSET, rewrite_regex: str | Unset = UNSET
+        self,
+        *,
+        match_regex: str | Unset = UNSET,
+        rewrite_regex: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.match_regex = match_regex
         self.rewrite_regex = rewrite_regex
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -760,6 +893,9 @@ class ChannelInviteInfo(Model):
     reminder_time: datetime.datetime | Unset = attrs.field(
         default=UNSET, metadata={"json": "reminderTime"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -769,12 +905,14 @@ class ChannelInviteInfo(Model):
         inviter: Person | Unset = UNSET,
         is_auto_invite: bool | Unset = UNSET,
         reminder_time: datetime.datetime | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.channel = channel
         self.invite_time = invite_time
         self.inviter = inviter
         self.is_auto_invite = is_auto_invite
         self.reminder_time = reminder_time
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -785,6 +923,9 @@ class ChatFile(Model):
     metadata: ChatFileMetadata | Unset = attrs.field(default=UNSET)
     name: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -793,11 +934,13 @@ class ChatFile(Model):
         metadata: ChatFileMetadata | Unset = UNSET,
         name: str | Unset = UNSET,
         url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.id = id
         self.metadata = metadata
         self.name = name
         self.url = url
+        self.additional_properties = additional_properties
 
 
 class ChatFileFailureReason(OpenEnum):
@@ -823,6 +966,9 @@ class ChatFileMetadata(Model):
     processed_size: int | Unset = attrs.field(default=UNSET, metadata={"json": "processedSize"})
     status: ChatFileStatus | Unset = attrs.field(default=UNSET)
     upload_time: int | Unset = attrs.field(default=UNSET, metadata={"json": "uploadTime"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -832,12 +978,14 @@ class ChatFileMetadata(Model):
         processed_size: int | Unset = UNSET,
         status: ChatFileStatus | Unset = UNSET,
         upload_time: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.failure_reason = failure_reason
         self.mime_type = mime_type
         self.processed_size = processed_size
         self.status = status
         self.upload_time = upload_time
+        self.additional_properties = additional_properties
 
 
 class ChatFileStatus(OpenEnum):
@@ -874,6 +1022,9 @@ class ChatMessage(Model):
     uploaded_file_ids: list[str] | Unset = attrs.field(
         default=UNSET, metadata={"json": "uploadedFileIds"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -888,6 +1039,7 @@ class ChatMessage(Model):
         message_type: ChatMessageMessageType | Unset = UNSET,
         ts: str | Unset = UNSET,
         uploaded_file_ids: list[str] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agent_config = agent_config
         self.author = author
@@ -899,6 +1051,7 @@ class ChatMessage(Model):
         self.message_type = message_type
         self.ts = ts
         self.uploaded_file_ids = uploaded_file_ids
+        self.additional_properties = additional_properties
 
 
 class ChatMessageAuthor(OpenEnum):
@@ -934,6 +1087,9 @@ class ChatMessageCitation(Model):
     source_file: ChatFile | Unset = attrs.field(default=UNSET, metadata={"json": "sourceFile"})
     source_person: Person | Unset = attrs.field(default=UNSET, metadata={"json": "sourcePerson"})
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -943,12 +1099,14 @@ class ChatMessageCitation(Model):
         source_file: ChatFile | Unset = UNSET,
         source_person: Person | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.reference_ranges = reference_ranges
         self.source_document = source_document
         self.source_file = source_file
         self.source_person = source_person
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -965,6 +1123,9 @@ class ChatMessageFragment(Model):
         default=UNSET, metadata={"json": "querySuggestion"}
     )
     text: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -975,6 +1136,7 @@ class ChatMessageFragment(Model):
         file: ChatFile | Unset = UNSET,
         query_suggestion: QuerySuggestion | Unset = UNSET,
         text: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.structured_results = structured_results
         self.tracking_token = tracking_token
@@ -982,6 +1144,7 @@ class ChatMessageFragment(Model):
         self.file = file
         self.query_suggestion = query_suggestion
         self.text = text
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1000,6 +1163,9 @@ class ChatRequestStream(Model):
     save_chat: bool | Unset = attrs.field(default=UNSET, metadata={"json": "saveChat"})
     stream: bool | Unset = attrs.field(default=UNSET)
     timeout_millis: int | Unset = attrs.field(default=UNSET, metadata={"json": "timeoutMillis"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1013,6 +1179,7 @@ class ChatRequestStream(Model):
         save_chat: bool | Unset = UNSET,
         stream: bool | Unset = UNSET,
         timeout_millis: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agent_config = agent_config
         self.application_id = application_id
@@ -1023,6 +1190,7 @@ class ChatRequestStream(Model):
         self.save_chat = save_chat
         self.stream = stream
         self.timeout_millis = timeout_millis
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1038,6 +1206,9 @@ class ChatRestrictionFilters(Model):
     document_specs: list[DocumentSpec] | Unset = attrs.field(
         default=UNSET, metadata={"json": "documentSpecs"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1045,10 +1216,12 @@ class ChatRestrictionFilters(Model):
         container_specs: list[DocumentSpec] | Unset = UNSET,
         datasource_instances: list[str] | Unset = UNSET,
         document_specs: list[DocumentSpec] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.container_specs = container_specs
         self.datasource_instances = datasource_instances
         self.document_specs = document_specs
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1065,6 +1238,9 @@ class ClusterGroup(Model):
         default=UNSET, metadata={"json": "clusteredResults"}
     )
     visible_count_hint: int = attrs.field(metadata={"json": "visibleCountHint"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1072,10 +1248,12 @@ class ClusterGroup(Model):
         visible_count_hint: int,
         cluster_type: ClusterTypeEnum | Unset = UNSET,
         clustered_results: list[SearchResult] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.cluster_type = cluster_type
         self.clustered_results = clustered_results
         self.visible_count_hint = visible_count_hint
+        self.additional_properties = additional_properties
 
 
 class ClusterTypeEnum(OpenEnum):
@@ -1101,6 +1279,9 @@ class Code(Model):
     is_last_match: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isLastMatch"})
     lines: list[CodeLine] | Unset = attrs.field(default=UNSET)
     repo_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "repoName"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1110,12 +1291,14 @@ class Code(Model):
         is_last_match: bool | Unset = UNSET,
         lines: list[CodeLine] | Unset = UNSET,
         repo_name: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.file_name = file_name
         self.file_url = file_url
         self.is_last_match = is_last_match
         self.lines = lines
         self.repo_name = repo_name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1125,6 +1308,9 @@ class CodeLine(Model):
     content: str | Unset = attrs.field(default=UNSET)
     line_number: int | Unset = attrs.field(default=UNSET, metadata={"json": "lineNumber"})
     ranges: list[TextRange] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1132,10 +1318,12 @@ class CodeLine(Model):
         content: str | Unset = UNSET,
         line_number: int | Unset = UNSET,
         ranges: list[TextRange] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.content = content
         self.line_number = line_number
         self.ranges = ranges
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1182,6 +1370,9 @@ class Collection(Model):
         default=UNSET, metadata={"json": "updateTime"}
     )
     updated_by: Person | Unset = attrs.field(default=UNSET, metadata={"json": "updatedBy"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1209,6 +1400,7 @@ class Collection(Model):
         shortcuts: list[str] | Unset = UNSET,
         update_time: datetime.datetime | Unset = UNSET,
         updated_by: Person | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_roles = added_roles
         self.audience_filters = audience_filters
@@ -1233,6 +1425,7 @@ class Collection(Model):
         self.shortcuts = shortcuts
         self.update_time = update_time
         self.updated_by = updated_by
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1253,6 +1446,9 @@ class CollectionBaseMutableProperties(Model):
     removed_roles: list[UserRoleSpecification] | Unset = attrs.field(
         default=UNSET, metadata={"json": "removedRoles"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1262,12 +1458,14 @@ class CollectionBaseMutableProperties(Model):
         audience_filters: list[FacetFilter] | Unset = UNSET,
         description: str | Unset = UNSET,
         removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_roles = added_roles
         self.audience_filters = audience_filters
         self.description = description
         self.name = name
         self.removed_roles = removed_roles
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1292,6 +1490,9 @@ class CollectionItem(Model):
     item_type: CollectionItemItemType = attrs.field(metadata={"json": "itemType"})
     shortcut: Shortcut | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1309,6 +1510,7 @@ class CollectionItem(Model):
         item_id: str | Unset = UNSET,
         shortcut: Shortcut | Unset = UNSET,
         url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.description = description
         self.icon = icon
@@ -1323,6 +1525,7 @@ class CollectionItem(Model):
         self.item_type = item_type
         self.shortcut = shortcut
         self.url = url
+        self.additional_properties = additional_properties
 
 
 class CollectionItemItemType(OpenEnum):
@@ -1341,6 +1544,9 @@ class CollectionItemMutableProperties(Model):
     description: str | Unset = attrs.field(default=UNSET)
     icon: str | Unset = attrs.field(default=UNSET)
     name: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1348,10 +1554,12 @@ class CollectionItemMutableProperties(Model):
         description: str | Unset = UNSET,
         icon: str | Unset = UNSET,
         name: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.description = description
         self.icon = icon
         self.name = name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1379,6 +1587,9 @@ class CollectionMutableProperties(Model):
     icon: str | Unset = attrs.field(default=UNSET)
     parent_id: int | Unset = attrs.field(default=UNSET, metadata={"json": "parentId"})
     thumbnail: Thumbnail | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1393,6 +1604,7 @@ class CollectionMutableProperties(Model):
         icon: str | Unset = UNSET,
         parent_id: int | Unset = UNSET,
         thumbnail: Thumbnail | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_roles = added_roles
         self.audience_filters = audience_filters
@@ -1404,6 +1616,7 @@ class CollectionMutableProperties(Model):
         self.icon = icon
         self.parent_id = parent_id
         self.thumbnail = thumbnail
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1415,10 +1628,20 @@ class CollectionPinMetadata(Model):
 
     id: int
     target: CollectionPinTarget
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: int, target: CollectionPinTarget) -> None:
+    def __init__(
+        self,
+        *,
+        id: int,
+        target: CollectionPinTarget,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.id = id
         self.target = target
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1431,6 +1654,9 @@ class CollectionPinTarget(Model):
     category: CollectionPinnableCategories
     target: CollectionPinnableTargets | Unset = attrs.field(default=UNSET)
     value: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1438,10 +1664,12 @@ class CollectionPinTarget(Model):
         category: CollectionPinnableCategories,
         target: CollectionPinnableTargets | Unset = UNSET,
         value: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.category = category
         self.target = target
         self.value = value
+        self.additional_properties = additional_properties
 
 
 class CollectionPinnableCategories(OpenEnum):
@@ -1469,15 +1697,20 @@ class CollectionPinnedMetadata(Model):
     existing_pins: list[CollectionPinTarget] | Unset = attrs.field(
         default=UNSET, metadata={"json": "existingPins"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         eligible_pins: list[CollectionPinMetadata] | Unset = UNSET,
         existing_pins: list[CollectionPinTarget] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.eligible_pins = eligible_pins
         self.existing_pins = existing_pins
+        self.additional_properties = additional_properties
 
 
 class CommunicationChannel(OpenEnum):
@@ -1511,6 +1744,9 @@ class Company(Model):
     profile_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "profileUrl"})
     stock_symbol: str | Unset = attrs.field(default=UNSET, metadata={"json": "stockSymbol"})
     website_urls: list[str] | Unset = attrs.field(default=UNSET, metadata={"json": "websiteUrls"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1528,6 +1764,7 @@ class Company(Model):
         profile_url: str | Unset = UNSET,
         stock_symbol: str | Unset = UNSET,
         website_urls: list[str] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.about = about
         self.annual_revenue = annual_revenue
@@ -1542,6 +1779,7 @@ class Company(Model):
         self.profile_url = profile_url
         self.stock_symbol = stock_symbol
         self.website_urls = website_urls
+        self.additional_properties = additional_properties
 
 
 class ConnectorType(OpenEnum):
@@ -1567,13 +1805,22 @@ class CountInfo(Model):
     count: int
     org: str | Unset = attrs.field(default=UNSET)
     period: Period | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, count: int, org: str | Unset = UNSET, period: Period | Unset = UNSET
+        self,
+        *,
+        count: int,
+        org: str | Unset = UNSET,
+        period: Period | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.count = count
         self.org = org
         self.period = period
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1587,6 +1834,9 @@ class CustomDataValue(Model):
         default=UNSET, metadata={"json": "stringListValue"}
     )
     string_value: str | Unset = attrs.field(default=UNSET, metadata={"json": "stringValue"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1596,12 +1846,14 @@ class CustomDataValue(Model):
         number_value: float | Unset = UNSET,
         string_list_value: list[str] | Unset = UNSET,
         string_value: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.boolean_value = boolean_value
         self.display_label = display_label
         self.number_value = number_value
         self.string_list_value = string_list_value
         self.string_value = string_value
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1615,6 +1867,9 @@ class CustomEntity(Model):
     object_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "objectType"})
     roles: list[UserRoleSpecification] | Unset = attrs.field(default=UNSET)
     title: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1626,6 +1881,7 @@ class CustomEntity(Model):
         object_type: str | Unset = UNSET,
         roles: list[UserRoleSpecification] | Unset = UNSET,
         title: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.permissions = permissions
         self.datasource = datasource
@@ -1634,6 +1890,7 @@ class CustomEntity(Model):
         self.object_type = object_type
         self.roles = roles
         self.title = title
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1641,9 +1898,18 @@ class CustomEntityMetadata(Model):
     """The ``CustomEntityMetadata`` object."""
 
     custom_data: CustomData | Unset = attrs.field(default=UNSET, metadata={"json": "customData"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, custom_data: CustomData | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        custom_data: CustomData | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.custom_data = custom_data
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1656,11 +1922,22 @@ class CustomFieldData(Model):
     displayable: bool
     label: str
     values: list[CustomFieldValue]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, displayable: bool, label: str, values: list[CustomFieldValue]) -> None:
+    def __init__(
+        self,
+        *,
+        displayable: bool,
+        label: str,
+        values: list[CustomFieldValue],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.displayable = displayable
         self.label = label
         self.values = values
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1669,10 +1946,20 @@ class CustomFieldValueHyperlink(Model):
 
     url_anchor: str | Unset = attrs.field(default=UNSET, metadata={"json": "urlAnchor"})
     url_link: str | Unset = attrs.field(default=UNSET, metadata={"json": "urlLink"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, url_anchor: str | Unset = UNSET, url_link: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        url_anchor: str | Unset = UNSET,
+        url_link: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.url_anchor = url_anchor
         self.url_link = url_link
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1680,9 +1967,18 @@ class CustomFieldValuePerson(Model):
     """The ``CustomFieldValuePerson`` object."""
 
     person: Person | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, person: Person | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        person: Person | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.person = person
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1690,9 +1986,18 @@ class CustomFieldValueStr(Model):
     """The ``CustomFieldValueStr`` object."""
 
     str_text: str | Unset = attrs.field(default=UNSET, metadata={"json": "strText"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, str_text: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        str_text: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.str_text = str_text
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1718,6 +2023,9 @@ class Customer(Model):
     notes: str | Unset = attrs.field(default=UNSET)
     poc: list[Person] | Unset = attrs.field(default=UNSET)
     start_date: datetime.date | Unset = attrs.field(default=UNSET, metadata={"json": "startDate"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1732,6 +2040,7 @@ class Customer(Model):
         notes: str | Unset = UNSET,
         poc: list[Person] | Unset = UNSET,
         start_date: datetime.date | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.company = company
         self.contract_annual_revenue = contract_annual_revenue
@@ -1743,6 +2052,7 @@ class Customer(Model):
         self.notes = notes
         self.poc = poc
         self.start_date = start_date
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1751,12 +2061,20 @@ class CustomerMetadata(Model):
 
     custom_data: CustomData | Unset = attrs.field(default=UNSET, metadata={"json": "customData"})
     datasource_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "datasourceId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, custom_data: CustomData | Unset = UNSET, datasource_id: str | Unset = UNSET
+        self,
+        *,
+        custom_data: CustomData | Unset = UNSET,
+        datasource_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.custom_data = custom_data
         self.datasource_id = datasource_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1769,9 +2087,18 @@ class DatasourceConfigList(Model):
     datasource_config: list[SharedDatasourceConfig] = attrs.field(
         metadata={"json": "datasourceConfig"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, datasource_config: list[SharedDatasourceConfig]) -> None:
+    def __init__(
+        self,
+        *,
+        datasource_config: list[SharedDatasourceConfig],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.datasource_config = datasource_config
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1788,6 +2115,9 @@ class DatasourceProfile(Model):
     )
     native_app_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "nativeAppUrl"})
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1797,12 +2127,14 @@ class DatasourceProfile(Model):
         is_user_generated: bool | Unset = UNSET,
         native_app_url: str | Unset = UNSET,
         url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.handle = handle
         self.is_user_generated = is_user_generated
         self.native_app_url = native_app_url
         self.url = url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1812,6 +2144,9 @@ class Disambiguation(Model):
     id: str | Unset = attrs.field(default=UNSET)
     name: str | Unset = attrs.field(default=UNSET)
     type: EntityType | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1819,10 +2154,12 @@ class Disambiguation(Model):
         id: str | Unset = UNSET,
         name: str | Unset = UNSET,
         type: EntityType | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.id = id
         self.name = name
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1830,9 +2167,18 @@ class DisplayableListFormat(Model):
     """The ``DisplayableListFormat`` object."""
 
     format: DisplayableListFormatFormat | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, format: DisplayableListFormatFormat | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        format: DisplayableListFormatFormat | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.format = format
+        self.additional_properties = additional_properties
 
 
 class DisplayableListFormatFormat(OpenEnum):
@@ -1862,6 +2208,9 @@ class Document(Model):
     sections: list[DocumentSection] | Unset = attrs.field(default=UNSET)
     title: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1877,6 +2226,7 @@ class Document(Model):
         sections: list[DocumentSection] | Unset = UNSET,
         title: str | Unset = UNSET,
         url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.connector_type = connector_type
         self.container_document = container_document
@@ -1889,6 +2239,7 @@ class Document(Model):
         self.sections = sections
         self.title = title
         self.url = url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1898,9 +2249,18 @@ class DocumentContent(Model):
     full_text_list: list[str] | Unset = attrs.field(
         default=UNSET, metadata={"json": "fullTextList"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, full_text_list: list[str] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        full_text_list: list[str] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.full_text_list = full_text_list
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1916,6 +2276,9 @@ class DocumentInteractions(Model):
     reacts: list[Reaction] | Unset = attrs.field(default=UNSET)
     shares: list[Share] | Unset = attrs.field(default=UNSET)
     visitor_count: CountInfo | Unset = attrs.field(default=UNSET, metadata={"json": "visitorCount"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1926,6 +2289,7 @@ class DocumentInteractions(Model):
         reacts: list[Reaction] | Unset = UNSET,
         shares: list[Share] | Unset = UNSET,
         visitor_count: CountInfo | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.num_comments = num_comments
         self.num_reactions = num_reactions
@@ -1933,6 +2297,7 @@ class DocumentInteractions(Model):
         self.reacts = reacts
         self.shares = shares
         self.visitor_count = visitor_count
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1991,6 +2356,9 @@ class DocumentMetadata(Model):
     viewer_info: ViewerInfo | Unset = attrs.field(default=UNSET, metadata={"json": "viewerInfo"})
     visibility: DocumentVisibility | Unset = attrs.field(default=UNSET)
     visit_count: CountInfo | Unset = attrs.field(default=UNSET, metadata={"json": "visitCount"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2035,6 +2403,7 @@ class DocumentMetadata(Model):
         viewer_info: ViewerInfo | Unset = UNSET,
         visibility: DocumentVisibility | Unset = UNSET,
         visit_count: CountInfo | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.ancestors = ancestors
         self.assigned_to = assigned_to
@@ -2076,6 +2445,7 @@ class DocumentMetadata(Model):
         self.viewer_info = viewer_info
         self.visibility = visibility
         self.visit_count = visit_count
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2084,10 +2454,20 @@ class DocumentSection(Model):
 
     title: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, title: str | Unset = UNSET, url: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        title: str | Unset = UNSET,
+        url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.title = title
         self.url = url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2095,9 +2475,15 @@ class DocumentSpecOption1(Model):
     """The ``DocumentSpecOption1`` object."""
 
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, url: str | Unset = UNSET) -> None:
+    def __init__(
+        self, *, url: str | Unset = UNSET, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.url = url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2105,9 +2491,15 @@ class DocumentSpecOption2(Model):
     """The ``DocumentSpecOption2`` object."""
 
     id: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: str | Unset = UNSET) -> None:
+    def __init__(
+        self, *, id: str | Unset = UNSET, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2119,6 +2511,9 @@ class DocumentSpecOption3(Model):
     ugc_type: DocumentSpecOption3UgcType | Unset = attrs.field(
         default=UNSET, metadata={"json": "ugcType"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2126,10 +2521,12 @@ class DocumentSpecOption3(Model):
         content_id: int | Unset = UNSET,
         doc_type: str | Unset = UNSET,
         ugc_type: DocumentSpecOption3UgcType | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.content_id = content_id
         self.doc_type = doc_type
         self.ugc_type = ugc_type
+        self.additional_properties = additional_properties
 
 
 class DocumentSpecOption3UgcType(OpenEnum):
@@ -2168,6 +2565,9 @@ class DownloadInsightsRequest(Model):
     categories: list[DownloadInsightsRequestCategoriesItem]
     day_range: Period | Unset = attrs.field(default=UNSET, metadata={"json": "dayRange"})
     departments: list[str] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2177,12 +2577,14 @@ class DownloadInsightsRequest(Model):
         ai_app_request_options: InsightsAiAppRequestOptions | Unset = UNSET,
         day_range: Period | Unset = UNSET,
         departments: list[str] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.agents_request_options = agents_request_options
         self.ai_app_request_options = ai_app_request_options
         self.categories = categories
         self.day_range = day_range
         self.departments = departments
+        self.additional_properties = additional_properties
 
 
 class DownloadInsightsRequestCategoriesItem(OpenEnum):
@@ -2206,9 +2608,18 @@ class DraftProperties(Model):
     """The ``DraftProperties`` object."""
 
     draft_id: int | Unset = attrs.field(default=UNSET, metadata={"json": "draftId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, draft_id: int | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        draft_id: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.draft_id = draft_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2217,12 +2628,20 @@ class EmployeeAndVersionDefinition(Model):
 
     employee: EmployeeInfoDefinition | Unset = attrs.field(default=UNSET)
     version: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, employee: EmployeeInfoDefinition | Unset = UNSET, version: int | Unset = UNSET
+        self,
+        *,
+        employee: EmployeeInfoDefinition | Unset = UNSET,
+        version: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.employee = employee
         self.version = version
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2269,6 +2688,9 @@ class EmployeeInfoDefinition(Model):
     teams: list[EmployeeTeamInfo] | Unset = attrs.field(default=UNSET)
     title: str | Unset = attrs.field(default=UNSET)
     type: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2300,6 +2722,7 @@ class EmployeeInfoDefinition(Model):
         teams: list[EmployeeTeamInfo] | Unset = UNSET,
         title: str | Unset = UNSET,
         type: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.additional_fields = additional_fields
         self.also_known_as = also_known_as
@@ -2328,6 +2751,7 @@ class EmployeeInfoDefinition(Model):
         self.teams = teams
         self.title = title
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2337,13 +2761,22 @@ class EmployeeTeamInfo(Model):
     id: str | Unset = attrs.field(default=UNSET)
     name: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, id: str | Unset = UNSET, name: str | Unset = UNSET, url: str | Unset = UNSET
+        self,
+        *,
+        id: str | Unset = UNSET,
+        name: str | Unset = UNSET,
+        url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.id = id
         self.name = name
         self.url = url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2355,10 +2788,16 @@ class EntityRelationship(Model):
 
     email: str
     name: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, email: str, name: str) -> None:
+    def __init__(
+        self, *, email: str, name: str, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.email = email
         self.name = name
+        self.additional_properties = additional_properties
 
 
 class EntityType(OpenEnum):
@@ -2378,6 +2817,9 @@ class ExtractedQnA(Model):
     question_result: SearchResult | Unset = attrs.field(
         default=UNSET, metadata={"json": "questionResult"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2385,10 +2827,12 @@ class ExtractedQnA(Model):
         heading: str | Unset = UNSET,
         question: str | Unset = UNSET,
         question_result: SearchResult | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.heading = heading
         self.question = question
         self.question_result = question_result
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2397,10 +2841,20 @@ class FacetBucketFilter(Model):
 
     facet: str | Unset = attrs.field(default=UNSET)
     prefix: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, facet: str | Unset = UNSET, prefix: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        facet: str | Unset = UNSET,
+        prefix: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.facet = facet
         self.prefix = prefix
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2410,6 +2864,9 @@ class FacetFilter(Model):
     field_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "fieldName"})
     group_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "groupName"})
     values: list[FacetFilterValue] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2417,10 +2874,12 @@ class FacetFilter(Model):
         field_name: str | Unset = UNSET,
         group_name: str | Unset = UNSET,
         values: list[FacetFilterValue] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.field_name = field_name
         self.group_name = group_name
         self.values = values
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2428,9 +2887,18 @@ class FacetFilterSet(Model):
     """The ``FacetFilterSet`` object."""
 
     filters: list[FacetFilter] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, filters: list[FacetFilter] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        filters: list[FacetFilter] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.filters = filters
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2445,6 +2913,9 @@ class FacetFilterValue(Model):
         default=UNSET, metadata={"json": "relationType"}
     )
     value: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2452,10 +2923,12 @@ class FacetFilterValue(Model):
         is_negated: bool | Unset = UNSET,
         relation_type: FacetFilterValueRelationType | Unset = UNSET,
         value: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.is_negated = is_negated
         self.relation_type = relation_type
         self.value = value
+        self.additional_properties = additional_properties
 
 
 class FacetFilterValueRelationType(OpenEnum):
@@ -2472,9 +2945,18 @@ class GrantPermission(Model):
     """The ``GrantPermission`` object."""
 
     scope_type: ScopeType | Unset = attrs.field(default=UNSET, metadata={"json": "scopeType"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, scope_type: ScopeType | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        scope_type: ScopeType | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.scope_type = scope_type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2487,11 +2969,22 @@ class Group(Model):
     id: str
     name: str | Unset = attrs.field(default=UNSET)
     type: GroupType
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: str, type: GroupType, name: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        id: str,
+        type: GroupType,
+        name: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.id = id
         self.name = name
         self.type = type
+        self.additional_properties = additional_properties
 
 
 class GroupType(OpenEnum):
@@ -2513,10 +3006,20 @@ class HypertextField(Model):
 
     anchor: str | Unset = attrs.field(default=UNSET)
     hyperlink: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, anchor: str | Unset = UNSET, hyperlink: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        anchor: str | Unset = UNSET,
+        hyperlink: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.anchor = anchor
         self.hyperlink = hyperlink
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2535,6 +3038,9 @@ class IconConfig(Model):
     masked: bool | Unset = attrs.field(default=UNSET)
     name: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2547,6 +3053,7 @@ class IconConfig(Model):
         masked: bool | Unset = UNSET,
         name: str | Unset = UNSET,
         url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.background_color = background_color
         self.color = color
@@ -2556,6 +3063,7 @@ class IconConfig(Model):
         self.masked = masked
         self.name = name
         self.url = url
+        self.additional_properties = additional_properties
 
 
 class IconConfigIconType(OpenEnum):
@@ -2581,9 +3089,18 @@ class IndexEmployeeListRequest(Model):
     """The ``IndexEmployeeListRequest`` object."""
 
     employees: list[IndexEmployeeRequest] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, employees: list[IndexEmployeeRequest] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        employees: list[IndexEmployeeRequest] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.employees = employees
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2595,10 +3112,20 @@ class IndexEmployeeRequest(Model):
 
     employee: EmployeeInfoDefinition
     version: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, employee: EmployeeInfoDefinition, version: int | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        employee: EmployeeInfoDefinition,
+        version: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.employee = employee
         self.version = version
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2611,15 +3138,20 @@ class IndexStatus(Model):
     last_indexed_time: datetime.datetime | Unset = attrs.field(
         default=UNSET, metadata={"json": "lastIndexedTime"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         last_crawled_time: datetime.datetime | Unset = UNSET,
         last_indexed_time: datetime.datetime | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.last_crawled_time = last_crawled_time
         self.last_indexed_time = last_indexed_time
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2627,9 +3159,18 @@ class InsightsAgentsRequestOptions(Model):
     """The ``InsightsAgentsRequestOptions`` object."""
 
     agent_ids: list[str] | Unset = attrs.field(default=UNSET, metadata={"json": "agentIds"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, agent_ids: list[str] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        agent_ids: list[str] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.agent_ids = agent_ids
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2637,9 +3178,18 @@ class InsightsAiAppRequestOptions(Model):
     """The ``InsightsAiAppRequestOptions`` object."""
 
     ai_app_ids: list[str] | Unset = attrs.field(default=UNSET, metadata={"json": "aiAppIds"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, ai_app_ids: list[str] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        ai_app_ids: list[str] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.ai_app_ids = ai_app_ids
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2660,6 +3210,9 @@ class InviteInfo(Model):
     sign_up_time: datetime.datetime | Unset = attrs.field(
         default=UNSET, metadata={"json": "signUpTime"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2669,12 +3222,14 @@ class InviteInfo(Model):
         invites: list[ChannelInviteInfo] | Unset = UNSET,
         reminder_time: datetime.datetime | Unset = UNSET,
         sign_up_time: datetime.datetime | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.invite_time = invite_time
         self.inviter = inviter
         self.invites = invites
         self.reminder_time = reminder_time
         self.sign_up_time = sign_up_time
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2683,12 +3238,20 @@ class LifeCycleEvent(Model):
 
     event: LifeCycleEventEvent | Unset = attrs.field(default=UNSET)
     timestamp: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, event: LifeCycleEventEvent | Unset = UNSET, timestamp: str | Unset = UNSET
+        self,
+        *,
+        event: LifeCycleEventEvent | Unset = UNSET,
+        timestamp: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.event = event
         self.timestamp = timestamp
+        self.additional_properties = additional_properties
 
 
 class LifeCycleEventEvent(OpenEnum):
@@ -2713,6 +3276,9 @@ class Meeting(Model):
     )
     title: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2724,6 +3290,7 @@ class Meeting(Model):
         start_time: datetime.datetime | Unset = UNSET,
         title: str | Unset = UNSET,
         url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.attendees = attendees
         self.description = description
@@ -2732,6 +3299,7 @@ class Meeting(Model):
         self.start_time = start_time
         self.title = title
         self.url = url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2750,6 +3318,9 @@ class ObjectDefinition(Model):
         default=UNSET, metadata={"json": "propertyGroups"}
     )
     summarizable: bool | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2760,6 +3331,7 @@ class ObjectDefinition(Model):
         property_definitions: list[PropertyDefinition] | Unset = UNSET,
         property_groups: list[PropertyGroup] | Unset = UNSET,
         summarizable: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.display_label = display_label
         self.doc_category = doc_category
@@ -2767,6 +3339,7 @@ class ObjectDefinition(Model):
         self.property_definitions = property_definitions
         self.property_groups = property_groups
         self.summarizable = summarizable
+        self.additional_properties = additional_properties
 
 
 class ObjectDefinitionDocCategory(OpenEnum):
@@ -2796,9 +3369,18 @@ class ObjectPermissions(Model):
     """The ``ObjectPermissions`` object."""
 
     write: WritePermission | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, write: WritePermission | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        write: WritePermission | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.write = write
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2812,6 +3394,9 @@ class Period(Model):
     max_days_from_now: int | Unset = attrs.field(default=UNSET, metadata={"json": "maxDaysFromNow"})
     min_days_from_now: int | Unset = attrs.field(default=UNSET, metadata={"json": "minDaysFromNow"})
     start: TimePoint | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2820,11 +3405,13 @@ class Period(Model):
         max_days_from_now: int | Unset = UNSET,
         min_days_from_now: int | Unset = UNSET,
         start: TimePoint | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.end = end
         self.max_days_from_now = max_days_from_now
         self.min_days_from_now = min_days_from_now
         self.start = start
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2832,9 +3419,18 @@ class PermissionedObject(Model):
     """The ``PermissionedObject`` object."""
 
     permissions: ObjectPermissions | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, permissions: ObjectPermissions | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        permissions: ObjectPermissions | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.permissions = permissions
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2851,6 +3447,9 @@ class Permissions(Model):
     role: str | Unset = attrs.field(default=UNSET)
     roles: list[str] | Unset = attrs.field(default=UNSET)
     write: WritePermissions | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2863,6 +3462,7 @@ class Permissions(Model):
         role: str | Unset = UNSET,
         roles: list[str] | Unset = UNSET,
         write: WritePermissions | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.can_admin_client_api_global_tokens = can_admin_client_api_global_tokens
         self.can_admin_search = can_admin_search
@@ -2872,6 +3472,7 @@ class Permissions(Model):
         self.role = role
         self.roles = roles
         self.write = write
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2887,6 +3488,9 @@ class Person(Model):
     related_documents: list[RelatedDocuments] | Unset = attrs.field(
         default=UNSET, metadata={"json": "relatedDocuments"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -2895,11 +3499,13 @@ class Person(Model):
         obfuscated_id: str,
         metadata: PersonMetadata | Unset = UNSET,
         related_documents: list[RelatedDocuments] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.metadata = metadata
         self.name = name
         self.obfuscated_id = obfuscated_id
         self.related_documents = related_documents
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2912,11 +3518,22 @@ class PersonDistance(Model):
     distance: float
     name: str
     obfuscated_id: str = attrs.field(metadata={"json": "obfuscatedId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, distance: float, name: str, obfuscated_id: str) -> None:
+    def __init__(
+        self,
+        *,
+        distance: float,
+        name: str,
+        obfuscated_id: str,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.distance = distance
         self.name = name
         self.obfuscated_id = obfuscated_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -2995,6 +3612,9 @@ class PersonMetadata(Model):
     unedited_photo_url: str | Unset = attrs.field(
         default=UNSET, metadata={"json": "uneditedPhotoUrl"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3043,6 +3663,7 @@ class PersonMetadata(Model):
         title: str | Unset = UNSET,
         type: PersonMetadataType | Unset = UNSET,
         unedited_photo_url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.alias_emails = alias_emails
         self.badges = badges
@@ -3088,6 +3709,7 @@ class PersonMetadata(Model):
         self.title = title
         self.type = type
         self.unedited_photo_url = unedited_photo_url
+        self.additional_properties = additional_properties
 
 
 class PersonMetadataType(OpenEnum):
@@ -3108,10 +3730,20 @@ class PersonObject(Model):
 
     name: str
     obfuscated_id: str = attrs.field(metadata={"json": "obfuscatedId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, name: str, obfuscated_id: str) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        obfuscated_id: str,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.name = name
         self.obfuscated_id = obfuscated_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3123,6 +3755,9 @@ class PersonTeam(Model):
     join_date: datetime.datetime | Unset = attrs.field(default=UNSET, metadata={"json": "joinDate"})
     name: str | Unset = attrs.field(default=UNSET)
     relationship: PersonTeamRelationship | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3132,12 +3767,14 @@ class PersonTeam(Model):
         join_date: datetime.datetime | Unset = UNSET,
         name: str | Unset = UNSET,
         relationship: PersonTeamRelationship | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.external_link = external_link
         self.id = id
         self.join_date = join_date
         self.name = name
         self.relationship = relationship
+        self.additional_properties = additional_properties
 
 
 class PersonTeamRelationship(OpenEnum):
@@ -3163,6 +3800,9 @@ class PersonToTeamRelationship(Model):
     join_date: datetime.datetime | Unset = attrs.field(default=UNSET, metadata={"json": "joinDate"})
     person: Person
     relationship: PersonToTeamRelationshipRelationship | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3171,11 +3811,13 @@ class PersonToTeamRelationship(Model):
         custom_relationship_str: str | Unset = UNSET,
         join_date: datetime.datetime | Unset = UNSET,
         relationship: PersonToTeamRelationshipRelationship | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.custom_relationship_str = custom_relationship_str
         self.join_date = join_date
         self.person = person
         self.relationship = relationship
+        self.additional_properties = additional_properties
 
 
 class PersonToTeamRelationshipRelationship(OpenEnum):
@@ -3209,6 +3851,9 @@ class PinDocument(Model):
         default=UNSET, metadata={"json": "updateTime"}
     )
     updated_by: Person | Unset = attrs.field(default=UNSET, metadata={"json": "updatedBy"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3221,6 +3866,7 @@ class PinDocument(Model):
         id: str | Unset = UNSET,
         update_time: datetime.datetime | Unset = UNSET,
         updated_by: Person | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.audience_filters = audience_filters
         self.queries = queries
@@ -3230,6 +3876,7 @@ class PinDocument(Model):
         self.id = id
         self.update_time = update_time
         self.updated_by = updated_by
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3240,15 +3887,20 @@ class PinDocumentMutableProperties(Model):
         default=UNSET, metadata={"json": "audienceFilters"}
     )
     queries: list[str] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         audience_filters: list[FacetFilter] | Unset = UNSET,
         queries: list[str] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.audience_filters = audience_filters
         self.queries = queries
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3257,10 +3909,20 @@ class PossibleValue(Model):
 
     label: str | Unset = attrs.field(default=UNSET)
     value: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, label: str | Unset = UNSET, value: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        label: str | Unset = UNSET,
+        value: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.label = label
         self.value = value
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3280,6 +3942,9 @@ class PromptTemplateMutableProperties(Model):
         default=UNSET, metadata={"json": "removedRoles"}
     )
     template: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3290,6 +3955,7 @@ class PromptTemplateMutableProperties(Model):
         inclusions: ChatRestrictionFilters | Unset = UNSET,
         name: str | Unset = UNSET,
         removed_roles: list[UserRoleSpecification] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.added_roles = added_roles
         self.application_id = application_id
@@ -3297,6 +3963,7 @@ class PromptTemplateMutableProperties(Model):
         self.name = name
         self.removed_roles = removed_roles
         self.template = template
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3318,6 +3985,9 @@ class PropertyDefinition(Model):
     ui_options: PropertyDefinitionUiOptions | Unset = attrs.field(
         default=UNSET, metadata={"json": "uiOptions"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3331,6 +4001,7 @@ class PropertyDefinition(Model):
         skip_indexing: bool | Unset = UNSET,
         ui_facet_order: int | Unset = UNSET,
         ui_options: PropertyDefinitionUiOptions | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.display_label = display_label
         self.display_label_plural = display_label_plural
@@ -3341,6 +4012,7 @@ class PropertyDefinition(Model):
         self.skip_indexing = skip_indexing
         self.ui_facet_order = ui_facet_order
         self.ui_options = ui_options
+        self.additional_properties = additional_properties
 
 
 class PropertyDefinitionPropertyType(OpenEnum):
@@ -3369,10 +4041,20 @@ class PropertyGroup(Model):
 
     display_label: str | Unset = attrs.field(default=UNSET, metadata={"json": "displayLabel"})
     name: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, display_label: str | Unset = UNSET, name: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        display_label: str | Unset = UNSET,
+        name: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.display_label = display_label
         self.name = name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3396,6 +4078,9 @@ class QuerySuggestion(Model):
     search_provider_info: SearchProviderInfo | Unset = attrs.field(
         default=UNSET, metadata={"json": "searchProviderInfo"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3408,6 +4093,7 @@ class QuerySuggestion(Model):
         ranges: list[TextRange] | Unset = UNSET,
         request_options: SearchRequestOptions | Unset = UNSET,
         search_provider_info: SearchProviderInfo | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.input_details = input_details
@@ -3417,6 +4103,7 @@ class QuerySuggestion(Model):
         self.ranges = ranges
         self.request_options = request_options
         self.search_provider_info = search_provider_info
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3425,12 +4112,20 @@ class QuerySuggestionList(Model):
 
     person: Person | Unset = attrs.field(default=UNSET)
     suggestions: list[QuerySuggestion] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, person: Person | Unset = UNSET, suggestions: list[QuerySuggestion] | Unset = UNSET
+        self,
+        *,
+        person: Person | Unset = UNSET,
+        suggestions: list[QuerySuggestion] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.person = person
         self.suggestions = suggestions
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3443,6 +4138,9 @@ class Quicklink(Model):
     scopes: list[QuicklinkScopesItem] | Unset = attrs.field(default=UNSET)
     short_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "shortName"})
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3453,6 +4151,7 @@ class Quicklink(Model):
         scopes: list[QuicklinkScopesItem] | Unset = UNSET,
         short_name: str | Unset = UNSET,
         url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.icon_config = icon_config
         self.id = id
@@ -3460,6 +4159,7 @@ class Quicklink(Model):
         self.scopes = scopes
         self.short_name = short_name
         self.url = url
+        self.additional_properties = additional_properties
 
 
 class QuicklinkScopesItem(OpenEnum):
@@ -3482,6 +4182,9 @@ class Reaction(Model):
     )
     reactors: list[Person] | Unset = attrs.field(default=UNSET)
     type: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3490,11 +4193,13 @@ class Reaction(Model):
         reacted_by_viewer: bool | Unset = UNSET,
         reactors: list[Person] | Unset = UNSET,
         type: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.count = count
         self.reacted_by_viewer = reacted_by_viewer
         self.reactors = reactors
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3502,9 +4207,18 @@ class ReadPermission(Model):
     """The ``ReadPermission`` object."""
 
     scope_type: ScopeType | Unset = attrs.field(default=UNSET, metadata={"json": "scopeType"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, scope_type: ScopeType | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        scope_type: ScopeType | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.scope_type = scope_type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3513,15 +4227,20 @@ class ReferenceRange(Model):
 
     snippets: list[SearchResultSnippet] | Unset = attrs.field(default=UNSET)
     text_range: TextRange | Unset = attrs.field(default=UNSET, metadata={"json": "textRange"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         snippets: list[SearchResultSnippet] | Unset = UNSET,
         text_range: TextRange | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.snippets = snippets
         self.text_range = text_range
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3540,6 +4259,9 @@ class RelatedDocuments(Model):
     )
     relation: RelatedDocumentsRelation | Unset = attrs.field(default=UNSET)
     results: list[SearchResult] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3549,12 +4271,14 @@ class RelatedDocuments(Model):
         query_suggestion: QuerySuggestion | Unset = UNSET,
         relation: RelatedDocumentsRelation | Unset = UNSET,
         results: list[SearchResult] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.associated_entity_id = associated_entity_id
         self.documents = documents
         self.query_suggestion = query_suggestion
         self.relation = relation
         self.results = results
+        self.additional_properties = additional_properties
 
 
 class RelatedDocumentsRelation(OpenEnum):
@@ -3585,10 +4309,20 @@ class RelatedObject(Model):
 
     id: str
     metadata: RelatedObjectMetadata | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: str, metadata: RelatedObjectMetadata | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        id: str,
+        metadata: RelatedObjectMetadata | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.id = id
         self.metadata = metadata
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3596,9 +4330,15 @@ class RelatedObjectMetadata(Model):
     """The ``RelatedObjectMetadata`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, name: str | Unset = UNSET) -> None:
+    def __init__(
+        self, *, name: str | Unset = UNSET, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.name = name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3606,9 +4346,18 @@ class RelatedObjectEdge(Model):
     """The ``RelatedObjectEdge`` object."""
 
     objects: list[RelatedObject] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, objects: list[RelatedObject] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        objects: list[RelatedObject] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.objects = objects
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3618,9 +4367,18 @@ class RelatedObjects(Model):
     related_objects: dict[str, RelatedObjectEdge] | Unset = attrs.field(
         default=UNSET, metadata={"json": "relatedObjects"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, related_objects: dict[str, RelatedObjectEdge] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        related_objects: dict[str, RelatedObjectEdge] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.related_objects = related_objects
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3630,6 +4388,9 @@ class RelatedQuestion(Model):
     answer: str | Unset = attrs.field(default=UNSET)
     question: str | Unset = attrs.field(default=UNSET)
     ranges: list[TextRange] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3637,10 +4398,12 @@ class RelatedQuestion(Model):
         answer: str | Unset = UNSET,
         question: str | Unset = UNSET,
         ranges: list[TextRange] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.answer = answer
         self.question = question
         self.ranges = ranges
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3655,6 +4418,9 @@ class Reminder(Model):
     reason: str | Unset = attrs.field(default=UNSET)
     remind_at: int = attrs.field(metadata={"json": "remindAt"})
     requestor: Person | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3664,12 +4430,14 @@ class Reminder(Model):
         created_at: int | Unset = UNSET,
         reason: str | Unset = UNSET,
         requestor: Person | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.assignee = assignee
         self.created_at = created_at
         self.reason = reason
         self.remind_at = remind_at
         self.requestor = requestor
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3679,9 +4447,18 @@ class RemovedCollections(Model):
     removed_collections: list[int] | Unset = attrs.field(
         default=UNSET, metadata={"json": "removedCollections"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, removed_collections: list[int] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        removed_collections: list[int] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.removed_collections = removed_collections
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3691,9 +4468,18 @@ class RestrictionFilters(Model):
     container_specs: list[DocumentSpec] | Unset = attrs.field(
         default=UNSET, metadata={"json": "containerSpecs"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, container_specs: list[DocumentSpec] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        container_specs: list[DocumentSpec] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.container_specs = container_specs
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3704,15 +4490,20 @@ class Result(Model):
         default=UNSET, metadata={"json": "structuredResults"}
     )
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         structured_results: list[StructuredResult] | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.structured_results = structured_results
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3727,6 +4518,9 @@ class ResultsRequest(Model):
     )
     timestamp: datetime.datetime | Unset = attrs.field(default=UNSET)
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3737,6 +4531,7 @@ class ResultsRequest(Model):
         source_document: Document | Unset = UNSET,
         timestamp: datetime.datetime | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.max_snippet_size = max_snippet_size
         self.page_size = page_size
@@ -3744,6 +4539,7 @@ class ResultsRequest(Model):
         self.source_document = source_document
         self.timestamp = timestamp
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 class ScopeType(OpenEnum):
@@ -3762,6 +4558,9 @@ class SearchProviderInfo(Model):
     search_link_url_template: str | Unset = attrs.field(
         default=UNSET, metadata={"json": "searchLinkUrlTemplate"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3769,10 +4568,12 @@ class SearchProviderInfo(Model):
         logo_url: str | Unset = UNSET,
         name: str | Unset = UNSET,
         search_link_url_template: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.logo_url = logo_url
         self.name = name
         self.search_link_url_template = search_link_url_template
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3780,9 +4581,18 @@ class SearchRequestInputDetails(Model):
     """The ``SearchRequestInputDetails`` object."""
 
     has_copy_paste: bool | Unset = attrs.field(default=UNSET, metadata={"json": "hasCopyPaste"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, has_copy_paste: bool | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        has_copy_paste: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.has_copy_paste = has_copy_paste
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -3835,6 +4645,9 @@ class SearchRequestOptions(Model):
         default=UNSET, metadata={"json": "returnLlmContentOverSnippets"}
     )
     timezone_offset: int | Unset = attrs.field(default=UNSET, metadata={"json": "timezoneOffset"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3856,6 +4669,7 @@ class SearchRequestOptions(Model):
         response_hints: list[SearchRequestOptionsResponseHintsItem] | Unset = UNSET,
         return_llm_content_over_snippets: bool | Unset = UNSET,
         timezone_offset: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.auth_tokens = auth_tokens
         self.datasource_filter = datasource_filter
@@ -3874,6 +4688,7 @@ class SearchRequestOptions(Model):
         self.response_hints = response_hints
         self.return_llm_content_over_snippets = return_llm_content_over_snippets
         self.timezone_offset = timezone_offset
+        self.additional_properties = additional_properties
 
 
 class SearchRequestOptionsResponseHintsItem(OpenEnum):
@@ -3934,6 +4749,9 @@ class SearchResult(Model):
     snippets: list[SearchResultSnippet] | Unset = attrs.field(default=UNSET)
     title: str | Unset = attrs.field(default=UNSET)
     url: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -3959,6 +4777,7 @@ class SearchResult(Model):
         related_results: list[RelatedDocuments] | Unset = UNSET,
         snippets: list[SearchResultSnippet] | Unset = UNSET,
         title: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.structured_results = structured_results
         self.tracking_token = tracking_token
@@ -3981,6 +4800,7 @@ class SearchResult(Model):
         self.snippets = snippets
         self.title = title
         self.url = url
+        self.additional_properties = additional_properties
 
 
 class SearchResultProminenceEnum(OpenEnum):
@@ -4006,6 +4826,9 @@ class SearchResultSnippet(Model):
     )
     text: str | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4016,6 +4839,7 @@ class SearchResultSnippet(Model):
         snippet_text_ordering: int | Unset = UNSET,
         text: str | Unset = UNSET,
         url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.mime_type = mime_type
         self.ranges = ranges
@@ -4023,6 +4847,7 @@ class SearchResultSnippet(Model):
         self.snippet_text_ordering = snippet_text_ordering
         self.text = text
         self.url = url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4035,6 +4860,9 @@ class SessionInfo(Model):
         default=UNSET, metadata={"json": "sessionTrackingToken"}
     )
     tab_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "tabId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4043,11 +4871,13 @@ class SessionInfo(Model):
         last_seen: datetime.datetime | Unset = UNSET,
         session_tracking_token: str | Unset = UNSET,
         tab_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.last_query = last_query
         self.last_seen = last_seen
         self.session_tracking_token = session_tracking_token
         self.tab_id = tab_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4062,6 +4892,9 @@ class Share(Model):
     sharing_document: Document | Unset = attrs.field(
         default=UNSET, metadata={"json": "sharingDocument"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4069,10 +4902,12 @@ class Share(Model):
         num_days_ago: int,
         sharer: Person | Unset = UNSET,
         sharing_document: Document | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.num_days_ago = num_days_ago
         self.sharer = sharer
         self.sharing_document = sharing_document
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4135,6 +4970,9 @@ class SharedDatasourceConfig(Model):
     instance_only_name: str | Unset = attrs.field(
         default=UNSET, metadata={"json": "instanceOnlyName"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4164,6 +5002,7 @@ class SharedDatasourceConfig(Model):
         datasource_name: str | Unset = UNSET,
         instance_description: str | Unset = UNSET,
         instance_only_name: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.aliases = aliases
         self.canonicalizing_title_regex = canonicalizing_title_regex
@@ -4190,6 +5029,7 @@ class SharedDatasourceConfig(Model):
         self.datasource_name = datasource_name
         self.instance_description = instance_description
         self.instance_only_name = instance_only_name
+        self.additional_properties = additional_properties
 
 
 class SharedDatasourceConfigDatasourceCategory(OpenEnum):
@@ -4276,6 +5116,9 @@ class SharedDatasourceConfigNoInstance(Model):
         default=UNSET, metadata={"json": "trustUrlRegexForViewActivity"}
     )
     url_regex: str | Unset = attrs.field(default=UNSET, metadata={"json": "urlRegex"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4303,6 +5146,7 @@ class SharedDatasourceConfigNoInstance(Model):
         suggestion_text: str | Unset = UNSET,
         trust_url_regex_for_view_activity: bool | Unset = UNSET,
         url_regex: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.aliases = aliases
         self.canonicalizing_title_regex = canonicalizing_title_regex
@@ -4326,6 +5170,7 @@ class SharedDatasourceConfigNoInstance(Model):
         self.suggestion_text = suggestion_text
         self.trust_url_regex_for_view_activity = trust_url_regex_for_view_activity
         self.url_regex = url_regex
+        self.additional_properties = additional_properties
 
 
 class SharedDatasourceConfigNoInstanceDatasourceCategory(OpenEnum):
@@ -4400,6 +5245,9 @@ class Shortcut(Model):
     alias: str | Unset = attrs.field(default=UNSET)
     roles: list[UserRoleSpecification] | Unset = attrs.field(default=UNSET)
     title: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4426,6 +5274,7 @@ class Shortcut(Model):
         alias: str | Unset = UNSET,
         roles: list[UserRoleSpecification] | Unset = UNSET,
         title: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.id = id
         self.added_roles = added_roles
@@ -4449,6 +5298,7 @@ class Shortcut(Model):
         self.alias = alias
         self.roles = roles
         self.title = title
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4470,6 +5320,9 @@ class ShortcutMetadata(Model):
     )
     updated_by: Person | Unset = attrs.field(default=UNSET, metadata={"json": "updatedBy"})
     view_prefix: str | Unset = attrs.field(default=UNSET, metadata={"json": "viewPrefix"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4483,6 +5336,7 @@ class ShortcutMetadata(Model):
         update_time: datetime.datetime | Unset = UNSET,
         updated_by: Person | Unset = UNSET,
         view_prefix: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.create_time = create_time
         self.created_by = created_by
@@ -4493,6 +5347,7 @@ class ShortcutMetadata(Model):
         self.update_time = update_time
         self.updated_by = updated_by
         self.view_prefix = view_prefix
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4506,6 +5361,9 @@ class ShortcutProperties(Model):
     input_alias: str | Unset = attrs.field(default=UNSET, metadata={"json": "inputAlias"})
     update_time: int | Unset = attrs.field(default=UNSET, metadata={"json": "updateTime"})
     updated_by: str | Unset = attrs.field(default=UNSET, metadata={"json": "updatedBy"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4517,6 +5375,7 @@ class ShortcutProperties(Model):
         input_alias: str | Unset = UNSET,
         update_time: int | Unset = UNSET,
         updated_by: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.create_time = create_time
         self.created_by = created_by
@@ -4525,6 +5384,7 @@ class ShortcutProperties(Model):
         self.input_alias = input_alias
         self.update_time = update_time
         self.updated_by = updated_by
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4537,11 +5397,22 @@ class SocialNetwork(Model):
     name: str
     profile_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "profileName"})
     profile_url: str = attrs.field(metadata={"json": "profileUrl"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, name: str, profile_url: str, profile_name: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        profile_url: str,
+        profile_name: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.name = name
         self.profile_name = profile_name
         self.profile_url = profile_url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4551,6 +5422,9 @@ class SocialNetworkDefinition(Model):
     name: str | Unset = attrs.field(default=UNSET)
     profile_name: str | Unset = attrs.field(default=UNSET, metadata={"json": "profileName"})
     profile_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "profileUrl"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4558,10 +5432,12 @@ class SocialNetworkDefinition(Model):
         name: str | Unset = UNSET,
         profile_name: str | Unset = UNSET,
         profile_url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.name = name
         self.profile_name = profile_name
         self.profile_url = profile_url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4577,6 +5453,9 @@ class StructuredLocation(Model):
     state: str | Unset = attrs.field(default=UNSET)
     timezone: str | Unset = attrs.field(default=UNSET)
     zip_code: str | Unset = attrs.field(default=UNSET, metadata={"json": "zipCode"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4590,6 +5469,7 @@ class StructuredLocation(Model):
         state: str | Unset = UNSET,
         timezone: str | Unset = UNSET,
         zip_code: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.address = address
         self.city = city
@@ -4600,6 +5480,7 @@ class StructuredLocation(Model):
         self.state = state
         self.timezone = timezone
         self.zip_code = zip_code
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4637,6 +5518,9 @@ class StructuredResult(Model):
     source: StructuredResultSource | Unset = attrs.field(default=UNSET)
     team: Team | Unset = attrs.field(default=UNSET)
     tracking_token: str | Unset = attrs.field(default=UNSET, metadata={"json": "trackingToken"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4662,6 +5546,7 @@ class StructuredResult(Model):
         source: StructuredResultSource | Unset = UNSET,
         team: Team | Unset = UNSET,
         tracking_token: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.answer = answer
         self.answer_board = answer_board
@@ -4684,6 +5569,7 @@ class StructuredResult(Model):
         self.source = source
         self.team = team
         self.tracking_token = tracking_token
+        self.additional_properties = additional_properties
 
 
 class StructuredResultProminence(OpenEnum):
@@ -4712,12 +5598,20 @@ class StructuredText(Model):
     structured_list: list[StructuredTextItem] | Unset = attrs.field(
         default=UNSET, metadata={"json": "structuredList"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, text: str, structured_list: list[StructuredTextItem] | Unset = UNSET
+        self,
+        *,
+        text: str,
+        structured_list: list[StructuredTextItem] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.text = text
         self.structured_list = structured_list
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4730,6 +5624,9 @@ class StructuredTextItem(Model):
         default=UNSET, metadata={"json": "structuredResult"}
     )
     text: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4738,11 +5635,13 @@ class StructuredTextItem(Model):
         link: str | Unset = UNSET,
         structured_result: StructuredResult | Unset = UNSET,
         text: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.document = document
         self.link = link
         self.structured_result = structured_result
         self.text = text
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4781,6 +5680,9 @@ class Team(Model):
     name: str
     photo_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "photoUrl"})
     status: TeamStatus | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4806,6 +5708,7 @@ class Team(Model):
         members: list[PersonToTeamRelationship] | Unset = UNSET,
         photo_url: str | Unset = UNSET,
         status: TeamStatus | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.related_objects = related_objects
         self.permissions = permissions
@@ -4828,6 +5731,7 @@ class Team(Model):
         self.name = name
         self.photo_url = photo_url
         self.status = status
+        self.additional_properties = additional_properties
 
 
 class TeamStatus(OpenEnum):
@@ -4847,10 +5751,16 @@ class TeamEmail(Model):
 
     email: str
     type: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, email: str, type: str) -> None:
+    def __init__(
+        self, *, email: str, type: str, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.email = email
         self.type = type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4865,6 +5775,9 @@ class TextRange(Model):
     start_index: int = attrs.field(metadata={"json": "startIndex"})
     type: TextRangeType | Unset = attrs.field(default=UNSET)
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -4874,12 +5787,14 @@ class TextRange(Model):
         end_index: int | Unset = UNSET,
         type: TextRangeType | Unset = UNSET,
         url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.document = document
         self.end_index = end_index
         self.start_index = start_index
         self.type = type
         self.url = url
+        self.additional_properties = additional_properties
 
 
 class TextRangeType(OpenEnum):
@@ -4897,10 +5812,20 @@ class Thumbnail(Model):
 
     photo_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "photoId"})
     url: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, photo_id: str | Unset = UNSET, url: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        photo_id: str | Unset = UNSET,
+        url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.photo_id = photo_id
         self.url = url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4912,10 +5837,16 @@ class TimeInterval(Model):
 
     end: str
     start: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, end: str, start: str) -> None:
+    def __init__(
+        self, *, end: str, start: str, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.end = end
         self.start = start
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4924,12 +5855,20 @@ class TimePoint(Model):
 
     days_from_now: int | Unset = attrs.field(default=UNSET, metadata={"json": "daysFromNow"})
     epoch_seconds: int | Unset = attrs.field(default=UNSET, metadata={"json": "epochSeconds"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, days_from_now: int | Unset = UNSET, epoch_seconds: int | Unset = UNSET
+        self,
+        *,
+        days_from_now: int | Unset = UNSET,
+        epoch_seconds: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.days_from_now = days_from_now
         self.epoch_seconds = epoch_seconds
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4938,15 +5877,20 @@ class ToolInfo(Model):
 
     metadata: ToolMetadata | Unset = attrs.field(default=UNSET)
     parameters: dict[str, WriteActionParameter] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         metadata: ToolMetadata | Unset = UNSET,
         parameters: dict[str, WriteActionParameter] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.metadata = metadata
         self.parameters = parameters
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -4990,6 +5934,9 @@ class ToolMetadata(Model):
     write_action_type: ToolMetadataWriteActionType | Unset = attrs.field(
         default=UNSET, metadata={"json": "writeActionType"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5012,6 +5959,7 @@ class ToolMetadata(Model):
         tool_id: str | Unset = UNSET,
         usage_instructions: str | Unset = UNSET,
         write_action_type: ToolMetadataWriteActionType | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.auth = auth
         self.auth_type = auth_type
@@ -5031,6 +5979,7 @@ class ToolMetadata(Model):
         self.type = type
         self.usage_instructions = usage_instructions
         self.write_action_type = write_action_type
+        self.additional_properties = additional_properties
 
 
 class ToolMetadataAuthType(OpenEnum):
@@ -5089,6 +6038,9 @@ class UserRoleSpecification(Model):
     source_document_spec: DocumentSpec | Unset = attrs.field(
         default=UNSET, metadata={"json": "sourceDocumentSpec"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5097,11 +6049,13 @@ class UserRoleSpecification(Model):
         group: Group | Unset = UNSET,
         person: Person | Unset = UNSET,
         source_document_spec: DocumentSpec | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.group = group
         self.person = person
         self.role = role
         self.source_document_spec = source_document_spec
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5113,12 +6067,20 @@ class Verification(Model):
 
     metadata: VerificationMetadata | Unset = attrs.field(default=UNSET)
     state: VerificationState
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, state: VerificationState, metadata: VerificationMetadata | Unset = UNSET
+        self,
+        *,
+        state: VerificationState,
+        metadata: VerificationMetadata | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.metadata = metadata
         self.state = state
+        self.additional_properties = additional_properties
 
 
 class VerificationState(OpenEnum):
@@ -5147,6 +6109,9 @@ class VerificationMetadata(Model):
     visitor_count: list[CountInfo] | Unset = attrs.field(
         default=UNSET, metadata={"json": "visitorCount"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5159,6 +6124,7 @@ class VerificationMetadata(Model):
         last_verifier: Person | Unset = UNSET,
         reminders: list[Reminder] | Unset = UNSET,
         visitor_count: list[CountInfo] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.candidate_verifiers = candidate_verifiers
         self.document = document
@@ -5168,6 +6134,7 @@ class VerificationMetadata(Model):
         self.last_verifier = last_verifier
         self.reminders = reminders
         self.visitor_count = visitor_count
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5181,15 +6148,20 @@ class ViewerInfo(Model):
         default=UNSET, metadata={"json": "lastViewedTime"}
     )
     role: ViewerInfoRole | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         last_viewed_time: datetime.datetime | Unset = UNSET,
         role: ViewerInfoRole | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.last_viewed_time = last_viewed_time
         self.role = role
+        self.additional_properties = additional_properties
 
 
 class ViewerInfoRole(OpenEnum):
@@ -5210,6 +6182,9 @@ class WorkflowMetadata(Model):
         default=UNSET, metadata={"json": "lastUpdateTimestamp"}
     )
     last_updated_by: Person | Unset = attrs.field(default=UNSET, metadata={"json": "lastUpdatedBy"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5218,11 +6193,13 @@ class WorkflowMetadata(Model):
         create_timestamp: int | Unset = UNSET,
         last_update_timestamp: int | Unset = UNSET,
         last_updated_by: Person | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.author = author
         self.create_timestamp = create_timestamp
         self.last_update_timestamp = last_update_timestamp
         self.last_updated_by = last_updated_by
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5230,9 +6207,15 @@ class WorkflowMutableProperties(Model):
     """The ``WorkflowMutableProperties`` object."""
 
     name: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, name: str | Unset = UNSET) -> None:
+    def __init__(
+        self, *, name: str | Unset = UNSET, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.name = name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -5247,6 +6230,9 @@ class WriteActionParameter(Model):
     )
     type: WriteActionParameterType | Unset = attrs.field(default=UNSET)
     value: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5257,6 +6243,7 @@ class WriteActionParameter(Model):
         possible_values: list[PossibleValue] | Unset = UNSET,
         type: WriteActionParameterType | Unset = UNSET,
         value: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.description = description
         self.display_name = display_name
@@ -5264,6 +6251,7 @@ class WriteActionParameter(Model):
         self.possible_values = possible_values
         self.type = type
         self.value = value
+        self.additional_properties = additional_properties
 
 
 class WriteActionParameterType(OpenEnum):
@@ -5283,6 +6271,9 @@ class WritePermission(Model):
     delete: bool | Unset = attrs.field(default=UNSET)
     scope_type: ScopeType | Unset = attrs.field(default=UNSET, metadata={"json": "scopeType"})
     update: bool | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -5291,11 +6282,13 @@ class WritePermission(Model):
         delete: bool | Unset = UNSET,
         scope_type: ScopeType | Unset = UNSET,
         update: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.create = create
         self.delete = delete
         self.scope_type = scope_type
         self.update = update
+        self.additional_properties = additional_properties
 
 
 AnswerBoardMutableProperties: TypeAlias = CollectionBaseMutableProperties

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias
 import attrs
 
 from shared.enums import OpenEnum
-from shared.models import Model
+from shared.models import NO_ADDITIONAL, Model
 from shared.serialization import UnionInfo
 from shared.unset import UNSET, Unset
 
@@ -48,6 +48,9 @@ class BulkIndexDocumentsRequest(Model):
         default=UNSET, metadata={"json": "disableStaleDocumentDeletionCheck"}
     )
     documents: list[DocumentDefinition]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -59,6 +62,7 @@ class BulkIndexDocumentsRequest(Model):
         is_first_page: bool | Unset = UNSET,
         is_last_page: bool | Unset = UNSET,
         disable_stale_document_deletion_check: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.force_restart_upload = force_restart_upload
         self.is_first_page = is_first_page
@@ -67,6 +71,7 @@ class BulkIndexDocumentsRequest(Model):
         self.datasource = datasource
         self.disable_stale_document_deletion_check = disable_stale_document_deletion_check
         self.documents = documents
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -86,6 +91,9 @@ class BulkIndexEmployeesRequest(Model):
         default=UNSET, metadata={"json": "disableStaleDataDeletionCheck"}
     )
     employees: list[EmployeeInfoDefinition]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -96,6 +104,7 @@ class BulkIndexEmployeesRequest(Model):
         is_first_page: bool | Unset = UNSET,
         is_last_page: bool | Unset = UNSET,
         disable_stale_data_deletion_check: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.force_restart_upload = force_restart_upload
         self.is_first_page = is_first_page
@@ -103,6 +112,7 @@ class BulkIndexEmployeesRequest(Model):
         self.upload_id = upload_id
         self.disable_stale_data_deletion_check = disable_stale_data_deletion_check
         self.employees = employees
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -123,6 +133,9 @@ class BulkIndexGroupsRequest(Model):
     is_first_page: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isFirstPage"})
     is_last_page: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isLastPage"})
     upload_id: str = attrs.field(metadata={"json": "uploadId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -134,6 +147,7 @@ class BulkIndexGroupsRequest(Model):
         force_restart_upload: bool | Unset = UNSET,
         is_first_page: bool | Unset = UNSET,
         is_last_page: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.disable_stale_data_deletion_check = disable_stale_data_deletion_check
@@ -142,6 +156,7 @@ class BulkIndexGroupsRequest(Model):
         self.is_first_page = is_first_page
         self.is_last_page = is_last_page
         self.upload_id = upload_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -160,6 +175,9 @@ class BulkIndexMembershipsRequest(Model):
     is_last_page: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isLastPage"})
     memberships: list[DatasourceBulkMembershipDefinition]
     upload_id: str = attrs.field(metadata={"json": "uploadId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -171,6 +189,7 @@ class BulkIndexMembershipsRequest(Model):
         group: str | Unset = UNSET,
         is_first_page: bool | Unset = UNSET,
         is_last_page: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.force_restart_upload = force_restart_upload
@@ -179,6 +198,7 @@ class BulkIndexMembershipsRequest(Model):
         self.is_last_page = is_last_page
         self.memberships = memberships
         self.upload_id = upload_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -195,6 +215,9 @@ class BulkIndexShortcutsRequest(Model):
     is_last_page: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isLastPage"})
     upload_id: str = attrs.field(metadata={"json": "uploadId"})
     shortcuts: list[ExternalShortcut]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -204,12 +227,14 @@ class BulkIndexShortcutsRequest(Model):
         force_restart_upload: bool | Unset = UNSET,
         is_first_page: bool | Unset = UNSET,
         is_last_page: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.force_restart_upload = force_restart_upload
         self.is_first_page = is_first_page
         self.is_last_page = is_last_page
         self.upload_id = upload_id
         self.shortcuts = shortcuts
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -226,6 +251,9 @@ class BulkIndexTeamsRequest(Model):
     is_last_page: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isLastPage"})
     upload_id: str = attrs.field(metadata={"json": "uploadId"})
     teams: list[TeamInfoDefinition]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -235,12 +263,14 @@ class BulkIndexTeamsRequest(Model):
         force_restart_upload: bool | Unset = UNSET,
         is_first_page: bool | Unset = UNSET,
         is_last_page: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.force_restart_upload = force_restart_upload
         self.is_first_page = is_first_page
         self.is_last_page = is_last_page
         self.upload_id = upload_id
         self.teams = teams
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -261,6 +291,9 @@ class BulkIndexUsersRequest(Model):
     is_last_page: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isLastPage"})
     upload_id: str = attrs.field(metadata={"json": "uploadId"})
     users: list[DatasourceUserDefinition]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -272,6 +305,7 @@ class BulkIndexUsersRequest(Model):
         force_restart_upload: bool | Unset = UNSET,
         is_first_page: bool | Unset = UNSET,
         is_last_page: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.disable_stale_data_deletion_check = disable_stale_data_deletion_check
@@ -280,6 +314,7 @@ class BulkIndexUsersRequest(Model):
         self.is_last_page = is_last_page
         self.upload_id = upload_id
         self.users = users
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -293,6 +328,9 @@ class BulkUploadHistoryEvent(Model):
     start_time: str | Unset = attrs.field(default=UNSET, metadata={"json": "startTime"})
     status: BulkUploadHistoryEventStatus | Unset = attrs.field(default=UNSET)
     upload_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "uploadId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -302,12 +340,14 @@ class BulkUploadHistoryEvent(Model):
         start_time: str | Unset = UNSET,
         status: BulkUploadHistoryEventStatus | Unset = UNSET,
         upload_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.end_time = end_time
         self.processing_state = processing_state
         self.start_time = start_time
         self.status = status
         self.upload_id = upload_id
+        self.additional_properties = additional_properties
 
 
 class BulkUploadHistoryEventProcessingState(OpenEnum):
@@ -339,12 +379,24 @@ class CheckDocumentAccessRequest(Model):
     doc_id: str = attrs.field(metadata={"json": "docId"})
     object_type: str = attrs.field(metadata={"json": "objectType"})
     user_email: str = attrs.field(metadata={"json": "userEmail"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, datasource: str, doc_id: str, object_type: str, user_email: str) -> None:
+    def __init__(
+        self,
+        *,
+        datasource: str,
+        doc_id: str,
+        object_type: str,
+        user_email: str,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.datasource = datasource
         self.doc_id = doc_id
         self.object_type = object_type
         self.user_email = user_email
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -352,9 +404,18 @@ class CheckDocumentAccessResponse(Model):
     """The ``CheckDocumentAccessResponse`` object."""
 
     has_access: bool | Unset = attrs.field(default=UNSET, metadata={"json": "hasAccess"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, has_access: bool | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        has_access: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.has_access = has_access
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -372,6 +433,9 @@ class CommentDefinition(Model):
     updated_by: UserReferenceDefinition | Unset = attrs.field(
         default=UNSET, metadata={"json": "updatedBy"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -382,6 +446,7 @@ class CommentDefinition(Model):
         created_at: int | Unset = UNSET,
         updated_at: int | Unset = UNSET,
         updated_by: UserReferenceDefinition | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.author = author
         self.content = content
@@ -389,6 +454,7 @@ class CommentDefinition(Model):
         self.id = id
         self.updated_at = updated_at
         self.updated_by = updated_by
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -401,6 +467,9 @@ class ContentDefinition(Model):
     binary_content: str | Unset = attrs.field(default=UNSET, metadata={"json": "binaryContent"})
     mime_type: str = attrs.field(metadata={"json": "mimeType"})
     text_content: str | Unset = attrs.field(default=UNSET, metadata={"json": "textContent"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -408,10 +477,12 @@ class ContentDefinition(Model):
         mime_type: str,
         binary_content: str | Unset = UNSET,
         text_content: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.binary_content = binary_content
         self.mime_type = mime_type
         self.text_content = text_content
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -482,6 +553,9 @@ class CustomDatasourceConfig(Model):
     product_access_group: str | Unset = attrs.field(
         default=UNSET, metadata={"json": "productAccessGroup"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -513,6 +587,7 @@ class CustomDatasourceConfig(Model):
         is_test_datasource: bool | Unset = UNSET,
         is_user_referenced_by_email: bool | Unset = UNSET,
         product_access_group: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.aliases = aliases
         self.canonicalizing_title_regex = canonicalizing_title_regex
@@ -541,6 +616,7 @@ class CustomDatasourceConfig(Model):
         self.is_test_datasource = is_test_datasource
         self.is_user_referenced_by_email = is_user_referenced_by_email
         self.product_access_group = product_access_group
+        self.additional_properties = additional_properties
 
 
 class CustomDatasourceConfigDatasourceCategory(OpenEnum):
@@ -580,10 +656,20 @@ class CustomProperty(Model):
 
     name: str | Unset = attrs.field(default=UNSET)
     value: Any | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, name: str | Unset = UNSET, value: Any | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        name: str | Unset = UNSET,
+        value: Any | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.name = name
         self.value = value
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -594,12 +680,20 @@ class DatasourceBulkMembershipDefinition(Model):
         default=UNSET, metadata={"json": "memberGroupName"}
     )
     member_user_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "memberUserId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, member_group_name: str | Unset = UNSET, member_user_id: str | Unset = UNSET
+        self,
+        *,
+        member_group_name: str | Unset = UNSET,
+        member_user_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.member_group_name = member_group_name
         self.member_user_id = member_user_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -610,9 +704,13 @@ class DatasourceGroupDefinition(Model):
     """
 
     name: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, name: str) -> None:
+    def __init__(self, *, name: str, additional_properties: dict[str, Any] = NO_ADDITIONAL) -> None:
         self.name = name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -627,6 +725,9 @@ class DatasourceMembershipDefinition(Model):
         default=UNSET, metadata={"json": "memberGroupName"}
     )
     member_user_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "memberUserId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -634,10 +735,12 @@ class DatasourceMembershipDefinition(Model):
         group_name: str,
         member_group_name: str | Unset = UNSET,
         member_user_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.group_name = group_name
         self.member_group_name = member_group_name
         self.member_user_id = member_user_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -646,10 +749,20 @@ class DatasourceObjectTypeDocumentCountEntry(Model):
 
     count: int | Unset = attrs.field(default=UNSET)
     object_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "objectType"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, count: int | Unset = UNSET, object_type: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        count: int | Unset = UNSET,
+        object_type: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.count = count
         self.object_type = object_type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -663,6 +776,9 @@ class DatasourceUserDefinition(Model):
     is_active: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isActive"})
     name: str
     user_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "userId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -671,11 +787,13 @@ class DatasourceUserDefinition(Model):
         name: str,
         is_active: bool | Unset = UNSET,
         user_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.email = email
         self.is_active = is_active
         self.name = name
         self.user_id = user_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -688,15 +806,20 @@ class DebugDatasourceStatusIdentityResponseComponent(Model):
     counts: DebugDatasourceStatusIdentityResponseComponentCounts | Unset = attrs.field(
         default=UNSET
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         bulk_upload_history: BulkUploadHistoryEventList | Unset = UNSET,
         counts: DebugDatasourceStatusIdentityResponseComponentCounts | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.bulk_upload_history = bulk_upload_history
         self.counts = counts
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -704,9 +827,18 @@ class DebugDatasourceStatusIdentityResponseComponentCounts(Model):
     """The ``DebugDatasourceStatusIdentityResponseComponentCounts`` object."""
 
     uploaded: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, uploaded: int | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        uploaded: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.uploaded = uploaded
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -718,6 +850,9 @@ class DebugDatasourceStatusResponse(Model):
     )
     documents: DebugDatasourceStatusResponseDocuments | Unset = attrs.field(default=UNSET)
     identity: DebugDatasourceStatusResponseIdentity | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -725,10 +860,12 @@ class DebugDatasourceStatusResponse(Model):
         datasource_visibility: DebugDatasourceStatusResponseDatasourceVisibility | Unset = UNSET,
         documents: DebugDatasourceStatusResponseDocuments | Unset = UNSET,
         identity: DebugDatasourceStatusResponseIdentity | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource_visibility = datasource_visibility
         self.documents = documents
         self.identity = identity
+        self.additional_properties = additional_properties
 
 
 class DebugDatasourceStatusResponseDatasourceVisibility(OpenEnum):
@@ -750,6 +887,9 @@ class DebugDatasourceStatusResponseDocuments(Model):
     processing_history: ProcessingHistoryEventList | Unset = attrs.field(
         default=UNSET, metadata={"json": "processingHistory"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -757,10 +897,12 @@ class DebugDatasourceStatusResponseDocuments(Model):
         bulk_upload_history: BulkUploadHistoryEventList | Unset = UNSET,
         counts: DebugDatasourceStatusResponseDocumentsCounts | Unset = UNSET,
         processing_history: ProcessingHistoryEventList | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.bulk_upload_history = bulk_upload_history
         self.counts = counts
         self.processing_history = processing_history
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -769,15 +911,20 @@ class DebugDatasourceStatusResponseDocumentsCounts(Model):
 
     indexed: list[DatasourceObjectTypeDocumentCountEntry] | Unset = attrs.field(default=UNSET)
     uploaded: list[DatasourceObjectTypeDocumentCountEntry] | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         indexed: list[DatasourceObjectTypeDocumentCountEntry] | Unset = UNSET,
         uploaded: list[DatasourceObjectTypeDocumentCountEntry] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.indexed = indexed
         self.uploaded = uploaded
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -790,6 +937,9 @@ class DebugDatasourceStatusResponseIdentity(Model):
         default=UNSET, metadata={"json": "processingHistory"}
     )
     users: DebugDatasourceStatusIdentityResponseComponent | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -798,11 +948,13 @@ class DebugDatasourceStatusResponseIdentity(Model):
         memberships: DebugDatasourceStatusIdentityResponseComponent | Unset = UNSET,
         processing_history: ProcessingHistoryEventList | Unset = UNSET,
         users: DebugDatasourceStatusIdentityResponseComponent | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.groups = groups
         self.memberships = memberships
         self.processing_history = processing_history
         self.users = users
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -814,10 +966,20 @@ class DebugDocumentRequest(Model):
 
     doc_id: str = attrs.field(metadata={"json": "docId"})
     object_type: str = attrs.field(metadata={"json": "objectType"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, doc_id: str, object_type: str) -> None:
+    def __init__(
+        self,
+        *,
+        doc_id: str,
+        object_type: str,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.doc_id = doc_id
         self.object_type = object_type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -828,15 +990,20 @@ class DebugDocumentResponse(Model):
     uploaded_permissions: DocumentPermissionsDefinition | Unset = attrs.field(
         default=UNSET, metadata={"json": "uploadedPermissions"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         status: DocumentStatusResponse | Unset = UNSET,
         uploaded_permissions: DocumentPermissionsDefinition | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.status = status
         self.uploaded_permissions = uploaded_permissions
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -847,9 +1014,18 @@ class DebugDocumentsRequest(Model):
     """
 
     debug_documents: list[DebugDocumentRequest] = attrs.field(metadata={"json": "debugDocuments"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, debug_documents: list[DebugDocumentRequest]) -> None:
+    def __init__(
+        self,
+        *,
+        debug_documents: list[DebugDocumentRequest],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.debug_documents = debug_documents
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -859,11 +1035,18 @@ class DebugDocumentsResponse(Model):
     document_statuses: list[DebugDocumentsResponseItem] | Unset = attrs.field(
         default=UNSET, metadata={"json": "documentStatuses"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, document_statuses: list[DebugDocumentsResponseItem] | Unset = UNSET
+        self,
+        *,
+        document_statuses: list[DebugDocumentsResponseItem] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.document_statuses = document_statuses
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -875,6 +1058,9 @@ class DebugDocumentsResponseItem(Model):
     )
     doc_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "docId"})
     object_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "objectType"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -882,10 +1068,12 @@ class DebugDocumentsResponseItem(Model):
         debug_info: DebugDocumentResponse | Unset = UNSET,
         doc_id: str | Unset = UNSET,
         object_type: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.debug_info = debug_info
         self.doc_id = doc_id
         self.object_type = object_type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -896,9 +1084,15 @@ class DebugUserRequest(Model):
     """
 
     email: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, email: str) -> None:
+    def __init__(
+        self, *, email: str, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.email = email
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -909,15 +1103,20 @@ class DebugUserResponse(Model):
     uploaded_groups: list[DatasourceGroupDefinition] | Unset = attrs.field(
         default=UNSET, metadata={"json": "uploadedGroups"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
         *,
         status: UserStatusResponse | Unset = UNSET,
         uploaded_groups: list[DatasourceGroupDefinition] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.status = status
         self.uploaded_groups = uploaded_groups
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -931,14 +1130,24 @@ class DeleteDocumentRequest(Model):
     id: str
     object_type: str = attrs.field(metadata={"json": "objectType"})
     version: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, datasource: str, id: str, object_type: str, version: int | Unset = UNSET
+        self,
+        *,
+        datasource: str,
+        id: str,
+        object_type: str,
+        version: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.id = id
         self.object_type = object_type
         self.version = version
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -950,10 +1159,20 @@ class DeleteEmployeeRequest(Model):
 
     employee_email: str = attrs.field(metadata={"json": "employeeEmail"})
     version: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, employee_email: str, version: int | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        employee_email: str,
+        version: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.employee_email = employee_email
         self.version = version
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -966,11 +1185,22 @@ class DeleteGroupRequest(Model):
     datasource: str
     group_name: str = attrs.field(metadata={"json": "groupName"})
     version: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, datasource: str, group_name: str, version: int | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        datasource: str,
+        group_name: str,
+        version: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.datasource = datasource
         self.group_name = group_name
         self.version = version
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -983,6 +1213,9 @@ class DeleteMembershipRequest(Model):
     datasource: str
     membership: DatasourceMembershipDefinition
     version: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -990,10 +1223,12 @@ class DeleteMembershipRequest(Model):
         datasource: str,
         membership: DatasourceMembershipDefinition,
         version: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.membership = membership
         self.version = version
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1004,9 +1239,13 @@ class DeleteTeamRequest(Model):
     """
 
     id: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, id: str) -> None:
+    def __init__(self, *, id: str, additional_properties: dict[str, Any] = NO_ADDITIONAL) -> None:
         self.id = id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1019,11 +1258,22 @@ class DeleteUserRequest(Model):
     datasource: str
     email: str
     version: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, datasource: str, email: str, version: int | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        datasource: str,
+        email: str,
+        version: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.datasource = datasource
         self.email = email
         self.version = version
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1066,6 +1316,9 @@ class DocumentDefinition(Model):
         default=UNSET, metadata={"json": "updatedBy"}
     )
     view_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "viewURL"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1093,6 +1346,7 @@ class DocumentDefinition(Model):
         updated_at: int | Unset = UNSET,
         updated_by: UserReferenceDefinition | Unset = UNSET,
         view_url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.additional_urls = additional_urls
         self.author = author
@@ -1117,6 +1371,7 @@ class DocumentDefinition(Model):
         self.updated_at = updated_at
         self.updated_by = updated_by
         self.view_url = view_url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1126,6 +1381,9 @@ class DocumentInteractionsDefinition(Model):
     num_comments: int | Unset = attrs.field(default=UNSET, metadata={"json": "numComments"})
     num_likes: int | Unset = attrs.field(default=UNSET, metadata={"json": "numLikes"})
     num_views: int | Unset = attrs.field(default=UNSET, metadata={"json": "numViews"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1133,10 +1391,12 @@ class DocumentInteractionsDefinition(Model):
         num_comments: int | Unset = UNSET,
         num_likes: int | Unset = UNSET,
         num_views: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.num_comments = num_comments
         self.num_likes = num_likes
         self.num_views = num_views
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1158,6 +1418,9 @@ class DocumentPermissionsDefinition(Model):
     allowed_users: list[UserReferenceDefinition] | Unset = attrs.field(
         default=UNSET, metadata={"json": "allowedUsers"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1167,12 +1430,14 @@ class DocumentPermissionsDefinition(Model):
         allowed_group_intersections: list[PermissionsGroupIntersectionDefinition] | Unset = UNSET,
         allowed_groups: list[str] | Unset = UNSET,
         allowed_users: list[UserReferenceDefinition] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.allow_all_datasource_users_access = allow_all_datasource_users_access
         self.allow_anonymous_access = allow_anonymous_access
         self.allowed_group_intersections = allowed_group_intersections
         self.allowed_groups = allowed_groups
         self.allowed_users = allowed_users
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1186,6 +1451,9 @@ class DocumentStatusResponse(Model):
         default=UNSET, metadata={"json": "permissionIdentityStatus"}
     )
     upload_status: str | Unset = attrs.field(default=UNSET, metadata={"json": "uploadStatus"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1195,12 +1463,14 @@ class DocumentStatusResponse(Model):
         last_uploaded_at: str | Unset = UNSET,
         permission_identity_status: str | Unset = UNSET,
         upload_status: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.indexing_status = indexing_status
         self.last_indexed_at = last_indexed_at
         self.last_uploaded_at = last_uploaded_at
         self.permission_identity_status = permission_identity_status
         self.upload_status = upload_status
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1223,6 +1493,9 @@ class ExternalShortcut(Model):
     edit_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "editUrl"})
     intermediate_url: str = attrs.field(metadata={"json": "intermediateUrl"})
     title: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1238,6 +1511,7 @@ class ExternalShortcut(Model):
         decayed_visit_score: float | Unset = UNSET,
         edit_url: str | Unset = UNSET,
         title: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.create_time = create_time
         self.created_by = created_by
@@ -1250,6 +1524,7 @@ class ExternalShortcut(Model):
         self.edit_url = edit_url
         self.intermediate_url = intermediate_url
         self.title = title
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1260,9 +1535,15 @@ class GetDatasourceConfigRequest(Model):
     """
 
     datasource: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, datasource: str) -> None:
+    def __init__(
+        self, *, datasource: str, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.datasource = datasource
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1273,9 +1554,15 @@ class GetDocumentCountRequest(Model):
     """
 
     datasource: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, datasource: str) -> None:
+    def __init__(
+        self, *, datasource: str, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.datasource = datasource
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1283,9 +1570,18 @@ class GetDocumentCountResponse(Model):
     """The ``GetDocumentCountResponse`` object."""
 
     document_count: int | Unset = attrs.field(default=UNSET, metadata={"json": "documentCount"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, document_count: int | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        document_count: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.document_count = document_count
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1298,11 +1594,22 @@ class GetDocumentStatusRequest(Model):
     datasource: str
     doc_id: str = attrs.field(metadata={"json": "docId"})
     object_type: str = attrs.field(metadata={"json": "objectType"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, datasource: str, doc_id: str, object_type: str) -> None:
+    def __init__(
+        self,
+        *,
+        datasource: str,
+        doc_id: str,
+        object_type: str,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.datasource = datasource
         self.doc_id = doc_id
         self.object_type = object_type
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1313,6 +1620,9 @@ class GetDocumentStatusResponse(Model):
     last_indexed_at: int | Unset = attrs.field(default=UNSET, metadata={"json": "lastIndexedAt"})
     last_uploaded_at: int | Unset = attrs.field(default=UNSET, metadata={"json": "lastUploadedAt"})
     upload_status: str | Unset = attrs.field(default=UNSET, metadata={"json": "uploadStatus"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1321,11 +1631,13 @@ class GetDocumentStatusResponse(Model):
         last_indexed_at: int | Unset = UNSET,
         last_uploaded_at: int | Unset = UNSET,
         upload_status: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.indexing_status = indexing_status
         self.last_indexed_at = last_indexed_at
         self.last_uploaded_at = last_uploaded_at
         self.upload_status = upload_status
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1336,9 +1648,15 @@ class GetUserCountRequest(Model):
     """
 
     datasource: str
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, datasource: str) -> None:
+    def __init__(
+        self, *, datasource: str, additional_properties: dict[str, Any] = NO_ADDITIONAL
+    ) -> None:
         self.datasource = datasource
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1346,9 +1664,18 @@ class GetUserCountResponse(Model):
     """The ``GetUserCountResponse`` object."""
 
     user_count: int | Unset = attrs.field(default=UNSET, metadata={"json": "userCount"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, user_count: int | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        user_count: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.user_count = user_count
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1360,10 +1687,20 @@ class GreenlistUsersRequest(Model):
 
     datasource: str
     emails: list[str]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, datasource: str, emails: list[str]) -> None:
+    def __init__(
+        self,
+        *,
+        datasource: str,
+        emails: list[str],
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.datasource = datasource
         self.emails = emails
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1375,10 +1712,20 @@ class IndexDocumentRequest(Model):
 
     document: DocumentDefinition
     version: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, document: DocumentDefinition, version: int | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        document: DocumentDefinition,
+        version: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.document = document
         self.version = version
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1391,6 +1738,9 @@ class IndexDocumentsRequest(Model):
     datasource: str
     documents: list[DocumentDefinition]
     upload_id: str | Unset = attrs.field(default=UNSET, metadata={"json": "uploadId"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1398,10 +1748,12 @@ class IndexDocumentsRequest(Model):
         datasource: str,
         documents: list[DocumentDefinition],
         upload_id: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.documents = documents
         self.upload_id = upload_id
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1414,13 +1766,22 @@ class IndexGroupRequest(Model):
     datasource: str
     group: DatasourceGroupDefinition
     version: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, datasource: str, group: DatasourceGroupDefinition, version: int | Unset = UNSET
+        self,
+        *,
+        datasource: str,
+        group: DatasourceGroupDefinition,
+        version: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.group = group
         self.version = version
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1433,6 +1794,9 @@ class IndexMembershipRequest(Model):
     datasource: str
     membership: DatasourceMembershipDefinition
     version: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1440,10 +1804,12 @@ class IndexMembershipRequest(Model):
         datasource: str,
         membership: DatasourceMembershipDefinition,
         version: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.membership = membership
         self.version = version
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1455,10 +1821,20 @@ class IndexTeamRequest(Model):
 
     team: TeamInfoDefinition
     version: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, team: TeamInfoDefinition, version: int | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        team: TeamInfoDefinition,
+        version: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.team = team
         self.version = version
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1471,13 +1847,22 @@ class IndexUserRequest(Model):
     datasource: str
     user: DatasourceUserDefinition
     version: int | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
-        self, *, datasource: str, user: DatasourceUserDefinition, version: int | Unset = UNSET
+        self,
+        *,
+        datasource: str,
+        user: DatasourceUserDefinition,
+        version: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.user = user
         self.version = version
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1496,6 +1881,9 @@ class IndexingShortcut(Model):
     updated_by: str | Unset = attrs.field(default=UNSET, metadata={"json": "updatedBy"})
     unlisted: bool | Unset = attrs.field(default=UNSET)
     url_template: str | Unset = attrs.field(default=UNSET, metadata={"json": "urlTemplate"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1509,6 +1897,7 @@ class IndexingShortcut(Model):
         updated_by: str | Unset = UNSET,
         unlisted: bool | Unset = UNSET,
         url_template: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.create_time = create_time
         self.created_by = created_by
@@ -1519,6 +1908,7 @@ class IndexingShortcut(Model):
         self.updated_by = updated_by
         self.unlisted = unlisted
         self.url_template = url_template
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1528,9 +1918,18 @@ class PermissionsGroupIntersectionDefinition(Model):
     required_groups: list[str] | Unset = attrs.field(
         default=UNSET, metadata={"json": "requiredGroups"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, required_groups: list[str] | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        required_groups: list[str] | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.required_groups = required_groups
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1538,9 +1937,18 @@ class ProcessAllDocumentsRequest(Model):
     """The ``ProcessAllDocumentsRequest`` object."""
 
     datasource: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, datasource: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        datasource: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.datasource = datasource
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1548,9 +1956,18 @@ class ProcessAllMembershipsRequest(Model):
     """The ``ProcessAllMembershipsRequest`` object."""
 
     datasource: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, datasource: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        datasource: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.datasource = datasource
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1559,10 +1976,20 @@ class ProcessingHistoryEvent(Model):
 
     end_time: str | Unset = attrs.field(default=UNSET, metadata={"json": "endTime"})
     start_time: str | Unset = attrs.field(default=UNSET, metadata={"json": "startTime"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
-    def __init__(self, *, end_time: str | Unset = UNSET, start_time: str | Unset = UNSET) -> None:
+    def __init__(
+        self,
+        *,
+        end_time: str | Unset = UNSET,
+        start_time: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
+    ) -> None:
         self.end_time = end_time
         self.start_time = start_time
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1574,6 +2001,9 @@ class RotateTokenResponse(Model):
     rotation_period_minutes: int | Unset = attrs.field(
         default=UNSET, metadata={"json": "rotationPeriodMinutes"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1581,10 +2011,12 @@ class RotateTokenResponse(Model):
         created_at: int | Unset = UNSET,
         raw_secret: str | Unset = UNSET,
         rotation_period_minutes: int | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.created_at = created_at
         self.raw_secret = raw_secret
         self.rotation_period_minutes = rotation_period_minutes
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1609,6 +2041,9 @@ class TeamInfoDefinition(Model):
     members: list[TeamMember]
     name: str
     photo_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "photoUrl"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1624,6 +2059,7 @@ class TeamInfoDefinition(Model):
         emails: list[TeamEmail] | Unset = UNSET,
         external_link: str | Unset = UNSET,
         photo_url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.additional_fields = additional_fields
         self.business_unit = business_unit
@@ -1636,6 +2072,7 @@ class TeamInfoDefinition(Model):
         self.members = members
         self.name = name
         self.photo_url = photo_url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1648,6 +2085,9 @@ class TeamMember(Model):
     email: str
     join_date: datetime.date | Unset = attrs.field(default=UNSET)
     relationship: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1655,10 +2095,12 @@ class TeamMember(Model):
         email: str,
         join_date: datetime.date | Unset = UNSET,
         relationship: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.email = email
         self.join_date = join_date
         self.relationship = relationship
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1673,6 +2115,9 @@ class UpdatePermissionsRequest(Model):
     object_type: str | Unset = attrs.field(default=UNSET, metadata={"json": "objectType"})
     permissions: DocumentPermissionsDefinition
     view_url: str | Unset = attrs.field(default=UNSET, metadata={"json": "viewURL"})
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1682,12 +2127,14 @@ class UpdatePermissionsRequest(Model):
         id: str | Unset = UNSET,
         object_type: str | Unset = UNSET,
         view_url: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource = datasource
         self.id = id
         self.object_type = object_type
         self.permissions = permissions
         self.view_url = view_url
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1704,6 +2151,9 @@ class UploadShortcutsRequest(Model):
     is_last_page: bool | Unset = attrs.field(default=UNSET, metadata={"json": "isLastPage"})
     upload_id: str = attrs.field(metadata={"json": "uploadId"})
     shortcuts: list[IndexingShortcut]
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1713,12 +2163,14 @@ class UploadShortcutsRequest(Model):
         force_restart_upload: bool | Unset = UNSET,
         is_first_page: bool | Unset = UNSET,
         is_last_page: bool | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.force_restart_upload = force_restart_upload
         self.is_first_page = is_first_page
         self.is_last_page = is_last_page
         self.upload_id = upload_id
         self.shortcuts = shortcuts
+        self.additional_properties = additional_properties
 
 
 class UploadStatusEnum(OpenEnum):
@@ -1738,6 +2190,9 @@ class UserReferenceDefinition(Model):
     )
     email: str | Unset = attrs.field(default=UNSET)
     name: str | Unset = attrs.field(default=UNSET)
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1745,10 +2200,12 @@ class UserReferenceDefinition(Model):
         datasource_user_id: str | Unset = UNSET,
         email: str | Unset = UNSET,
         name: str | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.datasource_user_id = datasource_user_id
         self.email = email
         self.name = name
+        self.additional_properties = additional_properties
 
 
 @attrs.define(slots=True, kw_only=True, init=False, repr=False, eq=False)
@@ -1760,6 +2217,9 @@ class UserStatusResponse(Model):
     upload_status: UploadStatusEnum | Unset = attrs.field(
         default=UNSET, metadata={"json": "uploadStatus"}
     )
+    additional_properties: dict[str, Any] = attrs.field(
+        default=NO_ADDITIONAL, metadata={"additional_properties": True}
+    )
 
     def __init__(
         self,
@@ -1767,10 +2227,12 @@ class UserStatusResponse(Model):
         is_active_user: bool | Unset = UNSET,
         last_uploaded_at: str | Unset = UNSET,
         upload_status: UploadStatusEnum | Unset = UNSET,
+        additional_properties: dict[str, Any] = NO_ADDITIONAL,
     ) -> None:
         self.is_active_user = is_active_user
         self.last_uploaded_at = last_uploaded_at
         self.upload_status = upload_status
+        self.additional_properties = additional_properties
 
 
 BulkUploadHistoryEventList: TypeAlias = list[BulkUploadHistoryEvent]

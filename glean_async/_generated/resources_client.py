@@ -7,9 +7,10 @@ from __future__ import annotations
 import builtins
 import datetime
 from collections.abc import Mapping
-from typing import Any, cast, overload
+from typing import Any, overload
+from typing import cast as _cast
 
-from shared.arguments import flat_body
+from shared.arguments import flat_body as _flat_body
 from shared.files import FileContent
 from shared.http import CallOptions, HTTPCore
 from shared.retries import RetryConfig
@@ -18,7 +19,7 @@ from shared.streams import EventStream
 from shared.unset import UNSET, Unset
 
 from . import models
-from . import operations_client as operations
+from . import operations_client as _operations
 
 
 class ClientActivity:
@@ -67,7 +68,7 @@ class ClientActivity:
 
         Args:
             events: list of :class:`ActivityEvent`; body field ``events``.
-            request: the whole body as :class:`Activity` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`Activity` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -76,11 +77,11 @@ class ClientActivity:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"events": events})
+        _body = _flat_body(request, {"events": events})
         await self._core.call(
-            operations.CLIENT_ACTIVITY_REPORT,
+            _operations.CLIENT_ACTIVITY_REPORT,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -188,7 +189,7 @@ class ClientActivity:
             user: :class:`User`; body field ``user`` (optional).
             user_view_info: :class:`UserViewInfo`; body field ``userViewInfo`` (optional).
             workflow_feedback_info: :class:`WorkflowFeedbackInfo`; body field ``workflowFeedbackInfo`` (optional).
-            request: the whole body as :class:`Feedback` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`Feedback` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -197,7 +198,7 @@ class ClientActivity:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "event": event,
@@ -223,9 +224,9 @@ class ClientActivity:
             },
         )
         await self._core.call(
-            operations.CLIENT_ACTIVITY_FEEDBACK,
+            _operations.CLIENT_ACTIVITY_FEEDBACK,
             params={"feedback": feedback},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -290,7 +291,7 @@ class ClientCollections:
         Args:
             collection_id: float; body field ``collectionId``.
             added_collection_item_descriptors: list of :class:`CollectionItemDescriptor`; body field ``addedCollectionItemDescriptors`` (optional).
-            request: the whole body as :class:`AddCollectionItemsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`AddCollectionItemsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -299,19 +300,19 @@ class ClientCollections:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "collection_id": collection_id,
                 "added_collection_item_descriptors": added_collection_item_descriptors,
             },
         )
-        return cast(
+        return _cast(
             "models.AddCollectionItemsResponse",
             await self._core.call(
-                operations.CLIENT_COLLECTIONS_ADD_ITEMS,
+                _operations.CLIENT_COLLECTIONS_ADD_ITEMS,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -393,7 +394,7 @@ class ClientCollections:
             parent_id: int; body field ``parentId`` (optional).
             thumbnail: :class:`Thumbnail`; body field ``thumbnail`` (optional).
             new_next_item_id: str; body field ``newNextItemId`` (optional).
-            request: the whole body as :class:`CreateCollectionRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CreateCollectionRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -403,7 +404,7 @@ class ClientCollections:
             HTTP 422: an error whose ``data`` is :class:`CollectionError`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "name": name,
@@ -419,12 +420,12 @@ class ClientCollections:
                 "new_next_item_id": new_next_item_id,
             },
         )
-        return cast(
+        return _cast(
             "models.CreateCollectionResponse",
             await self._core.call(
-                operations.CLIENT_COLLECTIONS_CREATE,
+                _operations.CLIENT_COLLECTIONS_CREATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -475,7 +476,7 @@ class ClientCollections:
         Args:
             ids: list of int; body field ``ids``.
             allowed_datasource: str; body field ``allowedDatasource`` (optional).
-            request: the whole body as :class:`DeleteCollectionRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteCollectionRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -485,11 +486,11 @@ class ClientCollections:
             HTTP 422: an error whose ``data`` is :class:`CollectionError`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"ids": ids, "allowed_datasource": allowed_datasource})
+        _body = _flat_body(request, {"ids": ids, "allowed_datasource": allowed_datasource})
         await self._core.call(
-            operations.CLIENT_COLLECTIONS_DELETE,
+            _operations.CLIENT_COLLECTIONS_DELETE,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -542,25 +543,26 @@ class ClientCollections:
             collection_id: float; body field ``collectionId``.
             item_id: str; body field ``itemId``.
             document_id: str; body field ``documentId`` (optional).
-            request: the whole body as :class:`DeleteCollectionItemRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteCollectionItemRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.DeleteCollectionItemResponse``.
 
         Raises:
+            HTTP 422 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` or :class:`CollectionError` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {"collection_id": collection_id, "item_id": item_id, "document_id": document_id},
         )
-        return cast(
+        return _cast(
             "models.DeleteCollectionItemResponse",
             await self._core.call(
-                operations.CLIENT_COLLECTIONS_DELETE_ITEM,
+                _operations.CLIENT_COLLECTIONS_DELETE_ITEM,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -642,7 +644,7 @@ class ClientCollections:
             icon: str; body field ``icon`` (optional).
             parent_id: int; body field ``parentId`` (optional).
             thumbnail: :class:`Thumbnail`; body field ``thumbnail`` (optional).
-            request: the whole body as :class:`EditCollectionRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`EditCollectionRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -652,7 +654,7 @@ class ClientCollections:
             HTTP 422: an error whose ``data`` is :class:`CollectionError`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "name": name,
@@ -668,12 +670,12 @@ class ClientCollections:
                 "thumbnail": thumbnail,
             },
         )
-        return cast(
+        return _cast(
             "models.EditCollectionResponse",
             await self._core.call(
-                operations.CLIENT_COLLECTIONS_UPDATE,
+                _operations.CLIENT_COLLECTIONS_UPDATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -733,7 +735,7 @@ class ClientCollections:
             description: str; body field ``description`` (optional).
             icon: str; body field ``icon`` (optional).
             name: str; body field ``name`` (optional).
-            request: the whole body as :class:`EditCollectionItemRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`EditCollectionItemRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -742,7 +744,7 @@ class ClientCollections:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "collection_id": collection_id,
@@ -752,12 +754,12 @@ class ClientCollections:
                 "name": name,
             },
         )
-        return cast(
+        return _cast(
             "models.EditCollectionItemResponse",
             await self._core.call(
-                operations.CLIENT_COLLECTIONS_UPDATE_ITEM,
+                _operations.CLIENT_COLLECTIONS_UPDATE_ITEM,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -814,7 +816,7 @@ class ClientCollections:
             allowed_datasource: str; body field ``allowedDatasource`` (optional).
             with_hierarchy: bool; body field ``withHierarchy`` (optional).
             with_items: bool; body field ``withItems`` (optional).
-            request: the whole body as :class:`GetCollectionRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetCollectionRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -823,7 +825,7 @@ class ClientCollections:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "id": id,
@@ -832,12 +834,12 @@ class ClientCollections:
                 "with_items": with_items,
             },
         )
-        return cast(
+        return _cast(
             "models.GetCollectionResponse",
             await self._core.call(
-                operations.CLIENT_COLLECTIONS_RETRIEVE,
+                _operations.CLIENT_COLLECTIONS_RETRIEVE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -867,7 +869,7 @@ class ClientCollections:
             allowed_datasource: str; body field ``allowedDatasource`` (optional).
             include_audience: bool; body field ``includeAudience`` (optional).
             include_roles: bool; body field ``includeRoles`` (optional).
-            request: the whole body as :class:`ListCollectionsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ListCollectionsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -876,7 +878,7 @@ class ClientCollections:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "allowed_datasource": allowed_datasource,
@@ -884,12 +886,12 @@ class ClientCollections:
                 "include_roles": include_roles,
             },
         )
-        return cast(
+        return _cast(
             "models.ListCollectionsResponse",
             await self._core.call(
-                operations.CLIENT_COLLECTIONS_LIST,
+                _operations.CLIENT_COLLECTIONS_LIST,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -955,16 +957,17 @@ class ClientVerification:
             assignee: str; body field ``assignee`` (optional).
             reason: str; body field ``reason`` (optional).
             remind_in_days: int; body field ``remindInDays`` (optional).
-            request: the whole body as :class:`ReminderRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ReminderRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.Verification``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "document_id": document_id,
@@ -973,12 +976,12 @@ class ClientVerification:
                 "remind_in_days": remind_in_days,
             },
         )
-        return cast(
+        return _cast(
             "models.Verification",
             await self._core.call(
-                operations.CLIENT_VERIFICATION_ADD_REMINDER,
+                _operations.CLIENT_VERIFICATION_ADD_REMINDER,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1011,10 +1014,10 @@ class ClientVerification:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.VerificationFeed",
             await self._core.call(
-                operations.CLIENT_VERIFICATION_LIST,
+                _operations.CLIENT_VERIFICATION_LIST,
                 params={"count": count},
                 options=CallOptions(
                     retries=retries,
@@ -1066,22 +1069,23 @@ class ClientVerification:
         Args:
             document_id: str; body field ``documentId``.
             action: :class:`VerifyRequestAction`; body field ``action`` (optional).
-            request: the whole body as :class:`VerifyRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`VerifyRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.Verification``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"document_id": document_id, "action": action})
-        return cast(
+        _body = _flat_body(request, {"document_id": document_id, "action": action})
+        return _cast(
             "models.Verification",
             await self._core.call(
-                operations.CLIENT_VERIFICATION_VERIFY,
+                _operations.CLIENT_VERIFICATION_VERIFY,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1177,7 +1181,7 @@ class ClientSearch:
             request_options: :class:`SearchRequestOptions`; body field ``requestOptions`` (optional).
             result_tab_ids: list of str; body field ``resultTabIds`` (optional).
             timeout_millis: int; body field ``timeoutMillis`` (optional).
-            request: the whole body as :class:`SearchRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`SearchRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1188,7 +1192,7 @@ class ClientSearch:
             HTTP 422: an error whose ``data`` is :class:`ErrorInfo`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "query": query,
@@ -1207,12 +1211,12 @@ class ClientSearch:
                 "timeout_millis": timeout_millis,
             },
         )
-        return cast(
+        return _cast(
             "models.SearchResponse",
             await self._core.call(
-                operations.CLIENT_SEARCH_QUERY_AS_ADMIN,
+                _operations.CLIENT_SEARCH_QUERY_AS_ADMIN,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1253,7 +1257,7 @@ class ClientSearch:
             result_types: list of :class:`AutocompleteRequestResultTypesItem`; body field ``resultTypes`` (optional).
             session_info: :class:`SessionInfo`; body field ``sessionInfo`` (optional).
             tracking_token: str; body field ``trackingToken`` (optional).
-            request: the whole body as :class:`AutocompleteRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`AutocompleteRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1262,7 +1266,7 @@ class ClientSearch:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "auth_tokens": auth_tokens,
@@ -1275,12 +1279,12 @@ class ClientSearch:
                 "tracking_token": tracking_token,
             },
         )
-        return cast(
+        return _cast(
             "models.AutocompleteResponse",
             await self._core.call(
-                operations.CLIENT_SEARCH_AUTOCOMPLETE,
+                _operations.CLIENT_SEARCH_AUTOCOMPLETE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1312,7 +1316,7 @@ class ClientSearch:
             request_options: :class:`FeedRequestOptions`; body field ``requestOptions`` (optional).
             session_info: :class:`SessionInfo`; body field ``sessionInfo`` (optional).
             timeout_millis: int; body field ``timeoutMillis`` (optional).
-            request: the whole body as :class:`FeedRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`FeedRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1321,7 +1325,7 @@ class ClientSearch:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "categories": categories,
@@ -1330,12 +1334,12 @@ class ClientSearch:
                 "timeout_millis": timeout_millis,
             },
         )
-        return cast(
+        return _cast(
             "models.FeedResponse",
             await self._core.call(
-                operations.CLIENT_SEARCH_RETRIEVE_FEED,
+                _operations.CLIENT_SEARCH_RETRIEVE_FEED,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1375,16 +1379,17 @@ class ClientSearch:
             tracking_token: str; body field ``trackingToken`` (optional).
             recommendation_document_spec: :class:`DocumentSpec`; body field ``recommendationDocumentSpec`` (optional).
             request_options: :class:`RecommendationsRequestOptions`; body field ``requestOptions`` (optional).
-            request: the whole body as :class:`RecommendationsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`RecommendationsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.RecommendationsResponse | None``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "max_snippet_size": max_snippet_size,
@@ -1397,12 +1402,12 @@ class ClientSearch:
                 "request_options": request_options,
             },
         )
-        return cast(
+        return _cast(
             "models.RecommendationsResponse | None",
             await self._core.call(
-                operations.CLIENT_SEARCH_RECOMMENDATIONS,
+                _operations.CLIENT_SEARCH_RECOMMENDATIONS,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1489,7 +1494,7 @@ class ClientSearch:
             request_options: :class:`SearchRequestOptions`; body field ``requestOptions`` (optional).
             result_tab_ids: list of str; body field ``resultTabIds`` (optional).
             timeout_millis: int; body field ``timeoutMillis`` (optional).
-            request: the whole body as :class:`SearchRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`SearchRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1500,7 +1505,7 @@ class ClientSearch:
             HTTP 422: an error whose ``data`` is :class:`ErrorInfo`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "query": query,
@@ -1519,12 +1524,12 @@ class ClientSearch:
                 "timeout_millis": timeout_millis,
             },
         )
-        return cast(
+        return _cast(
             "models.SearchResponse",
             await self._core.call(
-                operations.CLIENT_SEARCH_QUERY,
+                _operations.CLIENT_SEARCH_QUERY,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1563,25 +1568,26 @@ class ClientAgents:
             agent_id: str; body field ``agent_id`` (optional).
             input: map of str to Any; body field ``input`` (optional).
             messages: list of :class:`Message`; body field ``messages`` (optional).
-            request: the whole body as :class:`AgentRunCreate` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`AgentRunCreate` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             a stream of ``ServerSentEvent``: iterate it, ideally inside ``with``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             HTTP 404: an error whose ``data`` is :class:`ErrorResponse`.
             HTTP 409: an error whose ``data`` is :class:`ErrorResponse`.
             HTTP 422: an error whose ``data`` is :class:`ErrorResponse`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"agent_id": agent_id, "input": input, "messages": messages})
-        return cast(
+        _body = _flat_body(request, {"agent_id": agent_id, "input": input, "messages": messages})
+        return _cast(
             "EventStream[ServerSentEvent]",
             await self._core.call(
-                operations.CLIENT_AGENTS_RUN_STREAM,
+                _operations.CLIENT_AGENTS_RUN_STREAM,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1611,22 +1617,24 @@ class ClientAgents:
             agent_id: str; body field ``agent_id`` (optional).
             input: map of str to Any; body field ``input`` (optional).
             messages: list of :class:`Message`; body field ``messages`` (optional).
-            request: the whole body as :class:`AgentRunCreate` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`AgentRunCreate` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.AgentRunWaitResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
+            HTTP 422 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` or :class:`CollectionError` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"agent_id": agent_id, "input": input, "messages": messages})
-        return cast(
+        _body = _flat_body(request, {"agent_id": agent_id, "input": input, "messages": messages})
+        return _cast(
             "models.AgentRunWaitResponse",
             await self._core.call(
-                operations.CLIENT_AGENTS_RUN,
+                _operations.CLIENT_AGENTS_RUN,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1652,24 +1660,25 @@ class ClientAgents:
 
         Args:
             name: str; body field ``name`` (optional).
-            request: the whole body as :class:`SearchAgentsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`SearchAgentsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.SearchAgentsResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             HTTP 404: an error whose ``data`` is :class:`ErrorResponse`.
             HTTP 422: an error whose ``data`` is :class:`ErrorResponse`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"name": name})
-        return cast(
+        _body = _flat_body(request, {"name": name})
+        return _cast(
             "models.SearchAgentsResponse",
             await self._core.call(
-                operations.CLIENT_AGENTS_LIST,
+                _operations.CLIENT_AGENTS_LIST,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1702,13 +1711,14 @@ class ClientAgents:
             ``models.Agent``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             HTTP 404: an error whose ``data`` is :class:`ErrorResponse`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.Agent",
             await self._core.call(
-                operations.CLIENT_AGENTS_RETRIEVE,
+                _operations.CLIENT_AGENTS_RETRIEVE,
                 params={"agent_id": agent_id, "timezone_offset": timezone_offset},
                 options=CallOptions(
                     retries=retries,
@@ -1742,14 +1752,15 @@ class ClientAgents:
             ``models.AgentSchemas``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             HTTP 404: an error whose ``data`` is :class:`ErrorResponse`.
             HTTP 422: an error whose ``data`` is :class:`ErrorResponse`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.AgentSchemas",
             await self._core.call(
-                operations.CLIENT_AGENTS_RETRIEVE_SCHEMAS,
+                _operations.CLIENT_AGENTS_RETRIEVE_SCHEMAS,
                 params={"agent_id": agent_id, "timezone_offset": timezone_offset},
                 options=CallOptions(
                     retries=retries,
@@ -1835,7 +1846,7 @@ class ClientChat:
             save_chat: bool; body field ``saveChat`` (optional).
             stream: bool; body field ``stream`` (optional).
             timeout_millis: int; body field ``timeoutMillis`` (optional).
-            request: the whole body as :class:`ChatRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ChatRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1844,7 +1855,7 @@ class ClientChat:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "messages": messages,
@@ -1858,12 +1869,12 @@ class ClientChat:
                 "timeout_millis": timeout_millis,
             },
         )
-        return cast(
+        return _cast(
             "models.ChatResponse",
             await self._core.call(
-                operations.CLIENT_CHAT_CREATE,
+                _operations.CLIENT_CHAT_CREATE,
                 params={"timezone_offset": timezone_offset},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1885,7 +1896,7 @@ class ClientChat:
         exclusions: models.ChatRestrictionFilters | Mapping[str, Any] | Unset = UNSET,
         inclusions: models.ChatRestrictionFilters | Mapping[str, Any] | Unset = UNSET,
         save_chat: bool | Unset = UNSET,
-        stream: bool | Unset = UNSET,
+        stream: bool = True,
         timeout_millis: int | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: int | None = None,
@@ -1916,7 +1927,7 @@ class ClientChat:
         exclusions: models.ChatRestrictionFilters | Mapping[str, Any] | Unset = UNSET,
         inclusions: models.ChatRestrictionFilters | Mapping[str, Any] | Unset = UNSET,
         save_chat: bool | Unset = UNSET,
-        stream: bool | Unset = UNSET,
+        stream: bool = True,
         timeout_millis: int | Unset = UNSET,
         request: models.ChatRequest | Mapping[str, Any] | Unset = UNSET,
         retries: RetryConfig | None = None,
@@ -1937,9 +1948,9 @@ class ClientChat:
             exclusions: :class:`ChatRestrictionFilters`; body field ``exclusions`` (optional).
             inclusions: :class:`ChatRestrictionFilters`; body field ``inclusions`` (optional).
             save_chat: bool; body field ``saveChat`` (optional).
-            stream: bool; body field ``stream`` (optional).
+            stream: bool; body field ``stream`` (default ``True``, also when ``request`` leaves it out).
             timeout_millis: int; body field ``timeoutMillis`` (optional).
-            request: the whole body as :class:`ChatRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ChatRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1948,7 +1959,7 @@ class ClientChat:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "messages": messages,
@@ -1961,13 +1972,14 @@ class ClientChat:
                 "stream": stream,
                 "timeout_millis": timeout_millis,
             },
+            defaults={"stream": True},
         )
-        return cast(
+        return _cast(
             "EventStream[models.ChatResponse]",
             await self._core.call(
-                operations.CLIENT_CHAT_CREATE_STREAM,
+                _operations.CLIENT_CHAT_CREATE_STREAM,
                 params={"timezone_offset": timezone_offset},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1998,10 +2010,11 @@ class ClientChat:
             None (the response has no body).
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
         await self._core.call(
-            operations.CLIENT_CHAT_DELETE_ALL,
+            _operations.CLIENT_CHAT_DELETE_ALL,
             params={"timezone_offset": timezone_offset},
             options=CallOptions(
                 retries=retries,
@@ -2053,20 +2066,21 @@ class ClientChat:
         Args:
             timezone_offset: int; query parameter ``timezoneOffset`` (optional).
             file_ids: list of str; body field ``fileIds``.
-            request: the whole body as :class:`DeleteChatFilesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteChatFilesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             None (the response has no body).
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"file_ids": file_ids})
+        _body = _flat_body(request, {"file_ids": file_ids})
         await self._core.call(
-            operations.CLIENT_CHAT_DELETE_FILES,
+            _operations.CLIENT_CHAT_DELETE_FILES,
             params={"timezone_offset": timezone_offset},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -2117,20 +2131,21 @@ class ClientChat:
         Args:
             timezone_offset: int; query parameter ``timezoneOffset`` (optional).
             ids: list of str; body field ``ids``.
-            request: the whole body as :class:`DeleteChatsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteChatsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             None (the response has no body).
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"ids": ids})
+        _body = _flat_body(request, {"ids": ids})
         await self._core.call(
-            operations.CLIENT_CHAT_DELETE,
+            _operations.CLIENT_CHAT_DELETE,
             params={"timezone_offset": timezone_offset},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -2181,22 +2196,23 @@ class ClientChat:
         Args:
             timezone_offset: int; query parameter ``timezoneOffset`` (optional).
             id: str; body field ``id``.
-            request: the whole body as :class:`GetChatRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetChatRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.GetChatResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
-        return cast(
+        _body = _flat_body(request, {"id": id})
+        return _cast(
             "models.GetChatResponse",
             await self._core.call(
-                operations.CLIENT_CHAT_RETRIEVE,
+                _operations.CLIENT_CHAT_RETRIEVE,
                 params={"timezone_offset": timezone_offset},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2248,22 +2264,23 @@ class ClientChat:
         Args:
             timezone_offset: int; query parameter ``timezoneOffset`` (optional).
             id: str; body field ``id``.
-            request: the whole body as :class:`GetChatApplicationRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetChatApplicationRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.GetChatApplicationResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
-        return cast(
+        _body = _flat_body(request, {"id": id})
+        return _cast(
             "models.GetChatApplicationResponse",
             await self._core.call(
-                operations.CLIENT_CHAT_RETRIEVE_APPLICATION,
+                _operations.CLIENT_CHAT_RETRIEVE_APPLICATION,
                 params={"timezone_offset": timezone_offset},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2315,22 +2332,23 @@ class ClientChat:
         Args:
             timezone_offset: int; query parameter ``timezoneOffset`` (optional).
             file_ids: list of str; body field ``fileIds``.
-            request: the whole body as :class:`GetChatFilesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetChatFilesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.GetChatFilesResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"file_ids": file_ids})
-        return cast(
+        _body = _flat_body(request, {"file_ids": file_ids})
+        return _cast(
             "models.GetChatFilesResponse",
             await self._core.call(
-                operations.CLIENT_CHAT_RETRIEVE_FILES,
+                _operations.CLIENT_CHAT_RETRIEVE_FILES,
                 params={"timezone_offset": timezone_offset},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2361,12 +2379,13 @@ class ClientChat:
             ``models.ListChatsResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.ListChatsResponse",
             await self._core.call(
-                operations.CLIENT_CHAT_LIST,
+                _operations.CLIENT_CHAT_LIST,
                 params={"timezone_offset": timezone_offset},
                 options=CallOptions(
                     retries=retries,
@@ -2419,22 +2438,23 @@ class ClientChat:
         Args:
             timezone_offset: int; query parameter ``timezoneOffset`` (optional).
             files: list of FileContent; body field ``files``.
-            request: the whole body as :class:`UploadChatFilesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UploadChatFilesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.UploadChatFilesResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"files": files})
-        return cast(
+        _body = _flat_body(request, {"files": files})
+        return _cast(
             "models.UploadChatFilesResponse",
             await self._core.call(
-                operations.CLIENT_CHAT_UPLOAD_FILES,
+                _operations.CLIENT_CHAT_UPLOAD_FILES,
                 params={"timezone_offset": timezone_offset},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2530,7 +2550,7 @@ class ClientAnnouncements:
             source_document_id: str; body field ``sourceDocumentId`` (optional).
             thumbnail: :class:`Thumbnail`; body field ``thumbnail`` (optional).
             view_url: str; body field ``viewUrl`` (optional).
-            request: the whole body as :class:`CreateAnnouncementRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CreateAnnouncementRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2539,7 +2559,7 @@ class ClientAnnouncements:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "end_time": end_time,
@@ -2558,12 +2578,12 @@ class ClientAnnouncements:
                 "view_url": view_url,
             },
         )
-        return cast(
+        return _cast(
             "models.Announcement",
             await self._core.call(
-                operations.CLIENT_ANNOUNCEMENTS_CREATE,
+                _operations.CLIENT_ANNOUNCEMENTS_CREATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2611,7 +2631,7 @@ class ClientAnnouncements:
 
         Args:
             id: int; body field ``id``.
-            request: the whole body as :class:`DeleteAnnouncementRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteAnnouncementRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2620,11 +2640,11 @@ class ClientAnnouncements:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
+        _body = _flat_body(request, {"id": id})
         await self._core.call(
-            operations.CLIENT_ANNOUNCEMENTS_DELETE,
+            _operations.CLIENT_ANNOUNCEMENTS_DELETE,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -2713,7 +2733,7 @@ class ClientAnnouncements:
             source_document_id: str; body field ``sourceDocumentId`` (optional).
             thumbnail: :class:`Thumbnail`; body field ``thumbnail`` (optional).
             view_url: str; body field ``viewUrl`` (optional).
-            request: the whole body as :class:`UpdateAnnouncementRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UpdateAnnouncementRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2722,7 +2742,7 @@ class ClientAnnouncements:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "end_time": end_time,
@@ -2742,12 +2762,12 @@ class ClientAnnouncements:
                 "view_url": view_url,
             },
         )
-        return cast(
+        return _cast(
             "models.Announcement",
             await self._core.call(
-                operations.CLIENT_ANNOUNCEMENTS_UPDATE,
+                _operations.CLIENT_ANNOUNCEMENTS_UPDATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2804,7 +2824,7 @@ class ClientAnswers:
 
         Args:
             data: :class:`AnswerCreationData`; body field ``data``.
-            request: the whole body as :class:`CreateAnswerRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CreateAnswerRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2813,13 +2833,13 @@ class ClientAnswers:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"data": data})
-        return cast(
+        _body = _flat_body(request, {"data": data})
+        return _cast(
             "models.Answer",
             await self._core.call(
-                operations.CLIENT_ANSWERS_CREATE,
+                _operations.CLIENT_ANSWERS_CREATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2870,7 +2890,7 @@ class ClientAnswers:
         Args:
             id: int; body field ``id``.
             doc_id: str; body field ``docId`` (optional).
-            request: the whole body as :class:`DeleteAnswerRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteAnswerRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2879,11 +2899,11 @@ class ClientAnswers:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id, "doc_id": doc_id})
+        _body = _flat_body(request, {"id": id, "doc_id": doc_id})
         await self._core.call(
-            operations.CLIENT_ANSWERS_DELETE,
+            _operations.CLIENT_ANSWERS_DELETE,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -2980,7 +3000,7 @@ class ClientAnswers:
             added_collections: list of int; body field ``addedCollections`` (optional).
             removed_collections: list of int; body field ``removedCollections`` (optional).
             combined_answer_text: :class:`StructuredTextMutableProperties`; body field ``combinedAnswerText`` (optional).
-            request: the whole body as :class:`EditAnswerRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`EditAnswerRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2989,7 +3009,7 @@ class ClientAnswers:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "id": id,
@@ -3009,12 +3029,12 @@ class ClientAnswers:
                 "combined_answer_text": combined_answer_text,
             },
         )
-        return cast(
+        return _cast(
             "models.Answer",
             await self._core.call(
-                operations.CLIENT_ANSWERS_UPDATE,
+                _operations.CLIENT_ANSWERS_UPDATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3042,7 +3062,7 @@ class ClientAnswers:
         Args:
             id: int; body field ``id`` (optional).
             doc_id: str; body field ``docId`` (optional).
-            request: the whole body as :class:`GetAnswerRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetAnswerRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3051,13 +3071,13 @@ class ClientAnswers:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id, "doc_id": doc_id})
-        return cast(
+        _body = _flat_body(request, {"id": id, "doc_id": doc_id})
+        return _cast(
             "models.GetAnswerResponse",
             await self._core.call(
-                operations.CLIENT_ANSWERS_RETRIEVE,
+                _operations.CLIENT_ANSWERS_RETRIEVE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3083,7 +3103,7 @@ class ClientAnswers:
 
         Args:
             board_id: int; body field ``boardId`` (optional).
-            request: the whole body as :class:`ListAnswersRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ListAnswersRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3092,13 +3112,13 @@ class ClientAnswers:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"board_id": board_id})
-        return cast(
+        _body = _flat_body(request, {"board_id": board_id})
+        return _cast(
             "models.ListAnswersResponse",
             await self._core.call(
-                operations.CLIENT_ANSWERS_LIST,
+                _operations.CLIENT_ANSWERS_LIST,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3138,10 +3158,10 @@ class ClientAuthentication:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.CreateAuthTokenResponse",
             await self._core.call(
-                operations.CLIENT_AUTHENTICATION_CREATE_TOKEN,
+                _operations.CLIENT_AUTHENTICATION_CREATE_TOKEN,
                 params={},
                 options=CallOptions(
                     retries=retries,
@@ -3199,7 +3219,7 @@ class ClientShortcuts:
 
         Args:
             data: :class:`ShortcutMutableProperties`; body field ``data``.
-            request: the whole body as :class:`CreateShortcutRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CreateShortcutRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3208,13 +3228,13 @@ class ClientShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"data": data})
-        return cast(
+        _body = _flat_body(request, {"data": data})
+        return _cast(
             "models.CreateShortcutResponse",
             await self._core.call(
-                operations.CLIENT_SHORTCUTS_CREATE,
+                _operations.CLIENT_SHORTCUTS_CREATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3262,7 +3282,7 @@ class ClientShortcuts:
 
         Args:
             id: int; body field ``id``.
-            request: the whole body as :class:`DeleteShortcutRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteShortcutRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3271,11 +3291,11 @@ class ClientShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
+        _body = _flat_body(request, {"id": id})
         await self._core.call(
-            operations.CLIENT_SHORTCUTS_DELETE,
+            _operations.CLIENT_SHORTCUTS_DELETE,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -3307,13 +3327,13 @@ class ClientShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {})
-        return cast(
+        _body = _flat_body(request, {})
+        return _cast(
             "models.GetShortcutResponse",
             await self._core.call(
-                operations.CLIENT_SHORTCUTS_RETRIEVE,
+                _operations.CLIENT_SHORTCUTS_RETRIEVE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3378,7 +3398,7 @@ class ClientShortcuts:
             include_fields: list of :class:`ListShortcutsPaginatedRequestIncludeFieldsItem`; body field ``includeFields`` (optional).
             query: str; body field ``query`` (optional).
             sort: :class:`SortOptions`; body field ``sort`` (optional).
-            request: the whole body as :class:`ListShortcutsPaginatedRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ListShortcutsPaginatedRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3387,7 +3407,7 @@ class ClientShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "page_size": page_size,
@@ -3398,12 +3418,12 @@ class ClientShortcuts:
                 "sort": sort,
             },
         )
-        return cast(
+        return _cast(
             "models.ListShortcutsPaginatedResponse",
             await self._core.call(
-                operations.CLIENT_SHORTCUTS_LIST,
+                _operations.CLIENT_SHORTCUTS_LIST,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3479,7 +3499,7 @@ class ClientShortcuts:
             removed_roles: list of :class:`UserRoleSpecification`; body field ``removedRoles`` (optional).
             unlisted: bool; body field ``unlisted`` (optional).
             url_template: str; body field ``urlTemplate`` (optional).
-            request: the whole body as :class:`UpdateShortcutRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UpdateShortcutRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3488,7 +3508,7 @@ class ClientShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "id": id,
@@ -3502,12 +3522,12 @@ class ClientShortcuts:
                 "url_template": url_template,
             },
         )
-        return cast(
+        return _cast(
             "models.UpdateShortcutResponse",
             await self._core.call(
-                operations.CLIENT_SHORTCUTS_UPDATE,
+                _operations.CLIENT_SHORTCUTS_UPDATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3546,7 +3566,7 @@ class ClientPins:
             audience_filters: list of :class:`FacetFilter`; body field ``audienceFilters`` (optional).
             queries: list of str; body field ``queries`` (optional).
             id: str; body field ``id`` (optional).
-            request: the whole body as :class:`EditPinRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`EditPinRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3555,15 +3575,15 @@ class ClientPins:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request, {"audience_filters": audience_filters, "queries": queries, "id": id}
         )
-        return cast(
+        return _cast(
             "models.PinDocument",
             await self._core.call(
-                operations.CLIENT_PINS_UPDATE,
+                _operations.CLIENT_PINS_UPDATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3589,7 +3609,7 @@ class ClientPins:
 
         Args:
             id: str; body field ``id`` (optional).
-            request: the whole body as :class:`GetPinRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetPinRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3598,13 +3618,13 @@ class ClientPins:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
-        return cast(
+        _body = _flat_body(request, {"id": id})
+        return _cast(
             "models.GetPinResponse",
             await self._core.call(
-                operations.CLIENT_PINS_RETRIEVE,
+                _operations.CLIENT_PINS_RETRIEVE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3637,13 +3657,13 @@ class ClientPins:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {})
-        return cast(
+        _body = _flat_body(request, {})
+        return _cast(
             "models.ListPinsResponse",
             await self._core.call(
-                operations.CLIENT_PINS_LIST,
+                _operations.CLIENT_PINS_LIST,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3673,7 +3693,7 @@ class ClientPins:
             audience_filters: list of :class:`FacetFilter`; body field ``audienceFilters`` (optional).
             queries: list of str; body field ``queries`` (optional).
             document_id: str; body field ``documentId`` (optional).
-            request: the whole body as :class:`PinRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`PinRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3682,16 +3702,16 @@ class ClientPins:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {"audience_filters": audience_filters, "queries": queries, "document_id": document_id},
         )
-        return cast(
+        return _cast(
             "models.PinDocument",
             await self._core.call(
-                operations.CLIENT_PINS_CREATE,
+                _operations.CLIENT_PINS_CREATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3717,20 +3737,21 @@ class ClientPins:
 
         Args:
             id: str; body field ``id`` (optional).
-            request: the whole body as :class:`Unpin` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`Unpin` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             None (the response has no body).
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
+        _body = _flat_body(request, {"id": id})
         await self._core.call(
-            operations.CLIENT_PINS_REMOVE,
+            _operations.CLIENT_PINS_REMOVE,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -3764,22 +3785,23 @@ class ClientDocuments:
 
         Args:
             document_id: str; body field ``documentId`` (optional).
-            request: the whole body as :class:`GetDocPermissionsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetDocPermissionsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.GetDocPermissionsResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"document_id": document_id})
-        return cast(
+        _body = _flat_body(request, {"document_id": document_id})
+        return _cast(
             "models.GetDocPermissionsResponse",
             await self._core.call(
-                operations.CLIENT_DOCUMENTS_RETRIEVE_PERMISSIONS,
+                _operations.CLIENT_DOCUMENTS_RETRIEVE_PERMISSIONS,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3832,24 +3854,25 @@ class ClientDocuments:
         Args:
             document_specs: list of :class:`DocumentSpec`; body field ``documentSpecs``.
             include_fields: list of :class:`GetDocumentsRequestIncludeFieldsItem`; body field ``includeFields`` (optional).
-            request: the whole body as :class:`GetDocumentsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetDocumentsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.GetDocumentsResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request, {"document_specs": document_specs, "include_fields": include_fields}
         )
-        return cast(
+        return _cast(
             "models.GetDocumentsResponse",
             await self._core.call(
-                operations.CLIENT_DOCUMENTS_RETRIEVE,
+                _operations.CLIENT_DOCUMENTS_RETRIEVE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3903,7 +3926,7 @@ class ClientDocuments:
             filter_sets: list of :class:`FacetFilterSet`; body field ``filterSets``.
             cursor: str; body field ``cursor`` (optional).
             datasources_filter: list of str; body field ``datasourcesFilter`` (optional).
-            request: the whole body as :class:`GetDocumentsByFacetsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetDocumentsByFacetsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3912,7 +3935,7 @@ class ClientDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "filter_sets": filter_sets,
@@ -3920,12 +3943,12 @@ class ClientDocuments:
                 "datasources_filter": datasources_filter,
             },
         )
-        return cast(
+        return _cast(
             "models.GetDocumentsByFacetsResponse",
             await self._core.call(
-                operations.CLIENT_DOCUMENTS_RETRIEVE_BY_FACETS,
+                _operations.CLIENT_DOCUMENTS_RETRIEVE_BY_FACETS,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3985,7 +4008,7 @@ class ClientDocuments:
             query: str; body field ``query`` (optional).
             timestamp: datetime.datetime; body field ``timestamp`` (optional).
             tracking_token: str; body field ``trackingToken`` (optional).
-            request: the whole body as :class:`SummarizeRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`SummarizeRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3994,7 +4017,7 @@ class ClientDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "document_specs": document_specs,
@@ -4004,12 +4027,12 @@ class ClientDocuments:
                 "tracking_token": tracking_token,
             },
         )
-        return cast(
+        return _cast(
             "models.SummarizeResponse",
             await self._core.call(
-                operations.CLIENT_DOCUMENTS_SUMMARIZE,
+                _operations.CLIENT_DOCUMENTS_SUMMARIZE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -4051,12 +4074,13 @@ class ClientGovernanceDataPolicies:
             ``models.ListDlpReportsResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.ListDlpReportsResponse",
             await self._core.call(
-                operations.CLIENT_GOVERNANCE_DATA_POLICIES_LIST,
+                _operations.CLIENT_GOVERNANCE_DATA_POLICIES_LIST,
                 params={"auto_hide": auto_hide, "frequency": frequency},
                 options=CallOptions(
                     retries=retries,
@@ -4089,16 +4113,17 @@ class ClientGovernanceDataPolicies:
             config: :class:`DlpConfig`; body field ``config`` (optional).
             frequency: :class:`DlpFrequency`; body field ``frequency`` (optional).
             name: str; body field ``name`` (optional).
-            request: the whole body as :class:`CreateDlpReportRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CreateDlpReportRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.CreateDlpReportResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "auto_hide_docs": auto_hide_docs,
@@ -4107,12 +4132,12 @@ class ClientGovernanceDataPolicies:
                 "name": name,
             },
         )
-        return cast(
+        return _cast(
             "models.CreateDlpReportResponse",
             await self._core.call(
-                operations.CLIENT_GOVERNANCE_DATA_POLICIES_CREATE,
+                _operations.CLIENT_GOVERNANCE_DATA_POLICIES_CREATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -4145,12 +4170,13 @@ class ClientGovernanceDataPolicies:
             ``models.GetDlpReportResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.GetDlpReportResponse",
             await self._core.call(
-                operations.CLIENT_GOVERNANCE_DATA_POLICIES_RETRIEVE,
+                _operations.CLIENT_GOVERNANCE_DATA_POLICIES_RETRIEVE,
                 params={"id": id, "version": version},
                 options=CallOptions(
                     retries=retries,
@@ -4187,16 +4213,17 @@ class ClientGovernanceDataPolicies:
             frequency: :class:`DlpFrequency`; body field ``frequency`` (optional).
             report_name: str; body field ``reportName`` (optional).
             status: :class:`DlpReportStatus`; body field ``status`` (optional).
-            request: the whole body as :class:`UpdateDlpReportRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UpdateDlpReportRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.UpdateDlpReportResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "auto_hide_docs": auto_hide_docs,
@@ -4206,12 +4233,12 @@ class ClientGovernanceDataPolicies:
                 "status": status,
             },
         )
-        return cast(
+        return _cast(
             "models.UpdateDlpReportResponse",
             await self._core.call(
-                operations.CLIENT_GOVERNANCE_DATA_POLICIES_UPDATE,
+                _operations.CLIENT_GOVERNANCE_DATA_POLICIES_UPDATE,
                 params={"id": id},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -4242,12 +4269,13 @@ class ClientGovernanceDataPolicies:
             ``str``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "str",
             await self._core.call(
-                operations.CLIENT_GOVERNANCE_DATA_POLICIES_DOWNLOAD,
+                _operations.CLIENT_GOVERNANCE_DATA_POLICIES_DOWNLOAD,
                 params={"id": id},
                 options=CallOptions(
                     retries=retries,
@@ -4285,22 +4313,23 @@ class ClientGovernanceDataReports:
         Args:
             config: :class:`DlpConfig`; body field ``config`` (optional).
             frequency: str; body field ``frequency`` (optional).
-            request: the whole body as :class:`UpdateDlpConfigRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UpdateDlpConfigRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.UpdateDlpConfigResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"config": config, "frequency": frequency})
-        return cast(
+        _body = _flat_body(request, {"config": config, "frequency": frequency})
+        return _cast(
             "models.UpdateDlpConfigResponse",
             await self._core.call(
-                operations.CLIENT_GOVERNANCE_DATA_REPORTS_CREATE,
+                _operations.CLIENT_GOVERNANCE_DATA_REPORTS_CREATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -4331,12 +4360,13 @@ class ClientGovernanceDataReports:
             ``str``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "str",
             await self._core.call(
-                operations.CLIENT_GOVERNANCE_DATA_REPORTS_DOWNLOAD,
+                _operations.CLIENT_GOVERNANCE_DATA_REPORTS_DOWNLOAD,
                 params={"id": id},
                 options=CallOptions(
                     retries=retries,
@@ -4368,12 +4398,13 @@ class ClientGovernanceDataReports:
             ``models.ReportStatusResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.ReportStatusResponse",
             await self._core.call(
-                operations.CLIENT_GOVERNANCE_DATA_REPORTS_STATUS,
+                _operations.CLIENT_GOVERNANCE_DATA_REPORTS_STATUS,
                 params={"id": id},
                 options=CallOptions(
                     retries=retries,
@@ -4429,12 +4460,13 @@ class ClientGovernanceDocumentsVisibilityoverrides:
             ``models.GetDocumentVisibilityOverridesResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.GetDocumentVisibilityOverridesResponse",
             await self._core.call(
-                operations.CLIENT_GOVERNANCE_DOCUMENTS_VISIBILITYOVERRIDES_LIST,
+                _operations.CLIENT_GOVERNANCE_DOCUMENTS_VISIBILITYOVERRIDES_LIST,
                 params={"doc_ids": doc_ids},
                 options=CallOptions(
                     retries=retries,
@@ -4464,22 +4496,23 @@ class ClientGovernanceDocumentsVisibilityoverrides:
 
         Args:
             visibility_overrides: list of :class:`DocumentVisibilityOverride`; body field ``visibilityOverrides`` (optional).
-            request: the whole body as :class:`UpdateDocumentVisibilityOverridesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UpdateDocumentVisibilityOverridesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.UpdateDocumentVisibilityOverridesResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"visibility_overrides": visibility_overrides})
-        return cast(
+        _body = _flat_body(request, {"visibility_overrides": visibility_overrides})
+        return _cast(
             "models.UpdateDocumentVisibilityOverridesResponse",
             await self._core.call(
-                operations.CLIENT_GOVERNANCE_DOCUMENTS_VISIBILITYOVERRIDES_CREATE,
+                _operations.CLIENT_GOVERNANCE_DOCUMENTS_VISIBILITYOVERRIDES_CREATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -4596,7 +4629,7 @@ class ClientInsights:
             departments: list of str; body field ``departments`` (optional).
             assistant_activity_types: list of :class:`InsightsRequestAssistantActivityTypesItem`; body field ``assistantActivityTypes`` (optional).
             disable_per_user_insights: bool; body field ``disablePerUserInsights`` (optional).
-            request: the whole body as :class:`InsightsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`InsightsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -4605,7 +4638,7 @@ class ClientInsights:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "categories": categories,
@@ -4617,12 +4650,12 @@ class ClientInsights:
                 "disable_per_user_insights": disable_per_user_insights,
             },
         )
-        return cast(
+        return _cast(
             "models.InsightsResponse",
             await self._core.call(
-                operations.CLIENT_INSIGHTS_RETRIEVE,
+                _operations.CLIENT_INSIGHTS_RETRIEVE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -4674,7 +4707,7 @@ class ClientEntities:
             query: str; body field ``query`` (optional).
             sort: list of :class:`SortOptions`; body field ``sort`` (optional).
             source: str; body field ``source`` (optional).
-            request: the whole body as :class:`ListEntitiesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ListEntitiesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -4683,7 +4716,7 @@ class ClientEntities:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "cursor": cursor,
@@ -4697,12 +4730,12 @@ class ClientEntities:
                 "source": source,
             },
         )
-        return cast(
+        return _cast(
             "models.ListEntitiesResponse",
             await self._core.call(
-                operations.CLIENT_ENTITIES_LIST,
+                _operations.CLIENT_ENTITIES_LIST,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -4738,7 +4771,7 @@ class ClientEntities:
             obfuscated_ids: list of str; body field ``obfuscatedIds`` (optional).
             source: str; body field ``source`` (optional).
             timezone_offset: int; body field ``timezoneOffset`` (optional).
-            request: the whole body as :class:`PeopleRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`PeopleRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -4747,7 +4780,7 @@ class ClientEntities:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "email_ids": email_ids,
@@ -4758,12 +4791,12 @@ class ClientEntities:
                 "timezone_offset": timezone_offset,
             },
         )
-        return cast(
+        return _cast(
             "models.PeopleResponse",
             await self._core.call(
-                operations.CLIENT_ENTITIES_READ_PEOPLE,
+                _operations.CLIENT_ENTITIES_READ_PEOPLE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -4841,7 +4874,7 @@ class ClientMessages:
             include_root_message: bool; body field ``includeRootMessage`` (optional).
             timestamp_millis: int; body field ``timestampMillis`` (optional).
             workspace_id: str; body field ``workspaceId`` (optional).
-            request: the whole body as :class:`MessagesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`MessagesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -4850,7 +4883,7 @@ class ClientMessages:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "id": id,
@@ -4863,12 +4896,12 @@ class ClientMessages:
                 "workspace_id": workspace_id,
             },
         )
-        return cast(
+        return _cast(
             "models.MessagesResponse",
             await self._core.call(
-                operations.CLIENT_MESSAGES_RETRIEVE,
+                _operations.CLIENT_MESSAGES_RETRIEVE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -4929,7 +4962,7 @@ class ClientTools:
         Args:
             name: str; body field ``name``.
             parameters: map of str to :class:`ToolsCallParameter`; body field ``parameters``.
-            request: the whole body as :class:`ToolsCallRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ToolsCallRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -4938,13 +4971,13 @@ class ClientTools:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"name": name, "parameters": parameters})
-        return cast(
+        _body = _flat_body(request, {"name": name, "parameters": parameters})
+        return _cast(
             "models.ToolsCallResponse",
             await self._core.call(
-                operations.CLIENT_TOOLS_RUN,
+                _operations.CLIENT_TOOLS_RUN,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -4977,10 +5010,10 @@ class ClientTools:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.ToolsListResponse",
             await self._core.call(
-                operations.CLIENT_TOOLS_LIST,
+                _operations.CLIENT_TOOLS_LIST,
                 params={"tool_names": tool_names},
                 options=CallOptions(
                     retries=retries,

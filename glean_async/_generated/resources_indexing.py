@@ -5,17 +5,18 @@
 from __future__ import annotations
 
 import builtins
-import warnings
+import warnings as _warnings
 from collections.abc import Mapping
-from typing import Any, cast, overload
+from typing import Any, overload
+from typing import cast as _cast
 
-from shared.arguments import flat_body
+from shared.arguments import flat_body as _flat_body
 from shared.http import CallOptions, HTTPCore
 from shared.retries import RetryConfig
 from shared.unset import UNSET, Unset
 
 from . import models
-from . import operations_indexing as operations
+from . import operations_indexing as _operations
 
 
 class IndexingDatasources:
@@ -158,7 +159,7 @@ class IndexingDatasources:
             is_test_datasource: bool; body field ``isTestDatasource`` (optional).
             is_user_referenced_by_email: bool; body field ``isUserReferencedByEmail`` (optional).
             product_access_group: str; body field ``productAccessGroup`` (optional).
-            request: the whole body as :class:`CustomDatasourceConfig` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CustomDatasourceConfig` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -167,7 +168,7 @@ class IndexingDatasources:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "name": name,
@@ -200,9 +201,9 @@ class IndexingDatasources:
             },
         )
         await self._core.call(
-            operations.INDEXING_DATASOURCES_ADD,
+            _operations.INDEXING_DATASOURCES_ADD,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -249,7 +250,7 @@ class IndexingDatasources:
 
         Args:
             datasource: str; body field ``datasource``.
-            request: the whole body as :class:`GetDatasourceConfigRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetDatasourceConfigRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -258,13 +259,13 @@ class IndexingDatasources:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource})
-        return cast(
+        _body = _flat_body(request, {"datasource": datasource})
+        return _cast(
             "models.CustomDatasourceConfig",
             await self._core.call(
-                operations.INDEXING_DATASOURCES_RETRIEVE_CONFIG,
+                _operations.INDEXING_DATASOURCES_RETRIEVE_CONFIG,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -324,7 +325,7 @@ class IndexingPermissions:
         Args:
             datasource: str; body field ``datasource``.
             emails: list of str; body field ``emails``.
-            request: the whole body as :class:`GreenlistUsersRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GreenlistUsersRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -333,11 +334,11 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource, "emails": emails})
+        _body = _flat_body(request, {"datasource": datasource, "emails": emails})
         await self._core.call(
-            operations.INDEXING_PERMISSIONS_AUTHORIZE_BETA_USERS,
+            _operations.INDEXING_PERMISSIONS_AUTHORIZE_BETA_USERS,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -402,7 +403,7 @@ class IndexingPermissions:
             force_restart_upload: bool; body field ``forceRestartUpload`` (optional).
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
-            request: the whole body as :class:`BulkIndexGroupsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexGroupsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -411,7 +412,7 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "datasource": datasource,
@@ -424,9 +425,9 @@ class IndexingPermissions:
             },
         )
         await self._core.call(
-            operations.INDEXING_PERMISSIONS_BULK_INDEX_GROUPS,
+            _operations.INDEXING_PERMISSIONS_BULK_INDEX_GROUPS,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -492,7 +493,7 @@ class IndexingPermissions:
             group: str; body field ``group`` (optional).
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
-            request: the whole body as :class:`BulkIndexMembershipsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexMembershipsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -501,7 +502,7 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "datasource": datasource,
@@ -514,9 +515,9 @@ class IndexingPermissions:
             },
         )
         await self._core.call(
-            operations.INDEXING_PERMISSIONS_BULK_INDEX_MEMBERSHIPS,
+            _operations.INDEXING_PERMISSIONS_BULK_INDEX_MEMBERSHIPS,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -581,7 +582,7 @@ class IndexingPermissions:
             force_restart_upload: bool; body field ``forceRestartUpload`` (optional).
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
-            request: the whole body as :class:`BulkIndexUsersRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexUsersRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -590,7 +591,7 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "datasource": datasource,
@@ -603,9 +604,9 @@ class IndexingPermissions:
             },
         )
         await self._core.call(
-            operations.INDEXING_PERMISSIONS_BULK_INDEX_USERS,
+            _operations.INDEXING_PERMISSIONS_BULK_INDEX_USERS,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -658,7 +659,7 @@ class IndexingPermissions:
             datasource: str; body field ``datasource``.
             group_name: str; body field ``groupName``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`DeleteGroupRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteGroupRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -667,13 +668,13 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request, {"datasource": datasource, "group_name": group_name, "version": version}
         )
         await self._core.call(
-            operations.INDEXING_PERMISSIONS_DELETE_GROUP,
+            _operations.INDEXING_PERMISSIONS_DELETE_GROUP,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -726,7 +727,7 @@ class IndexingPermissions:
             datasource: str; body field ``datasource``.
             membership: :class:`DatasourceMembershipDefinition`; body field ``membership``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`DeleteMembershipRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteMembershipRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -735,13 +736,13 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request, {"datasource": datasource, "membership": membership, "version": version}
         )
         await self._core.call(
-            operations.INDEXING_PERMISSIONS_DELETE_MEMBERSHIP,
+            _operations.INDEXING_PERMISSIONS_DELETE_MEMBERSHIP,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -794,7 +795,7 @@ class IndexingPermissions:
             datasource: str; body field ``datasource``.
             email: str; body field ``email``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`DeleteUserRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteUserRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -803,11 +804,11 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource, "email": email, "version": version})
+        _body = _flat_body(request, {"datasource": datasource, "email": email, "version": version})
         await self._core.call(
-            operations.INDEXING_PERMISSIONS_DELETE_USER,
+            _operations.INDEXING_PERMISSIONS_DELETE_USER,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -860,7 +861,7 @@ class IndexingPermissions:
             datasource: str; body field ``datasource``.
             group: :class:`DatasourceGroupDefinition`; body field ``group``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`IndexGroupRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexGroupRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -869,11 +870,11 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource, "group": group, "version": version})
+        _body = _flat_body(request, {"datasource": datasource, "group": group, "version": version})
         await self._core.call(
-            operations.INDEXING_PERMISSIONS_INDEX_GROUP,
+            _operations.INDEXING_PERMISSIONS_INDEX_GROUP,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -926,7 +927,7 @@ class IndexingPermissions:
             datasource: str; body field ``datasource``.
             membership: :class:`DatasourceMembershipDefinition`; body field ``membership``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`IndexMembershipRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexMembershipRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -935,13 +936,13 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request, {"datasource": datasource, "membership": membership, "version": version}
         )
         await self._core.call(
-            operations.INDEXING_PERMISSIONS_INDEX_MEMBERSHIP,
+            _operations.INDEXING_PERMISSIONS_INDEX_MEMBERSHIP,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -994,7 +995,7 @@ class IndexingPermissions:
             datasource: str; body field ``datasource``.
             user: :class:`DatasourceUserDefinition`; body field ``user``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`IndexUserRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexUserRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1003,11 +1004,11 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource, "user": user, "version": version})
+        _body = _flat_body(request, {"datasource": datasource, "user": user, "version": version})
         await self._core.call(
-            operations.INDEXING_PERMISSIONS_INDEX_USER,
+            _operations.INDEXING_PERMISSIONS_INDEX_USER,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -1032,7 +1033,7 @@ class IndexingPermissions:
 
         Args:
             datasource: str; body field ``datasource`` (optional).
-            request: the whole body as :class:`ProcessAllMembershipsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ProcessAllMembershipsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1041,11 +1042,11 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource})
+        _body = _flat_body(request, {"datasource": datasource})
         await self._core.call(
-            operations.INDEXING_PERMISSIONS_PROCESS_MEMBERSHIPS,
+            _operations.INDEXING_PERMISSIONS_PROCESS_MEMBERSHIPS,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -1104,7 +1105,7 @@ class IndexingPermissions:
             id: str; body field ``id`` (optional).
             object_type: str; body field ``objectType`` (optional).
             view_url: str; body field ``viewURL`` (optional).
-            request: the whole body as :class:`UpdatePermissionsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UpdatePermissionsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1113,7 +1114,7 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "datasource": datasource,
@@ -1124,9 +1125,9 @@ class IndexingPermissions:
             },
         )
         await self._core.call(
-            operations.INDEXING_PERMISSIONS_UPDATE_PERMISSIONS,
+            _operations.INDEXING_PERMISSIONS_UPDATE_PERMISSIONS,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -1200,7 +1201,7 @@ class IndexingDocuments:
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
             disable_stale_document_deletion_check: bool; body field ``disableStaleDocumentDeletionCheck`` (optional).
-            request: the whole body as :class:`BulkIndexDocumentsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexDocumentsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1209,7 +1210,7 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "upload_id": upload_id,
@@ -1222,9 +1223,9 @@ class IndexingDocuments:
             },
         )
         await self._core.call(
-            operations.INDEXING_DOCUMENTS_BULK_INDEX,
+            _operations.INDEXING_DOCUMENTS_BULK_INDEX,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -1280,7 +1281,7 @@ class IndexingDocuments:
             doc_id: str; body field ``docId``.
             object_type: str; body field ``objectType``.
             user_email: str; body field ``userEmail``.
-            request: the whole body as :class:`CheckDocumentAccessRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CheckDocumentAccessRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1289,7 +1290,7 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "datasource": datasource,
@@ -1298,12 +1299,12 @@ class IndexingDocuments:
                 "user_email": user_email,
             },
         )
-        return cast(
+        return _cast(
             "models.CheckDocumentAccessResponse",
             await self._core.call(
-                operations.INDEXING_DOCUMENTS_CHECK_ACCESS,
+                _operations.INDEXING_DOCUMENTS_CHECK_ACCESS,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1358,7 +1359,7 @@ class IndexingDocuments:
             datasource: str; path parameter ``datasource``.
             doc_id: str; body field ``docId``.
             object_type: str; body field ``objectType``.
-            request: the whole body as :class:`DebugDocumentRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DebugDocumentRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1367,13 +1368,13 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"doc_id": doc_id, "object_type": object_type})
-        return cast(
+        _body = _flat_body(request, {"doc_id": doc_id, "object_type": object_type})
+        return _cast(
             "models.DebugDocumentResponse",
             await self._core.call(
-                operations.INDEXING_DOCUMENTS_DEBUG,
+                _operations.INDEXING_DOCUMENTS_DEBUG,
                 params={"datasource": datasource},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1426,7 +1427,7 @@ class IndexingDocuments:
         Args:
             datasource: str; path parameter ``datasource``.
             debug_documents: list of :class:`DebugDocumentRequest`; body field ``debugDocuments``.
-            request: the whole body as :class:`DebugDocumentsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DebugDocumentsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1435,13 +1436,13 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"debug_documents": debug_documents})
-        return cast(
+        _body = _flat_body(request, {"debug_documents": debug_documents})
+        return _cast(
             "models.DebugDocumentsResponse",
             await self._core.call(
-                operations.INDEXING_DOCUMENTS_DEBUG_MANY,
+                _operations.INDEXING_DOCUMENTS_DEBUG_MANY,
                 params={"datasource": datasource},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1498,7 +1499,7 @@ class IndexingDocuments:
             id: str; body field ``id``.
             object_type: str; body field ``objectType``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`DeleteDocumentRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteDocumentRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1507,14 +1508,14 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {"datasource": datasource, "id": id, "object_type": object_type, "version": version},
         )
         await self._core.call(
-            operations.INDEXING_DOCUMENTS_DELETE,
+            _operations.INDEXING_DOCUMENTS_DELETE,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -1563,7 +1564,7 @@ class IndexingDocuments:
 
         Args:
             datasource: str; body field ``datasource``.
-            request: the whole body as :class:`GetDocumentCountRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetDocumentCountRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1572,14 +1573,14 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        warnings.warn("indexing.documents.count is deprecated", DeprecationWarning, stacklevel=2)
-        body = flat_body(request, {"datasource": datasource})
-        return cast(
+        _warnings.warn("indexing.documents.count is deprecated", DeprecationWarning, stacklevel=2)
+        _body = _flat_body(request, {"datasource": datasource})
+        return _cast(
             "models.GetDocumentCountResponse",
             await self._core.call(
-                operations.INDEXING_DOCUMENTS_COUNT,
+                _operations.INDEXING_DOCUMENTS_COUNT,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1635,7 +1636,7 @@ class IndexingDocuments:
             datasource: str; body field ``datasource``.
             doc_id: str; body field ``docId``.
             object_type: str; body field ``objectType``.
-            request: the whole body as :class:`GetDocumentStatusRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetDocumentStatusRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1644,16 +1645,16 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        warnings.warn("indexing.documents.status is deprecated", DeprecationWarning, stacklevel=2)
-        body = flat_body(
+        _warnings.warn("indexing.documents.status is deprecated", DeprecationWarning, stacklevel=2)
+        _body = _flat_body(
             request, {"datasource": datasource, "doc_id": doc_id, "object_type": object_type}
         )
-        return cast(
+        return _cast(
             "models.GetDocumentStatusResponse",
             await self._core.call(
-                operations.INDEXING_DOCUMENTS_STATUS,
+                _operations.INDEXING_DOCUMENTS_STATUS,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1704,7 +1705,7 @@ class IndexingDocuments:
         Args:
             document: :class:`DocumentDefinition`; body field ``document``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`IndexDocumentRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexDocumentRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1713,11 +1714,11 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"document": document, "version": version})
+        _body = _flat_body(request, {"document": document, "version": version})
         await self._core.call(
-            operations.INDEXING_DOCUMENTS_ADD_OR_UPDATE,
+            _operations.INDEXING_DOCUMENTS_ADD_OR_UPDATE,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -1770,7 +1771,7 @@ class IndexingDocuments:
             datasource: str; body field ``datasource``.
             documents: list of :class:`DocumentDefinition`; body field ``documents``.
             upload_id: str; body field ``uploadId`` (optional).
-            request: the whole body as :class:`IndexDocumentsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexDocumentsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1779,13 +1780,13 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request, {"datasource": datasource, "documents": documents, "upload_id": upload_id}
         )
         await self._core.call(
-            operations.INDEXING_DOCUMENTS_INDEX,
+            _operations.INDEXING_DOCUMENTS_INDEX,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -1810,7 +1811,7 @@ class IndexingDocuments:
 
         Args:
             datasource: str; body field ``datasource`` (optional).
-            request: the whole body as :class:`ProcessAllDocumentsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ProcessAllDocumentsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1819,11 +1820,11 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource})
+        _body = _flat_body(request, {"datasource": datasource})
         await self._core.call(
-            operations.INDEXING_DOCUMENTS_PROCESS_ALL,
+            _operations.INDEXING_DOCUMENTS_PROCESS_ALL,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -1894,7 +1895,7 @@ class IndexingPeople:
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
             disable_stale_data_deletion_check: bool; body field ``disableStaleDataDeletionCheck`` (optional).
-            request: the whole body as :class:`BulkIndexEmployeesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexEmployeesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1903,7 +1904,7 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "upload_id": upload_id,
@@ -1915,9 +1916,9 @@ class IndexingPeople:
             },
         )
         await self._core.call(
-            operations.INDEXING_PEOPLE_BULK_INDEX,
+            _operations.INDEXING_PEOPLE_BULK_INDEX,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -1976,7 +1977,7 @@ class IndexingPeople:
             force_restart_upload: bool; body field ``forceRestartUpload`` (optional).
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
-            request: the whole body as :class:`BulkIndexTeamsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexTeamsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1985,7 +1986,7 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "upload_id": upload_id,
@@ -1996,9 +1997,9 @@ class IndexingPeople:
             },
         )
         await self._core.call(
-            operations.INDEXING_PEOPLE_BULK_INDEX_TEAMS,
+            _operations.INDEXING_PEOPLE_BULK_INDEX_TEAMS,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -2049,7 +2050,7 @@ class IndexingPeople:
         Args:
             datasource: str; path parameter ``datasource``.
             email: str; body field ``email``.
-            request: the whole body as :class:`DebugUserRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DebugUserRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2058,13 +2059,13 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"email": email})
-        return cast(
+        _body = _flat_body(request, {"email": email})
+        return _cast(
             "models.DebugUserResponse",
             await self._core.call(
-                operations.INDEXING_PEOPLE_DEBUG,
+                _operations.INDEXING_PEOPLE_DEBUG,
                 params={"datasource": datasource},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2115,7 +2116,7 @@ class IndexingPeople:
         Args:
             employee_email: str; body field ``employeeEmail``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`DeleteEmployeeRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteEmployeeRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2124,11 +2125,11 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"employee_email": employee_email, "version": version})
+        _body = _flat_body(request, {"employee_email": employee_email, "version": version})
         await self._core.call(
-            operations.INDEXING_PEOPLE_DELETE,
+            _operations.INDEXING_PEOPLE_DELETE,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -2175,7 +2176,7 @@ class IndexingPeople:
 
         Args:
             id: str; body field ``id``.
-            request: the whole body as :class:`DeleteTeamRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteTeamRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2184,11 +2185,11 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
+        _body = _flat_body(request, {"id": id})
         await self._core.call(
-            operations.INDEXING_PEOPLE_DELETE_TEAM,
+            _operations.INDEXING_PEOPLE_DELETE_TEAM,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -2237,7 +2238,7 @@ class IndexingPeople:
 
         Args:
             datasource: str; body field ``datasource``.
-            request: the whole body as :class:`GetUserCountRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetUserCountRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2246,14 +2247,14 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        warnings.warn("indexing.people.count is deprecated", DeprecationWarning, stacklevel=2)
-        body = flat_body(request, {"datasource": datasource})
-        return cast(
+        _warnings.warn("indexing.people.count is deprecated", DeprecationWarning, stacklevel=2)
+        _body = _flat_body(request, {"datasource": datasource})
+        return _cast(
             "models.GetUserCountResponse",
             await self._core.call(
-                operations.INDEXING_PEOPLE_COUNT,
+                _operations.INDEXING_PEOPLE_COUNT,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2304,7 +2305,7 @@ class IndexingPeople:
         Args:
             employee: :class:`EmployeeInfoDefinition`; body field ``employee``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`IndexEmployeeRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexEmployeeRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2313,11 +2314,11 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"employee": employee, "version": version})
+        _body = _flat_body(request, {"employee": employee, "version": version})
         await self._core.call(
-            operations.INDEXING_PEOPLE_INDEX,
+            _operations.INDEXING_PEOPLE_INDEX,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -2367,7 +2368,7 @@ class IndexingPeople:
         Args:
             team: :class:`TeamInfoDefinition`; body field ``team``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`IndexTeamRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexTeamRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2376,11 +2377,11 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"team": team, "version": version})
+        _body = _flat_body(request, {"team": team, "version": version})
         await self._core.call(
-            operations.INDEXING_PEOPLE_INDEX_TEAM,
+            _operations.INDEXING_PEOPLE_INDEX_TEAM,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -2411,7 +2412,7 @@ class IndexingPeople:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
         await self._core.call(
-            operations.INDEXING_PEOPLE_PROCESS_ALL_EMPLOYEES_AND_TEAMS,
+            _operations.INDEXING_PEOPLE_PROCESS_ALL_EMPLOYEES_AND_TEAMS,
             params={},
             options=CallOptions(
                 retries=retries,
@@ -2480,7 +2481,7 @@ class IndexingShortcuts:
             force_restart_upload: bool; body field ``forceRestartUpload`` (optional).
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
-            request: the whole body as :class:`BulkIndexShortcutsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexShortcutsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2489,7 +2490,7 @@ class IndexingShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "upload_id": upload_id,
@@ -2500,9 +2501,9 @@ class IndexingShortcuts:
             },
         )
         await self._core.call(
-            operations.INDEXING_SHORTCUTS_BULK_INDEX,
+            _operations.INDEXING_SHORTCUTS_BULK_INDEX,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -2561,7 +2562,7 @@ class IndexingShortcuts:
             force_restart_upload: bool; body field ``forceRestartUpload`` (optional).
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
-            request: the whole body as :class:`UploadShortcutsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UploadShortcutsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2570,7 +2571,7 @@ class IndexingShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "upload_id": upload_id,
@@ -2581,9 +2582,9 @@ class IndexingShortcuts:
             },
         )
         await self._core.call(
-            operations.INDEXING_SHORTCUTS_UPLOAD,
+            _operations.INDEXING_SHORTCUTS_UPLOAD,
             params={},
-            body=body,
+            body=_body,
             options=CallOptions(
                 retries=retries,
                 timeout_ms=timeout_ms,
@@ -2624,10 +2625,10 @@ class IndexingDatasource:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.DebugDatasourceStatusResponse",
             await self._core.call(
-                operations.INDEXING_DATASOURCE_STATUS,
+                _operations.INDEXING_DATASOURCE_STATUS,
                 params={"datasource": datasource},
                 options=CallOptions(
                     retries=retries,
@@ -2668,10 +2669,10 @@ class IndexingAuthentication:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.RotateTokenResponse",
             await self._core.call(
-                operations.INDEXING_AUTHENTICATION_ROTATE_TOKEN,
+                _operations.INDEXING_AUTHENTICATION_ROTATE_TOKEN,
                 params={},
                 options=CallOptions(
                     retries=retries,

@@ -7,9 +7,10 @@ from __future__ import annotations
 import builtins
 import datetime
 from collections.abc import Mapping
-from typing import Any, cast, overload
+from typing import Any, overload
+from typing import cast as _cast
 
-from shared.arguments import flat_body
+from shared.arguments import flat_body as _flat_body
 from shared.files import FileContent
 from shared.http import CallOptions
 from shared.retries import RetryConfig
@@ -18,7 +19,7 @@ from shared.sse import ServerSentEvent
 from shared.unset import UNSET, Unset
 
 from . import models
-from . import operations_client as operations
+from . import operations_client as _operations
 from .client import AsyncClient
 
 
@@ -68,7 +69,7 @@ class ClientActivity:
 
         Args:
             events: list of :class:`ActivityEvent`; body field ``events``.
-            request: the whole body as :class:`Activity` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`Activity` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -77,12 +78,12 @@ class ClientActivity:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"events": events})
+        _body = _flat_body(request, {"events": events})
         self._root._run(
-            lambda c: c._core.call(
-                operations.CLIENT_ACTIVITY_REPORT,
+            lambda _client: _client._core.call(
+                _operations.CLIENT_ACTIVITY_REPORT,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -191,7 +192,7 @@ class ClientActivity:
             user: :class:`User`; body field ``user`` (optional).
             user_view_info: :class:`UserViewInfo`; body field ``userViewInfo`` (optional).
             workflow_feedback_info: :class:`WorkflowFeedbackInfo`; body field ``workflowFeedbackInfo`` (optional).
-            request: the whole body as :class:`Feedback` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`Feedback` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -200,7 +201,7 @@ class ClientActivity:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "event": event,
@@ -226,10 +227,10 @@ class ClientActivity:
             },
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.CLIENT_ACTIVITY_FEEDBACK,
+            lambda _client: _client._core.call(
+                _operations.CLIENT_ACTIVITY_FEEDBACK,
                 params={"feedback": feedback},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -295,7 +296,7 @@ class ClientCollections:
         Args:
             collection_id: float; body field ``collectionId``.
             added_collection_item_descriptors: list of :class:`CollectionItemDescriptor`; body field ``addedCollectionItemDescriptors`` (optional).
-            request: the whole body as :class:`AddCollectionItemsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`AddCollectionItemsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -304,20 +305,20 @@ class ClientCollections:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "collection_id": collection_id,
                 "added_collection_item_descriptors": added_collection_item_descriptors,
             },
         )
-        return cast(
+        return _cast(
             "models.AddCollectionItemsResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_COLLECTIONS_ADD_ITEMS,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_COLLECTIONS_ADD_ITEMS,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -400,7 +401,7 @@ class ClientCollections:
             parent_id: int; body field ``parentId`` (optional).
             thumbnail: :class:`Thumbnail`; body field ``thumbnail`` (optional).
             new_next_item_id: str; body field ``newNextItemId`` (optional).
-            request: the whole body as :class:`CreateCollectionRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CreateCollectionRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -410,7 +411,7 @@ class ClientCollections:
             HTTP 422: an error whose ``data`` is :class:`CollectionError`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "name": name,
@@ -426,13 +427,13 @@ class ClientCollections:
                 "new_next_item_id": new_next_item_id,
             },
         )
-        return cast(
+        return _cast(
             "models.CreateCollectionResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_COLLECTIONS_CREATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_COLLECTIONS_CREATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -484,7 +485,7 @@ class ClientCollections:
         Args:
             ids: list of int; body field ``ids``.
             allowed_datasource: str; body field ``allowedDatasource`` (optional).
-            request: the whole body as :class:`DeleteCollectionRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteCollectionRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -494,12 +495,12 @@ class ClientCollections:
             HTTP 422: an error whose ``data`` is :class:`CollectionError`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"ids": ids, "allowed_datasource": allowed_datasource})
+        _body = _flat_body(request, {"ids": ids, "allowed_datasource": allowed_datasource})
         self._root._run(
-            lambda c: c._core.call(
-                operations.CLIENT_COLLECTIONS_DELETE,
+            lambda _client: _client._core.call(
+                _operations.CLIENT_COLLECTIONS_DELETE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -553,26 +554,27 @@ class ClientCollections:
             collection_id: float; body field ``collectionId``.
             item_id: str; body field ``itemId``.
             document_id: str; body field ``documentId`` (optional).
-            request: the whole body as :class:`DeleteCollectionItemRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteCollectionItemRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.DeleteCollectionItemResponse``.
 
         Raises:
+            HTTP 422 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` or :class:`CollectionError` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {"collection_id": collection_id, "item_id": item_id, "document_id": document_id},
         )
-        return cast(
+        return _cast(
             "models.DeleteCollectionItemResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_COLLECTIONS_DELETE_ITEM,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_COLLECTIONS_DELETE_ITEM,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -655,7 +657,7 @@ class ClientCollections:
             icon: str; body field ``icon`` (optional).
             parent_id: int; body field ``parentId`` (optional).
             thumbnail: :class:`Thumbnail`; body field ``thumbnail`` (optional).
-            request: the whole body as :class:`EditCollectionRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`EditCollectionRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -665,7 +667,7 @@ class ClientCollections:
             HTTP 422: an error whose ``data`` is :class:`CollectionError`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "name": name,
@@ -681,13 +683,13 @@ class ClientCollections:
                 "thumbnail": thumbnail,
             },
         )
-        return cast(
+        return _cast(
             "models.EditCollectionResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_COLLECTIONS_UPDATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_COLLECTIONS_UPDATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -748,7 +750,7 @@ class ClientCollections:
             description: str; body field ``description`` (optional).
             icon: str; body field ``icon`` (optional).
             name: str; body field ``name`` (optional).
-            request: the whole body as :class:`EditCollectionItemRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`EditCollectionItemRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -757,7 +759,7 @@ class ClientCollections:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "collection_id": collection_id,
@@ -767,13 +769,13 @@ class ClientCollections:
                 "name": name,
             },
         )
-        return cast(
+        return _cast(
             "models.EditCollectionItemResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_COLLECTIONS_UPDATE_ITEM,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_COLLECTIONS_UPDATE_ITEM,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -831,7 +833,7 @@ class ClientCollections:
             allowed_datasource: str; body field ``allowedDatasource`` (optional).
             with_hierarchy: bool; body field ``withHierarchy`` (optional).
             with_items: bool; body field ``withItems`` (optional).
-            request: the whole body as :class:`GetCollectionRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetCollectionRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -840,7 +842,7 @@ class ClientCollections:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "id": id,
@@ -849,13 +851,13 @@ class ClientCollections:
                 "with_items": with_items,
             },
         )
-        return cast(
+        return _cast(
             "models.GetCollectionResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_COLLECTIONS_RETRIEVE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_COLLECTIONS_RETRIEVE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -886,7 +888,7 @@ class ClientCollections:
             allowed_datasource: str; body field ``allowedDatasource`` (optional).
             include_audience: bool; body field ``includeAudience`` (optional).
             include_roles: bool; body field ``includeRoles`` (optional).
-            request: the whole body as :class:`ListCollectionsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ListCollectionsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -895,7 +897,7 @@ class ClientCollections:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "allowed_datasource": allowed_datasource,
@@ -903,13 +905,13 @@ class ClientCollections:
                 "include_roles": include_roles,
             },
         )
-        return cast(
+        return _cast(
             "models.ListCollectionsResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_COLLECTIONS_LIST,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_COLLECTIONS_LIST,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -976,16 +978,17 @@ class ClientVerification:
             assignee: str; body field ``assignee`` (optional).
             reason: str; body field ``reason`` (optional).
             remind_in_days: int; body field ``remindInDays`` (optional).
-            request: the whole body as :class:`ReminderRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ReminderRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.Verification``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "document_id": document_id,
@@ -994,13 +997,13 @@ class ClientVerification:
                 "remind_in_days": remind_in_days,
             },
         )
-        return cast(
+        return _cast(
             "models.Verification",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_VERIFICATION_ADD_REMINDER,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_VERIFICATION_ADD_REMINDER,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1034,11 +1037,11 @@ class ClientVerification:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.VerificationFeed",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_VERIFICATION_LIST,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_VERIFICATION_LIST,
                     params={"count": count},
                     options=CallOptions(
                         retries=retries,
@@ -1091,23 +1094,24 @@ class ClientVerification:
         Args:
             document_id: str; body field ``documentId``.
             action: :class:`VerifyRequestAction`; body field ``action`` (optional).
-            request: the whole body as :class:`VerifyRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`VerifyRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.Verification``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"document_id": document_id, "action": action})
-        return cast(
+        _body = _flat_body(request, {"document_id": document_id, "action": action})
+        return _cast(
             "models.Verification",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_VERIFICATION_VERIFY,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_VERIFICATION_VERIFY,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1204,7 +1208,7 @@ class ClientSearch:
             request_options: :class:`SearchRequestOptions`; body field ``requestOptions`` (optional).
             result_tab_ids: list of str; body field ``resultTabIds`` (optional).
             timeout_millis: int; body field ``timeoutMillis`` (optional).
-            request: the whole body as :class:`SearchRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`SearchRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1215,7 +1219,7 @@ class ClientSearch:
             HTTP 422: an error whose ``data`` is :class:`ErrorInfo`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "query": query,
@@ -1234,13 +1238,13 @@ class ClientSearch:
                 "timeout_millis": timeout_millis,
             },
         )
-        return cast(
+        return _cast(
             "models.SearchResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_SEARCH_QUERY_AS_ADMIN,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_SEARCH_QUERY_AS_ADMIN,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1282,7 +1286,7 @@ class ClientSearch:
             result_types: list of :class:`AutocompleteRequestResultTypesItem`; body field ``resultTypes`` (optional).
             session_info: :class:`SessionInfo`; body field ``sessionInfo`` (optional).
             tracking_token: str; body field ``trackingToken`` (optional).
-            request: the whole body as :class:`AutocompleteRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`AutocompleteRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1291,7 +1295,7 @@ class ClientSearch:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "auth_tokens": auth_tokens,
@@ -1304,13 +1308,13 @@ class ClientSearch:
                 "tracking_token": tracking_token,
             },
         )
-        return cast(
+        return _cast(
             "models.AutocompleteResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_SEARCH_AUTOCOMPLETE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_SEARCH_AUTOCOMPLETE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1343,7 +1347,7 @@ class ClientSearch:
             request_options: :class:`FeedRequestOptions`; body field ``requestOptions`` (optional).
             session_info: :class:`SessionInfo`; body field ``sessionInfo`` (optional).
             timeout_millis: int; body field ``timeoutMillis`` (optional).
-            request: the whole body as :class:`FeedRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`FeedRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1352,7 +1356,7 @@ class ClientSearch:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "categories": categories,
@@ -1361,13 +1365,13 @@ class ClientSearch:
                 "timeout_millis": timeout_millis,
             },
         )
-        return cast(
+        return _cast(
             "models.FeedResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_SEARCH_RETRIEVE_FEED,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_SEARCH_RETRIEVE_FEED,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1408,16 +1412,17 @@ class ClientSearch:
             tracking_token: str; body field ``trackingToken`` (optional).
             recommendation_document_spec: :class:`DocumentSpec`; body field ``recommendationDocumentSpec`` (optional).
             request_options: :class:`RecommendationsRequestOptions`; body field ``requestOptions`` (optional).
-            request: the whole body as :class:`RecommendationsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`RecommendationsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.RecommendationsResponse | None``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "max_snippet_size": max_snippet_size,
@@ -1430,13 +1435,13 @@ class ClientSearch:
                 "request_options": request_options,
             },
         )
-        return cast(
+        return _cast(
             "models.RecommendationsResponse | None",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_SEARCH_RECOMMENDATIONS,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_SEARCH_RECOMMENDATIONS,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1524,7 +1529,7 @@ class ClientSearch:
             request_options: :class:`SearchRequestOptions`; body field ``requestOptions`` (optional).
             result_tab_ids: list of str; body field ``resultTabIds`` (optional).
             timeout_millis: int; body field ``timeoutMillis`` (optional).
-            request: the whole body as :class:`SearchRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`SearchRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1535,7 +1540,7 @@ class ClientSearch:
             HTTP 422: an error whose ``data`` is :class:`ErrorInfo`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "query": query,
@@ -1554,13 +1559,13 @@ class ClientSearch:
                 "timeout_millis": timeout_millis,
             },
         )
-        return cast(
+        return _cast(
             "models.SearchResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_SEARCH_QUERY,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_SEARCH_QUERY,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1600,26 +1605,27 @@ class ClientAgents:
             agent_id: str; body field ``agent_id`` (optional).
             input: map of str to Any; body field ``input`` (optional).
             messages: list of :class:`Message`; body field ``messages`` (optional).
-            request: the whole body as :class:`AgentRunCreate` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`AgentRunCreate` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             a stream of ``ServerSentEvent``: iterate it, ideally inside ``with``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             HTTP 404: an error whose ``data`` is :class:`ErrorResponse`.
             HTTP 409: an error whose ``data`` is :class:`ErrorResponse`.
             HTTP 422: an error whose ``data`` is :class:`ErrorResponse`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"agent_id": agent_id, "input": input, "messages": messages})
-        return cast(
+        _body = _flat_body(request, {"agent_id": agent_id, "input": input, "messages": messages})
+        return _cast(
             "SyncEventStream[ServerSentEvent]",
             self._root._stream(
-                lambda c: c._core.call(
-                    operations.CLIENT_AGENTS_RUN_STREAM,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_AGENTS_RUN_STREAM,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1650,23 +1656,25 @@ class ClientAgents:
             agent_id: str; body field ``agent_id`` (optional).
             input: map of str to Any; body field ``input`` (optional).
             messages: list of :class:`Message`; body field ``messages`` (optional).
-            request: the whole body as :class:`AgentRunCreate` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`AgentRunCreate` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.AgentRunWaitResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
+            HTTP 422 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` or :class:`CollectionError` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"agent_id": agent_id, "input": input, "messages": messages})
-        return cast(
+        _body = _flat_body(request, {"agent_id": agent_id, "input": input, "messages": messages})
+        return _cast(
             "models.AgentRunWaitResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_AGENTS_RUN,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_AGENTS_RUN,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1693,25 +1701,26 @@ class ClientAgents:
 
         Args:
             name: str; body field ``name`` (optional).
-            request: the whole body as :class:`SearchAgentsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`SearchAgentsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.SearchAgentsResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             HTTP 404: an error whose ``data`` is :class:`ErrorResponse`.
             HTTP 422: an error whose ``data`` is :class:`ErrorResponse`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"name": name})
-        return cast(
+        _body = _flat_body(request, {"name": name})
+        return _cast(
             "models.SearchAgentsResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_AGENTS_LIST,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_AGENTS_LIST,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1745,14 +1754,15 @@ class ClientAgents:
             ``models.Agent``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             HTTP 404: an error whose ``data`` is :class:`ErrorResponse`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.Agent",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_AGENTS_RETRIEVE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_AGENTS_RETRIEVE,
                     params={"agent_id": agent_id, "timezone_offset": timezone_offset},
                     options=CallOptions(
                         retries=retries,
@@ -1787,15 +1797,16 @@ class ClientAgents:
             ``models.AgentSchemas``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             HTTP 404: an error whose ``data`` is :class:`ErrorResponse`.
             HTTP 422: an error whose ``data`` is :class:`ErrorResponse`.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.AgentSchemas",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_AGENTS_RETRIEVE_SCHEMAS,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_AGENTS_RETRIEVE_SCHEMAS,
                     params={"agent_id": agent_id, "timezone_offset": timezone_offset},
                     options=CallOptions(
                         retries=retries,
@@ -1882,7 +1893,7 @@ class ClientChat:
             save_chat: bool; body field ``saveChat`` (optional).
             stream: bool; body field ``stream`` (optional).
             timeout_millis: int; body field ``timeoutMillis`` (optional).
-            request: the whole body as :class:`ChatRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ChatRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1891,7 +1902,7 @@ class ClientChat:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "messages": messages,
@@ -1905,13 +1916,13 @@ class ClientChat:
                 "timeout_millis": timeout_millis,
             },
         )
-        return cast(
+        return _cast(
             "models.ChatResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_CHAT_CREATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_CHAT_CREATE,
                     params={"timezone_offset": timezone_offset},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1934,7 +1945,7 @@ class ClientChat:
         exclusions: models.ChatRestrictionFilters | Mapping[str, Any] | Unset = UNSET,
         inclusions: models.ChatRestrictionFilters | Mapping[str, Any] | Unset = UNSET,
         save_chat: bool | Unset = UNSET,
-        stream: bool | Unset = UNSET,
+        stream: bool = True,
         timeout_millis: int | Unset = UNSET,
         retries: RetryConfig | None = None,
         timeout_ms: int | None = None,
@@ -1965,7 +1976,7 @@ class ClientChat:
         exclusions: models.ChatRestrictionFilters | Mapping[str, Any] | Unset = UNSET,
         inclusions: models.ChatRestrictionFilters | Mapping[str, Any] | Unset = UNSET,
         save_chat: bool | Unset = UNSET,
-        stream: bool | Unset = UNSET,
+        stream: bool = True,
         timeout_millis: int | Unset = UNSET,
         request: models.ChatRequest | Mapping[str, Any] | Unset = UNSET,
         retries: RetryConfig | None = None,
@@ -1986,9 +1997,9 @@ class ClientChat:
             exclusions: :class:`ChatRestrictionFilters`; body field ``exclusions`` (optional).
             inclusions: :class:`ChatRestrictionFilters`; body field ``inclusions`` (optional).
             save_chat: bool; body field ``saveChat`` (optional).
-            stream: bool; body field ``stream`` (optional).
+            stream: bool; body field ``stream`` (default ``True``, also when ``request`` leaves it out).
             timeout_millis: int; body field ``timeoutMillis`` (optional).
-            request: the whole body as :class:`ChatRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ChatRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1997,7 +2008,7 @@ class ClientChat:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "messages": messages,
@@ -2010,14 +2021,15 @@ class ClientChat:
                 "stream": stream,
                 "timeout_millis": timeout_millis,
             },
+            defaults={"stream": True},
         )
-        return cast(
+        return _cast(
             "SyncEventStream[models.ChatResponse]",
             self._root._stream(
-                lambda c: c._core.call(
-                    operations.CLIENT_CHAT_CREATE_STREAM,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_CHAT_CREATE_STREAM,
                     params={"timezone_offset": timezone_offset},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -2049,11 +2061,12 @@ class ClientChat:
             None (the response has no body).
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
         self._root._run(
-            lambda c: c._core.call(
-                operations.CLIENT_CHAT_DELETE_ALL,
+            lambda _client: _client._core.call(
+                _operations.CLIENT_CHAT_DELETE_ALL,
                 params={"timezone_offset": timezone_offset},
                 options=CallOptions(
                     retries=retries,
@@ -2106,21 +2119,22 @@ class ClientChat:
         Args:
             timezone_offset: int; query parameter ``timezoneOffset`` (optional).
             file_ids: list of str; body field ``fileIds``.
-            request: the whole body as :class:`DeleteChatFilesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteChatFilesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             None (the response has no body).
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"file_ids": file_ids})
+        _body = _flat_body(request, {"file_ids": file_ids})
         self._root._run(
-            lambda c: c._core.call(
-                operations.CLIENT_CHAT_DELETE_FILES,
+            lambda _client: _client._core.call(
+                _operations.CLIENT_CHAT_DELETE_FILES,
                 params={"timezone_offset": timezone_offset},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2172,21 +2186,22 @@ class ClientChat:
         Args:
             timezone_offset: int; query parameter ``timezoneOffset`` (optional).
             ids: list of str; body field ``ids``.
-            request: the whole body as :class:`DeleteChatsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteChatsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             None (the response has no body).
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"ids": ids})
+        _body = _flat_body(request, {"ids": ids})
         self._root._run(
-            lambda c: c._core.call(
-                operations.CLIENT_CHAT_DELETE,
+            lambda _client: _client._core.call(
+                _operations.CLIENT_CHAT_DELETE,
                 params={"timezone_offset": timezone_offset},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2238,23 +2253,24 @@ class ClientChat:
         Args:
             timezone_offset: int; query parameter ``timezoneOffset`` (optional).
             id: str; body field ``id``.
-            request: the whole body as :class:`GetChatRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetChatRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.GetChatResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
-        return cast(
+        _body = _flat_body(request, {"id": id})
+        return _cast(
             "models.GetChatResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_CHAT_RETRIEVE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_CHAT_RETRIEVE,
                     params={"timezone_offset": timezone_offset},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -2307,23 +2323,24 @@ class ClientChat:
         Args:
             timezone_offset: int; query parameter ``timezoneOffset`` (optional).
             id: str; body field ``id``.
-            request: the whole body as :class:`GetChatApplicationRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetChatApplicationRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.GetChatApplicationResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
-        return cast(
+        _body = _flat_body(request, {"id": id})
+        return _cast(
             "models.GetChatApplicationResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_CHAT_RETRIEVE_APPLICATION,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_CHAT_RETRIEVE_APPLICATION,
                     params={"timezone_offset": timezone_offset},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -2376,23 +2393,24 @@ class ClientChat:
         Args:
             timezone_offset: int; query parameter ``timezoneOffset`` (optional).
             file_ids: list of str; body field ``fileIds``.
-            request: the whole body as :class:`GetChatFilesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetChatFilesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.GetChatFilesResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"file_ids": file_ids})
-        return cast(
+        _body = _flat_body(request, {"file_ids": file_ids})
+        return _cast(
             "models.GetChatFilesResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_CHAT_RETRIEVE_FILES,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_CHAT_RETRIEVE_FILES,
                     params={"timezone_offset": timezone_offset},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -2424,13 +2442,14 @@ class ClientChat:
             ``models.ListChatsResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.ListChatsResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_CHAT_LIST,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_CHAT_LIST,
                     params={"timezone_offset": timezone_offset},
                     options=CallOptions(
                         retries=retries,
@@ -2484,23 +2503,24 @@ class ClientChat:
         Args:
             timezone_offset: int; query parameter ``timezoneOffset`` (optional).
             files: list of FileContent; body field ``files``.
-            request: the whole body as :class:`UploadChatFilesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UploadChatFilesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.UploadChatFilesResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"files": files})
-        return cast(
+        _body = _flat_body(request, {"files": files})
+        return _cast(
             "models.UploadChatFilesResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_CHAT_UPLOAD_FILES,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_CHAT_UPLOAD_FILES,
                     params={"timezone_offset": timezone_offset},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -2597,7 +2617,7 @@ class ClientAnnouncements:
             source_document_id: str; body field ``sourceDocumentId`` (optional).
             thumbnail: :class:`Thumbnail`; body field ``thumbnail`` (optional).
             view_url: str; body field ``viewUrl`` (optional).
-            request: the whole body as :class:`CreateAnnouncementRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CreateAnnouncementRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2606,7 +2626,7 @@ class ClientAnnouncements:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "end_time": end_time,
@@ -2625,13 +2645,13 @@ class ClientAnnouncements:
                 "view_url": view_url,
             },
         )
-        return cast(
+        return _cast(
             "models.Announcement",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_ANNOUNCEMENTS_CREATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_ANNOUNCEMENTS_CREATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -2680,7 +2700,7 @@ class ClientAnnouncements:
 
         Args:
             id: int; body field ``id``.
-            request: the whole body as :class:`DeleteAnnouncementRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteAnnouncementRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2689,12 +2709,12 @@ class ClientAnnouncements:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
+        _body = _flat_body(request, {"id": id})
         self._root._run(
-            lambda c: c._core.call(
-                operations.CLIENT_ANNOUNCEMENTS_DELETE,
+            lambda _client: _client._core.call(
+                _operations.CLIENT_ANNOUNCEMENTS_DELETE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2784,7 +2804,7 @@ class ClientAnnouncements:
             source_document_id: str; body field ``sourceDocumentId`` (optional).
             thumbnail: :class:`Thumbnail`; body field ``thumbnail`` (optional).
             view_url: str; body field ``viewUrl`` (optional).
-            request: the whole body as :class:`UpdateAnnouncementRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UpdateAnnouncementRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2793,7 +2813,7 @@ class ClientAnnouncements:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "end_time": end_time,
@@ -2813,13 +2833,13 @@ class ClientAnnouncements:
                 "view_url": view_url,
             },
         )
-        return cast(
+        return _cast(
             "models.Announcement",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_ANNOUNCEMENTS_UPDATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_ANNOUNCEMENTS_UPDATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -2877,7 +2897,7 @@ class ClientAnswers:
 
         Args:
             data: :class:`AnswerCreationData`; body field ``data``.
-            request: the whole body as :class:`CreateAnswerRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CreateAnswerRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2886,14 +2906,14 @@ class ClientAnswers:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"data": data})
-        return cast(
+        _body = _flat_body(request, {"data": data})
+        return _cast(
             "models.Answer",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_ANSWERS_CREATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_ANSWERS_CREATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -2945,7 +2965,7 @@ class ClientAnswers:
         Args:
             id: int; body field ``id``.
             doc_id: str; body field ``docId`` (optional).
-            request: the whole body as :class:`DeleteAnswerRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteAnswerRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2954,12 +2974,12 @@ class ClientAnswers:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id, "doc_id": doc_id})
+        _body = _flat_body(request, {"id": id, "doc_id": doc_id})
         self._root._run(
-            lambda c: c._core.call(
-                operations.CLIENT_ANSWERS_DELETE,
+            lambda _client: _client._core.call(
+                _operations.CLIENT_ANSWERS_DELETE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3057,7 +3077,7 @@ class ClientAnswers:
             added_collections: list of int; body field ``addedCollections`` (optional).
             removed_collections: list of int; body field ``removedCollections`` (optional).
             combined_answer_text: :class:`StructuredTextMutableProperties`; body field ``combinedAnswerText`` (optional).
-            request: the whole body as :class:`EditAnswerRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`EditAnswerRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3066,7 +3086,7 @@ class ClientAnswers:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "id": id,
@@ -3086,13 +3106,13 @@ class ClientAnswers:
                 "combined_answer_text": combined_answer_text,
             },
         )
-        return cast(
+        return _cast(
             "models.Answer",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_ANSWERS_UPDATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_ANSWERS_UPDATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -3121,7 +3141,7 @@ class ClientAnswers:
         Args:
             id: int; body field ``id`` (optional).
             doc_id: str; body field ``docId`` (optional).
-            request: the whole body as :class:`GetAnswerRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetAnswerRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3130,14 +3150,14 @@ class ClientAnswers:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id, "doc_id": doc_id})
-        return cast(
+        _body = _flat_body(request, {"id": id, "doc_id": doc_id})
+        return _cast(
             "models.GetAnswerResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_ANSWERS_RETRIEVE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_ANSWERS_RETRIEVE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -3164,7 +3184,7 @@ class ClientAnswers:
 
         Args:
             board_id: int; body field ``boardId`` (optional).
-            request: the whole body as :class:`ListAnswersRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ListAnswersRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3173,14 +3193,14 @@ class ClientAnswers:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"board_id": board_id})
-        return cast(
+        _body = _flat_body(request, {"board_id": board_id})
+        return _cast(
             "models.ListAnswersResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_ANSWERS_LIST,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_ANSWERS_LIST,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -3221,11 +3241,11 @@ class ClientAuthentication:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.CreateAuthTokenResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_AUTHENTICATION_CREATE_TOKEN,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_AUTHENTICATION_CREATE_TOKEN,
                     params={},
                     options=CallOptions(
                         retries=retries,
@@ -3284,7 +3304,7 @@ class ClientShortcuts:
 
         Args:
             data: :class:`ShortcutMutableProperties`; body field ``data``.
-            request: the whole body as :class:`CreateShortcutRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CreateShortcutRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3293,14 +3313,14 @@ class ClientShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"data": data})
-        return cast(
+        _body = _flat_body(request, {"data": data})
+        return _cast(
             "models.CreateShortcutResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_SHORTCUTS_CREATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_SHORTCUTS_CREATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -3349,7 +3369,7 @@ class ClientShortcuts:
 
         Args:
             id: int; body field ``id``.
-            request: the whole body as :class:`DeleteShortcutRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteShortcutRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3358,12 +3378,12 @@ class ClientShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
+        _body = _flat_body(request, {"id": id})
         self._root._run(
-            lambda c: c._core.call(
-                operations.CLIENT_SHORTCUTS_DELETE,
+            lambda _client: _client._core.call(
+                _operations.CLIENT_SHORTCUTS_DELETE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3396,14 +3416,14 @@ class ClientShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {})
-        return cast(
+        _body = _flat_body(request, {})
+        return _cast(
             "models.GetShortcutResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_SHORTCUTS_RETRIEVE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_SHORTCUTS_RETRIEVE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -3469,7 +3489,7 @@ class ClientShortcuts:
             include_fields: list of :class:`ListShortcutsPaginatedRequestIncludeFieldsItem`; body field ``includeFields`` (optional).
             query: str; body field ``query`` (optional).
             sort: :class:`SortOptions`; body field ``sort`` (optional).
-            request: the whole body as :class:`ListShortcutsPaginatedRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ListShortcutsPaginatedRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3478,7 +3498,7 @@ class ClientShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "page_size": page_size,
@@ -3489,13 +3509,13 @@ class ClientShortcuts:
                 "sort": sort,
             },
         )
-        return cast(
+        return _cast(
             "models.ListShortcutsPaginatedResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_SHORTCUTS_LIST,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_SHORTCUTS_LIST,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -3572,7 +3592,7 @@ class ClientShortcuts:
             removed_roles: list of :class:`UserRoleSpecification`; body field ``removedRoles`` (optional).
             unlisted: bool; body field ``unlisted`` (optional).
             url_template: str; body field ``urlTemplate`` (optional).
-            request: the whole body as :class:`UpdateShortcutRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UpdateShortcutRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3581,7 +3601,7 @@ class ClientShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "id": id,
@@ -3595,13 +3615,13 @@ class ClientShortcuts:
                 "url_template": url_template,
             },
         )
-        return cast(
+        return _cast(
             "models.UpdateShortcutResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_SHORTCUTS_UPDATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_SHORTCUTS_UPDATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -3641,7 +3661,7 @@ class ClientPins:
             audience_filters: list of :class:`FacetFilter`; body field ``audienceFilters`` (optional).
             queries: list of str; body field ``queries`` (optional).
             id: str; body field ``id`` (optional).
-            request: the whole body as :class:`EditPinRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`EditPinRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3650,16 +3670,16 @@ class ClientPins:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request, {"audience_filters": audience_filters, "queries": queries, "id": id}
         )
-        return cast(
+        return _cast(
             "models.PinDocument",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_PINS_UPDATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_PINS_UPDATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -3686,7 +3706,7 @@ class ClientPins:
 
         Args:
             id: str; body field ``id`` (optional).
-            request: the whole body as :class:`GetPinRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetPinRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3695,14 +3715,14 @@ class ClientPins:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
-        return cast(
+        _body = _flat_body(request, {"id": id})
+        return _cast(
             "models.GetPinResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_PINS_RETRIEVE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_PINS_RETRIEVE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -3736,14 +3756,14 @@ class ClientPins:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {})
-        return cast(
+        _body = _flat_body(request, {})
+        return _cast(
             "models.ListPinsResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_PINS_LIST,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_PINS_LIST,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -3774,7 +3794,7 @@ class ClientPins:
             audience_filters: list of :class:`FacetFilter`; body field ``audienceFilters`` (optional).
             queries: list of str; body field ``queries`` (optional).
             document_id: str; body field ``documentId`` (optional).
-            request: the whole body as :class:`PinRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`PinRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -3783,17 +3803,17 @@ class ClientPins:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {"audience_filters": audience_filters, "queries": queries, "document_id": document_id},
         )
-        return cast(
+        return _cast(
             "models.PinDocument",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_PINS_CREATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_PINS_CREATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -3820,21 +3840,22 @@ class ClientPins:
 
         Args:
             id: str; body field ``id`` (optional).
-            request: the whole body as :class:`Unpin` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`Unpin` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             None (the response has no body).
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
+        _body = _flat_body(request, {"id": id})
         self._root._run(
-            lambda c: c._core.call(
-                operations.CLIENT_PINS_REMOVE,
+            lambda _client: _client._core.call(
+                _operations.CLIENT_PINS_REMOVE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -3869,23 +3890,24 @@ class ClientDocuments:
 
         Args:
             document_id: str; body field ``documentId`` (optional).
-            request: the whole body as :class:`GetDocPermissionsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetDocPermissionsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.GetDocPermissionsResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"document_id": document_id})
-        return cast(
+        _body = _flat_body(request, {"document_id": document_id})
+        return _cast(
             "models.GetDocPermissionsResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_DOCUMENTS_RETRIEVE_PERMISSIONS,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_DOCUMENTS_RETRIEVE_PERMISSIONS,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -3939,25 +3961,26 @@ class ClientDocuments:
         Args:
             document_specs: list of :class:`DocumentSpec`; body field ``documentSpecs``.
             include_fields: list of :class:`GetDocumentsRequestIncludeFieldsItem`; body field ``includeFields`` (optional).
-            request: the whole body as :class:`GetDocumentsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetDocumentsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.GetDocumentsResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request, {"document_specs": document_specs, "include_fields": include_fields}
         )
-        return cast(
+        return _cast(
             "models.GetDocumentsResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_DOCUMENTS_RETRIEVE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_DOCUMENTS_RETRIEVE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -4012,7 +4035,7 @@ class ClientDocuments:
             filter_sets: list of :class:`FacetFilterSet`; body field ``filterSets``.
             cursor: str; body field ``cursor`` (optional).
             datasources_filter: list of str; body field ``datasourcesFilter`` (optional).
-            request: the whole body as :class:`GetDocumentsByFacetsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetDocumentsByFacetsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -4021,7 +4044,7 @@ class ClientDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "filter_sets": filter_sets,
@@ -4029,13 +4052,13 @@ class ClientDocuments:
                 "datasources_filter": datasources_filter,
             },
         )
-        return cast(
+        return _cast(
             "models.GetDocumentsByFacetsResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_DOCUMENTS_RETRIEVE_BY_FACETS,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_DOCUMENTS_RETRIEVE_BY_FACETS,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -4096,7 +4119,7 @@ class ClientDocuments:
             query: str; body field ``query`` (optional).
             timestamp: datetime.datetime; body field ``timestamp`` (optional).
             tracking_token: str; body field ``trackingToken`` (optional).
-            request: the whole body as :class:`SummarizeRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`SummarizeRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -4105,7 +4128,7 @@ class ClientDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "document_specs": document_specs,
@@ -4115,13 +4138,13 @@ class ClientDocuments:
                 "tracking_token": tracking_token,
             },
         )
-        return cast(
+        return _cast(
             "models.SummarizeResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_DOCUMENTS_SUMMARIZE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_DOCUMENTS_SUMMARIZE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -4164,13 +4187,14 @@ class ClientGovernanceDataPolicies:
             ``models.ListDlpReportsResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.ListDlpReportsResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_GOVERNANCE_DATA_POLICIES_LIST,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_GOVERNANCE_DATA_POLICIES_LIST,
                     params={"auto_hide": auto_hide, "frequency": frequency},
                     options=CallOptions(
                         retries=retries,
@@ -4204,16 +4228,17 @@ class ClientGovernanceDataPolicies:
             config: :class:`DlpConfig`; body field ``config`` (optional).
             frequency: :class:`DlpFrequency`; body field ``frequency`` (optional).
             name: str; body field ``name`` (optional).
-            request: the whole body as :class:`CreateDlpReportRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CreateDlpReportRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.CreateDlpReportResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "auto_hide_docs": auto_hide_docs,
@@ -4222,13 +4247,13 @@ class ClientGovernanceDataPolicies:
                 "name": name,
             },
         )
-        return cast(
+        return _cast(
             "models.CreateDlpReportResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_GOVERNANCE_DATA_POLICIES_CREATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_GOVERNANCE_DATA_POLICIES_CREATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -4262,13 +4287,14 @@ class ClientGovernanceDataPolicies:
             ``models.GetDlpReportResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.GetDlpReportResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_GOVERNANCE_DATA_POLICIES_RETRIEVE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_GOVERNANCE_DATA_POLICIES_RETRIEVE,
                     params={"id": id, "version": version},
                     options=CallOptions(
                         retries=retries,
@@ -4306,16 +4332,17 @@ class ClientGovernanceDataPolicies:
             frequency: :class:`DlpFrequency`; body field ``frequency`` (optional).
             report_name: str; body field ``reportName`` (optional).
             status: :class:`DlpReportStatus`; body field ``status`` (optional).
-            request: the whole body as :class:`UpdateDlpReportRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UpdateDlpReportRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.UpdateDlpReportResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "auto_hide_docs": auto_hide_docs,
@@ -4325,13 +4352,13 @@ class ClientGovernanceDataPolicies:
                 "status": status,
             },
         )
-        return cast(
+        return _cast(
             "models.UpdateDlpReportResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_GOVERNANCE_DATA_POLICIES_UPDATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_GOVERNANCE_DATA_POLICIES_UPDATE,
                     params={"id": id},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -4363,13 +4390,14 @@ class ClientGovernanceDataPolicies:
             ``str``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "str",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_GOVERNANCE_DATA_POLICIES_DOWNLOAD,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_GOVERNANCE_DATA_POLICIES_DOWNLOAD,
                     params={"id": id},
                     options=CallOptions(
                         retries=retries,
@@ -4408,23 +4436,24 @@ class ClientGovernanceDataReports:
         Args:
             config: :class:`DlpConfig`; body field ``config`` (optional).
             frequency: str; body field ``frequency`` (optional).
-            request: the whole body as :class:`UpdateDlpConfigRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UpdateDlpConfigRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.UpdateDlpConfigResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"config": config, "frequency": frequency})
-        return cast(
+        _body = _flat_body(request, {"config": config, "frequency": frequency})
+        return _cast(
             "models.UpdateDlpConfigResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_GOVERNANCE_DATA_REPORTS_CREATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_GOVERNANCE_DATA_REPORTS_CREATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -4456,13 +4485,14 @@ class ClientGovernanceDataReports:
             ``str``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "str",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_GOVERNANCE_DATA_REPORTS_DOWNLOAD,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_GOVERNANCE_DATA_REPORTS_DOWNLOAD,
                     params={"id": id},
                     options=CallOptions(
                         retries=retries,
@@ -4495,13 +4525,14 @@ class ClientGovernanceDataReports:
             ``models.ReportStatusResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.ReportStatusResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_GOVERNANCE_DATA_REPORTS_STATUS,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_GOVERNANCE_DATA_REPORTS_STATUS,
                     params={"id": id},
                     options=CallOptions(
                         retries=retries,
@@ -4558,13 +4589,14 @@ class ClientGovernanceDocumentsVisibilityoverrides:
             ``models.GetDocumentVisibilityOverridesResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.GetDocumentVisibilityOverridesResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_GOVERNANCE_DOCUMENTS_VISIBILITYOVERRIDES_LIST,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_GOVERNANCE_DOCUMENTS_VISIBILITYOVERRIDES_LIST,
                     params={"doc_ids": doc_ids},
                     options=CallOptions(
                         retries=retries,
@@ -4595,23 +4627,24 @@ class ClientGovernanceDocumentsVisibilityoverrides:
 
         Args:
             visibility_overrides: list of :class:`DocumentVisibilityOverride`; body field ``visibilityOverrides`` (optional).
-            request: the whole body as :class:`UpdateDocumentVisibilityOverridesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UpdateDocumentVisibilityOverridesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
             ``models.UpdateDocumentVisibilityOverridesResponse``.
 
         Raises:
+            HTTP 403 (no schema in the spec): an error whose ``data`` is :class:`ErrorInfo` when the body fits it.
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"visibility_overrides": visibility_overrides})
-        return cast(
+        _body = _flat_body(request, {"visibility_overrides": visibility_overrides})
+        return _cast(
             "models.UpdateDocumentVisibilityOverridesResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_GOVERNANCE_DOCUMENTS_VISIBILITYOVERRIDES_CREATE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_GOVERNANCE_DOCUMENTS_VISIBILITYOVERRIDES_CREATE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -4729,7 +4762,7 @@ class ClientInsights:
             departments: list of str; body field ``departments`` (optional).
             assistant_activity_types: list of :class:`InsightsRequestAssistantActivityTypesItem`; body field ``assistantActivityTypes`` (optional).
             disable_per_user_insights: bool; body field ``disablePerUserInsights`` (optional).
-            request: the whole body as :class:`InsightsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`InsightsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -4738,7 +4771,7 @@ class ClientInsights:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "categories": categories,
@@ -4750,13 +4783,13 @@ class ClientInsights:
                 "disable_per_user_insights": disable_per_user_insights,
             },
         )
-        return cast(
+        return _cast(
             "models.InsightsResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_INSIGHTS_RETRIEVE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_INSIGHTS_RETRIEVE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -4809,7 +4842,7 @@ class ClientEntities:
             query: str; body field ``query`` (optional).
             sort: list of :class:`SortOptions`; body field ``sort`` (optional).
             source: str; body field ``source`` (optional).
-            request: the whole body as :class:`ListEntitiesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ListEntitiesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -4818,7 +4851,7 @@ class ClientEntities:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "cursor": cursor,
@@ -4832,13 +4865,13 @@ class ClientEntities:
                 "source": source,
             },
         )
-        return cast(
+        return _cast(
             "models.ListEntitiesResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_ENTITIES_LIST,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_ENTITIES_LIST,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -4875,7 +4908,7 @@ class ClientEntities:
             obfuscated_ids: list of str; body field ``obfuscatedIds`` (optional).
             source: str; body field ``source`` (optional).
             timezone_offset: int; body field ``timezoneOffset`` (optional).
-            request: the whole body as :class:`PeopleRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`PeopleRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -4884,7 +4917,7 @@ class ClientEntities:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "email_ids": email_ids,
@@ -4895,13 +4928,13 @@ class ClientEntities:
                 "timezone_offset": timezone_offset,
             },
         )
-        return cast(
+        return _cast(
             "models.PeopleResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_ENTITIES_READ_PEOPLE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_ENTITIES_READ_PEOPLE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -4980,7 +5013,7 @@ class ClientMessages:
             include_root_message: bool; body field ``includeRootMessage`` (optional).
             timestamp_millis: int; body field ``timestampMillis`` (optional).
             workspace_id: str; body field ``workspaceId`` (optional).
-            request: the whole body as :class:`MessagesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`MessagesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -4989,7 +5022,7 @@ class ClientMessages:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "id": id,
@@ -5002,13 +5035,13 @@ class ClientMessages:
                 "workspace_id": workspace_id,
             },
         )
-        return cast(
+        return _cast(
             "models.MessagesResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_MESSAGES_RETRIEVE,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_MESSAGES_RETRIEVE,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -5070,7 +5103,7 @@ class ClientTools:
         Args:
             name: str; body field ``name``.
             parameters: map of str to :class:`ToolsCallParameter`; body field ``parameters``.
-            request: the whole body as :class:`ToolsCallRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ToolsCallRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -5079,14 +5112,14 @@ class ClientTools:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"name": name, "parameters": parameters})
-        return cast(
+        _body = _flat_body(request, {"name": name, "parameters": parameters})
+        return _cast(
             "models.ToolsCallResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_TOOLS_RUN,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_TOOLS_RUN,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -5120,11 +5153,11 @@ class ClientTools:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.ToolsListResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.CLIENT_TOOLS_LIST,
+                lambda _client: _client._core.call(
+                    _operations.CLIENT_TOOLS_LIST,
                     params={"tool_names": tool_names},
                     options=CallOptions(
                         retries=retries,

@@ -5,18 +5,19 @@
 from __future__ import annotations
 
 import builtins
-import warnings
+import warnings as _warnings
 from collections.abc import Mapping
-from typing import Any, cast, overload
+from typing import Any, overload
+from typing import cast as _cast
 
-from shared.arguments import flat_body
+from shared.arguments import flat_body as _flat_body
 from shared.http import CallOptions
 from shared.retries import RetryConfig
 from shared.runtime import SyncClientBase
 from shared.unset import UNSET, Unset
 
 from . import models
-from . import operations_indexing as operations
+from . import operations_indexing as _operations
 from .client import AsyncClient
 
 
@@ -160,7 +161,7 @@ class IndexingDatasources:
             is_test_datasource: bool; body field ``isTestDatasource`` (optional).
             is_user_referenced_by_email: bool; body field ``isUserReferencedByEmail`` (optional).
             product_access_group: str; body field ``productAccessGroup`` (optional).
-            request: the whole body as :class:`CustomDatasourceConfig` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CustomDatasourceConfig` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -169,7 +170,7 @@ class IndexingDatasources:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "name": name,
@@ -202,10 +203,10 @@ class IndexingDatasources:
             },
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_DATASOURCES_ADD,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_DATASOURCES_ADD,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -253,7 +254,7 @@ class IndexingDatasources:
 
         Args:
             datasource: str; body field ``datasource``.
-            request: the whole body as :class:`GetDatasourceConfigRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetDatasourceConfigRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -262,14 +263,14 @@ class IndexingDatasources:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource})
-        return cast(
+        _body = _flat_body(request, {"datasource": datasource})
+        return _cast(
             "models.CustomDatasourceConfig",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.INDEXING_DATASOURCES_RETRIEVE_CONFIG,
+                lambda _client: _client._core.call(
+                    _operations.INDEXING_DATASOURCES_RETRIEVE_CONFIG,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -330,7 +331,7 @@ class IndexingPermissions:
         Args:
             datasource: str; body field ``datasource``.
             emails: list of str; body field ``emails``.
-            request: the whole body as :class:`GreenlistUsersRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GreenlistUsersRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -339,12 +340,12 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource, "emails": emails})
+        _body = _flat_body(request, {"datasource": datasource, "emails": emails})
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PERMISSIONS_AUTHORIZE_BETA_USERS,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PERMISSIONS_AUTHORIZE_BETA_USERS,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -410,7 +411,7 @@ class IndexingPermissions:
             force_restart_upload: bool; body field ``forceRestartUpload`` (optional).
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
-            request: the whole body as :class:`BulkIndexGroupsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexGroupsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -419,7 +420,7 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "datasource": datasource,
@@ -432,10 +433,10 @@ class IndexingPermissions:
             },
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PERMISSIONS_BULK_INDEX_GROUPS,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PERMISSIONS_BULK_INDEX_GROUPS,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -502,7 +503,7 @@ class IndexingPermissions:
             group: str; body field ``group`` (optional).
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
-            request: the whole body as :class:`BulkIndexMembershipsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexMembershipsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -511,7 +512,7 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "datasource": datasource,
@@ -524,10 +525,10 @@ class IndexingPermissions:
             },
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PERMISSIONS_BULK_INDEX_MEMBERSHIPS,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PERMISSIONS_BULK_INDEX_MEMBERSHIPS,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -593,7 +594,7 @@ class IndexingPermissions:
             force_restart_upload: bool; body field ``forceRestartUpload`` (optional).
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
-            request: the whole body as :class:`BulkIndexUsersRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexUsersRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -602,7 +603,7 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "datasource": datasource,
@@ -615,10 +616,10 @@ class IndexingPermissions:
             },
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PERMISSIONS_BULK_INDEX_USERS,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PERMISSIONS_BULK_INDEX_USERS,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -672,7 +673,7 @@ class IndexingPermissions:
             datasource: str; body field ``datasource``.
             group_name: str; body field ``groupName``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`DeleteGroupRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteGroupRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -681,14 +682,14 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request, {"datasource": datasource, "group_name": group_name, "version": version}
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PERMISSIONS_DELETE_GROUP,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PERMISSIONS_DELETE_GROUP,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -742,7 +743,7 @@ class IndexingPermissions:
             datasource: str; body field ``datasource``.
             membership: :class:`DatasourceMembershipDefinition`; body field ``membership``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`DeleteMembershipRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteMembershipRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -751,14 +752,14 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request, {"datasource": datasource, "membership": membership, "version": version}
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PERMISSIONS_DELETE_MEMBERSHIP,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PERMISSIONS_DELETE_MEMBERSHIP,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -812,7 +813,7 @@ class IndexingPermissions:
             datasource: str; body field ``datasource``.
             email: str; body field ``email``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`DeleteUserRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteUserRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -821,12 +822,12 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource, "email": email, "version": version})
+        _body = _flat_body(request, {"datasource": datasource, "email": email, "version": version})
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PERMISSIONS_DELETE_USER,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PERMISSIONS_DELETE_USER,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -880,7 +881,7 @@ class IndexingPermissions:
             datasource: str; body field ``datasource``.
             group: :class:`DatasourceGroupDefinition`; body field ``group``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`IndexGroupRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexGroupRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -889,12 +890,12 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource, "group": group, "version": version})
+        _body = _flat_body(request, {"datasource": datasource, "group": group, "version": version})
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PERMISSIONS_INDEX_GROUP,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PERMISSIONS_INDEX_GROUP,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -948,7 +949,7 @@ class IndexingPermissions:
             datasource: str; body field ``datasource``.
             membership: :class:`DatasourceMembershipDefinition`; body field ``membership``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`IndexMembershipRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexMembershipRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -957,14 +958,14 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request, {"datasource": datasource, "membership": membership, "version": version}
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PERMISSIONS_INDEX_MEMBERSHIP,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PERMISSIONS_INDEX_MEMBERSHIP,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1018,7 +1019,7 @@ class IndexingPermissions:
             datasource: str; body field ``datasource``.
             user: :class:`DatasourceUserDefinition`; body field ``user``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`IndexUserRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexUserRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1027,12 +1028,12 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource, "user": user, "version": version})
+        _body = _flat_body(request, {"datasource": datasource, "user": user, "version": version})
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PERMISSIONS_INDEX_USER,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PERMISSIONS_INDEX_USER,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1058,7 +1059,7 @@ class IndexingPermissions:
 
         Args:
             datasource: str; body field ``datasource`` (optional).
-            request: the whole body as :class:`ProcessAllMembershipsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ProcessAllMembershipsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1067,12 +1068,12 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource})
+        _body = _flat_body(request, {"datasource": datasource})
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PERMISSIONS_PROCESS_MEMBERSHIPS,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PERMISSIONS_PROCESS_MEMBERSHIPS,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1132,7 +1133,7 @@ class IndexingPermissions:
             id: str; body field ``id`` (optional).
             object_type: str; body field ``objectType`` (optional).
             view_url: str; body field ``viewURL`` (optional).
-            request: the whole body as :class:`UpdatePermissionsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UpdatePermissionsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1141,7 +1142,7 @@ class IndexingPermissions:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "datasource": datasource,
@@ -1152,10 +1153,10 @@ class IndexingPermissions:
             },
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PERMISSIONS_UPDATE_PERMISSIONS,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PERMISSIONS_UPDATE_PERMISSIONS,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1230,7 +1231,7 @@ class IndexingDocuments:
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
             disable_stale_document_deletion_check: bool; body field ``disableStaleDocumentDeletionCheck`` (optional).
-            request: the whole body as :class:`BulkIndexDocumentsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexDocumentsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1239,7 +1240,7 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "upload_id": upload_id,
@@ -1252,10 +1253,10 @@ class IndexingDocuments:
             },
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_DOCUMENTS_BULK_INDEX,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_DOCUMENTS_BULK_INDEX,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1312,7 +1313,7 @@ class IndexingDocuments:
             doc_id: str; body field ``docId``.
             object_type: str; body field ``objectType``.
             user_email: str; body field ``userEmail``.
-            request: the whole body as :class:`CheckDocumentAccessRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`CheckDocumentAccessRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1321,7 +1322,7 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "datasource": datasource,
@@ -1330,13 +1331,13 @@ class IndexingDocuments:
                 "user_email": user_email,
             },
         )
-        return cast(
+        return _cast(
             "models.CheckDocumentAccessResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.INDEXING_DOCUMENTS_CHECK_ACCESS,
+                lambda _client: _client._core.call(
+                    _operations.INDEXING_DOCUMENTS_CHECK_ACCESS,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1392,7 +1393,7 @@ class IndexingDocuments:
             datasource: str; path parameter ``datasource``.
             doc_id: str; body field ``docId``.
             object_type: str; body field ``objectType``.
-            request: the whole body as :class:`DebugDocumentRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DebugDocumentRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1401,14 +1402,14 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"doc_id": doc_id, "object_type": object_type})
-        return cast(
+        _body = _flat_body(request, {"doc_id": doc_id, "object_type": object_type})
+        return _cast(
             "models.DebugDocumentResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.INDEXING_DOCUMENTS_DEBUG,
+                lambda _client: _client._core.call(
+                    _operations.INDEXING_DOCUMENTS_DEBUG,
                     params={"datasource": datasource},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1462,7 +1463,7 @@ class IndexingDocuments:
         Args:
             datasource: str; path parameter ``datasource``.
             debug_documents: list of :class:`DebugDocumentRequest`; body field ``debugDocuments``.
-            request: the whole body as :class:`DebugDocumentsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DebugDocumentsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1471,14 +1472,14 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"debug_documents": debug_documents})
-        return cast(
+        _body = _flat_body(request, {"debug_documents": debug_documents})
+        return _cast(
             "models.DebugDocumentsResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.INDEXING_DOCUMENTS_DEBUG_MANY,
+                lambda _client: _client._core.call(
+                    _operations.INDEXING_DOCUMENTS_DEBUG_MANY,
                     params={"datasource": datasource},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1536,7 +1537,7 @@ class IndexingDocuments:
             id: str; body field ``id``.
             object_type: str; body field ``objectType``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`DeleteDocumentRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteDocumentRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1545,15 +1546,15 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {"datasource": datasource, "id": id, "object_type": object_type, "version": version},
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_DOCUMENTS_DELETE,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_DOCUMENTS_DELETE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1603,7 +1604,7 @@ class IndexingDocuments:
 
         Args:
             datasource: str; body field ``datasource``.
-            request: the whole body as :class:`GetDocumentCountRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetDocumentCountRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1612,15 +1613,15 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        warnings.warn("indexing.documents.count is deprecated", DeprecationWarning, stacklevel=2)
-        body = flat_body(request, {"datasource": datasource})
-        return cast(
+        _warnings.warn("indexing.documents.count is deprecated", DeprecationWarning, stacklevel=2)
+        _body = _flat_body(request, {"datasource": datasource})
+        return _cast(
             "models.GetDocumentCountResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.INDEXING_DOCUMENTS_COUNT,
+                lambda _client: _client._core.call(
+                    _operations.INDEXING_DOCUMENTS_COUNT,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1677,7 +1678,7 @@ class IndexingDocuments:
             datasource: str; body field ``datasource``.
             doc_id: str; body field ``docId``.
             object_type: str; body field ``objectType``.
-            request: the whole body as :class:`GetDocumentStatusRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetDocumentStatusRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1686,17 +1687,17 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        warnings.warn("indexing.documents.status is deprecated", DeprecationWarning, stacklevel=2)
-        body = flat_body(
+        _warnings.warn("indexing.documents.status is deprecated", DeprecationWarning, stacklevel=2)
+        _body = _flat_body(
             request, {"datasource": datasource, "doc_id": doc_id, "object_type": object_type}
         )
-        return cast(
+        return _cast(
             "models.GetDocumentStatusResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.INDEXING_DOCUMENTS_STATUS,
+                lambda _client: _client._core.call(
+                    _operations.INDEXING_DOCUMENTS_STATUS,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -1748,7 +1749,7 @@ class IndexingDocuments:
         Args:
             document: :class:`DocumentDefinition`; body field ``document``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`IndexDocumentRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexDocumentRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1757,12 +1758,12 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"document": document, "version": version})
+        _body = _flat_body(request, {"document": document, "version": version})
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_DOCUMENTS_ADD_OR_UPDATE,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_DOCUMENTS_ADD_OR_UPDATE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1816,7 +1817,7 @@ class IndexingDocuments:
             datasource: str; body field ``datasource``.
             documents: list of :class:`DocumentDefinition`; body field ``documents``.
             upload_id: str; body field ``uploadId`` (optional).
-            request: the whole body as :class:`IndexDocumentsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexDocumentsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1825,14 +1826,14 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request, {"datasource": datasource, "documents": documents, "upload_id": upload_id}
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_DOCUMENTS_INDEX,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_DOCUMENTS_INDEX,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1858,7 +1859,7 @@ class IndexingDocuments:
 
         Args:
             datasource: str; body field ``datasource`` (optional).
-            request: the whole body as :class:`ProcessAllDocumentsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`ProcessAllDocumentsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1867,12 +1868,12 @@ class IndexingDocuments:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"datasource": datasource})
+        _body = _flat_body(request, {"datasource": datasource})
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_DOCUMENTS_PROCESS_ALL,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_DOCUMENTS_PROCESS_ALL,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -1944,7 +1945,7 @@ class IndexingPeople:
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
             disable_stale_data_deletion_check: bool; body field ``disableStaleDataDeletionCheck`` (optional).
-            request: the whole body as :class:`BulkIndexEmployeesRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexEmployeesRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -1953,7 +1954,7 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "upload_id": upload_id,
@@ -1965,10 +1966,10 @@ class IndexingPeople:
             },
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PEOPLE_BULK_INDEX,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PEOPLE_BULK_INDEX,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2028,7 +2029,7 @@ class IndexingPeople:
             force_restart_upload: bool; body field ``forceRestartUpload`` (optional).
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
-            request: the whole body as :class:`BulkIndexTeamsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexTeamsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2037,7 +2038,7 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "upload_id": upload_id,
@@ -2048,10 +2049,10 @@ class IndexingPeople:
             },
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PEOPLE_BULK_INDEX_TEAMS,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PEOPLE_BULK_INDEX_TEAMS,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2103,7 +2104,7 @@ class IndexingPeople:
         Args:
             datasource: str; path parameter ``datasource``.
             email: str; body field ``email``.
-            request: the whole body as :class:`DebugUserRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DebugUserRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2112,14 +2113,14 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"email": email})
-        return cast(
+        _body = _flat_body(request, {"email": email})
+        return _cast(
             "models.DebugUserResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.INDEXING_PEOPLE_DEBUG,
+                lambda _client: _client._core.call(
+                    _operations.INDEXING_PEOPLE_DEBUG,
                     params={"datasource": datasource},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -2171,7 +2172,7 @@ class IndexingPeople:
         Args:
             employee_email: str; body field ``employeeEmail``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`DeleteEmployeeRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteEmployeeRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2180,12 +2181,12 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"employee_email": employee_email, "version": version})
+        _body = _flat_body(request, {"employee_email": employee_email, "version": version})
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PEOPLE_DELETE,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PEOPLE_DELETE,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2233,7 +2234,7 @@ class IndexingPeople:
 
         Args:
             id: str; body field ``id``.
-            request: the whole body as :class:`DeleteTeamRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`DeleteTeamRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2242,12 +2243,12 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"id": id})
+        _body = _flat_body(request, {"id": id})
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PEOPLE_DELETE_TEAM,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PEOPLE_DELETE_TEAM,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2297,7 +2298,7 @@ class IndexingPeople:
 
         Args:
             datasource: str; body field ``datasource``.
-            request: the whole body as :class:`GetUserCountRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`GetUserCountRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2306,15 +2307,15 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        warnings.warn("indexing.people.count is deprecated", DeprecationWarning, stacklevel=2)
-        body = flat_body(request, {"datasource": datasource})
-        return cast(
+        _warnings.warn("indexing.people.count is deprecated", DeprecationWarning, stacklevel=2)
+        _body = _flat_body(request, {"datasource": datasource})
+        return _cast(
             "models.GetUserCountResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.INDEXING_PEOPLE_COUNT,
+                lambda _client: _client._core.call(
+                    _operations.INDEXING_PEOPLE_COUNT,
                     params={},
-                    body=body,
+                    body=_body,
                     options=CallOptions(
                         retries=retries,
                         timeout_ms=timeout_ms,
@@ -2366,7 +2367,7 @@ class IndexingPeople:
         Args:
             employee: :class:`EmployeeInfoDefinition`; body field ``employee``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`IndexEmployeeRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexEmployeeRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2375,12 +2376,12 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"employee": employee, "version": version})
+        _body = _flat_body(request, {"employee": employee, "version": version})
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PEOPLE_INDEX,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PEOPLE_INDEX,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2431,7 +2432,7 @@ class IndexingPeople:
         Args:
             team: :class:`TeamInfoDefinition`; body field ``team``.
             version: int; body field ``version`` (optional).
-            request: the whole body as :class:`IndexTeamRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`IndexTeamRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2440,12 +2441,12 @@ class IndexingPeople:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(request, {"team": team, "version": version})
+        _body = _flat_body(request, {"team": team, "version": version})
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PEOPLE_INDEX_TEAM,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PEOPLE_INDEX_TEAM,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2477,8 +2478,8 @@ class IndexingPeople:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_PEOPLE_PROCESS_ALL_EMPLOYEES_AND_TEAMS,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_PEOPLE_PROCESS_ALL_EMPLOYEES_AND_TEAMS,
                 params={},
                 options=CallOptions(
                     retries=retries,
@@ -2548,7 +2549,7 @@ class IndexingShortcuts:
             force_restart_upload: bool; body field ``forceRestartUpload`` (optional).
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
-            request: the whole body as :class:`BulkIndexShortcutsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`BulkIndexShortcutsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2557,7 +2558,7 @@ class IndexingShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "upload_id": upload_id,
@@ -2568,10 +2569,10 @@ class IndexingShortcuts:
             },
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_SHORTCUTS_BULK_INDEX,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_SHORTCUTS_BULK_INDEX,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2631,7 +2632,7 @@ class IndexingShortcuts:
             force_restart_upload: bool; body field ``forceRestartUpload`` (optional).
             is_first_page: bool; body field ``isFirstPage`` (optional).
             is_last_page: bool; body field ``isLastPage`` (optional).
-            request: the whole body as :class:`UploadShortcutsRequest` or a dict keyed by its attribute names, instead of the keyword arguments (optional).
+            request: the whole body as :class:`UploadShortcutsRequest` or a dict keyed by its attribute or wire names, instead of the keyword arguments (optional).
             retries, timeout_ms, server_url, http_headers: per-call overrides.
 
         Returns:
@@ -2640,7 +2641,7 @@ class IndexingShortcuts:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        body = flat_body(
+        _body = _flat_body(
             request,
             {
                 "upload_id": upload_id,
@@ -2651,10 +2652,10 @@ class IndexingShortcuts:
             },
         )
         self._root._run(
-            lambda c: c._core.call(
-                operations.INDEXING_SHORTCUTS_UPLOAD,
+            lambda _client: _client._core.call(
+                _operations.INDEXING_SHORTCUTS_UPLOAD,
                 params={},
-                body=body,
+                body=_body,
                 options=CallOptions(
                     retries=retries,
                     timeout_ms=timeout_ms,
@@ -2696,11 +2697,11 @@ class IndexingDatasource:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.DebugDatasourceStatusResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.INDEXING_DATASOURCE_STATUS,
+                lambda _client: _client._core.call(
+                    _operations.INDEXING_DATASOURCE_STATUS,
                     params={"datasource": datasource},
                     options=CallOptions(
                         retries=retries,
@@ -2742,11 +2743,11 @@ class IndexingAuthentication:
         Raises:
             Any other failure: the SDK's base error (status, raw body and headers).
         """
-        return cast(
+        return _cast(
             "models.RotateTokenResponse",
             self._root._run(
-                lambda c: c._core.call(
-                    operations.INDEXING_AUTHENTICATION_ROTATE_TOKEN,
+                lambda _client: _client._core.call(
+                    _operations.INDEXING_AUTHENTICATION_ROTATE_TOKEN,
                     params={},
                     options=CallOptions(
                         retries=retries,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from . import ir
 from .chunks import module_of, partition, references
 from .naming import constant, unique
-from .types import annotation, names_in, or_unset, runtime_expr, uses_prim
+from .types import SHADOWABLE, annotation, names_in, or_unset, runtime_expr, uses_prim
 
 
 def emit_models(api: ir.API, header: str) -> dict[str, str]:
@@ -135,8 +135,10 @@ def _imports(api: ir.API, decls: dict[str, ir.Decl]) -> str:
     lines = ["from __future__ import annotations", ""]
     if any(uses_prim(t, {"datetime", "date"}) for t in types):
         lines.append("import datetime")
+    # for classes whose fields shadow names (ruff drops the ones a module does not use)
+    lines += ["import builtins", "import datetime as _datetime"]
     lines.append("from typing import TYPE_CHECKING, Any, Literal, TypeAlias")
-    lines += ["", "import attrs", ""]
+    lines += ["", "import attrs", "import attrs as _attrs", ""]
     if any(uses_prim(t, {"file"}) for t in types):
         lines.append("from shared.files import FileContent")
     lines += [
@@ -169,7 +171,7 @@ def _model(model: ir.Model) -> str:
     lines.append(f'    """{_model_doc(model)}"""')
     lines.append("")
     for field in model.fields:
-        lines.append(f"    {_field(field)}")
+        lines.append(f"    {_field(field, _shadowed(model))}")
     lines.append(f"    {_additional_field(model)}")
     lines += ["", *_init(model)]
     return "\n".join(lines)
@@ -179,21 +181,32 @@ def _additional_field(model: ir.Model) -> str:
     """The mapping of undeclared fields: empty by default, marked for the serializer."""
     kind = _additional_annotation(model)
     marker = '{"additional_properties": True}'
-    return (
-        f"{model.additional_name}: {kind} = attrs.field(default=NO_ADDITIONAL, metadata={marker})"
-    )
+    field = _attrs_field(_shadowed(model))
+    return f"{model.additional_name}: {kind} = {field}(default=NO_ADDITIONAL, metadata={marker})"
 
 
 def _additional_annotation(model: ir.Model) -> str:
-    return annotation(ir.MapOf(model.additional or ir.Prim("any")))
+    return annotation(ir.MapOf(model.additional or ir.Prim("any")), shadowed=_shadowed(model))
+
+
+def _shadowed(model: ir.Model) -> frozenset[str]:
+    """Field names that hide a name the class body uses (``str``, ``datetime``, ``attrs``)."""
+    return frozenset(f.py_name for f in model.fields) & (SHADOWABLE | {"attrs"})
+
+
+def _attrs_field(shadowed: frozenset[str]) -> str:
+    return "_attrs.field" if "attrs" in shadowed else "attrs.field"
 
 
 def _init(model: ir.Model) -> list[str]:
     required = [f for f in model.fields if f.required]
     optional = [f for f in model.fields if not f.required]
     extra = model.additional_name
-    args = [f"{f.py_name}: {annotation(f.type)}" for f in required]
-    args += [f"{f.py_name}: {or_unset(annotation(f.type))} = UNSET" for f in optional]
+    shadowed = _shadowed(model)
+    args = [f"{f.py_name}: {annotation(f.type, shadowed=shadowed)}" for f in required]
+    args += [
+        f"{f.py_name}: {or_unset(annotation(f.type, shadowed=shadowed))} = UNSET" for f in optional
+    ]
     args.append(f"{extra}: {_additional_annotation(model)} = NO_ADDITIONAL")
     body = [f"        self.{f.py_name} = {f.py_name}" for f in model.fields]
     body.append(f"        self.{extra} = {extra}")
@@ -214,8 +227,8 @@ def _model_doc(model: ir.Model) -> str:
     return text + "\n    "
 
 
-def _field(field: ir.Field) -> str:
-    kind = annotation(field.type)
+def _field(field: ir.Field, shadowed: frozenset[str]) -> str:
+    kind = annotation(field.type, shadowed=shadowed)
     args = []
     if not field.required:
         kind = or_unset(kind)
@@ -224,7 +237,7 @@ def _field(field: ir.Field) -> str:
         args.append(f'metadata={{"json": {field.json_name!r}}}')
     if not args:
         return f"{field.py_name}: {kind}"
-    return f"{field.py_name}: {kind} = attrs.field({', '.join(args)})"
+    return f"{field.py_name}: {kind} = {_attrs_field(shadowed)}({', '.join(args)})"
 
 
 def _alias(decl: ir.Union | ir.Alias) -> str:

@@ -57,7 +57,7 @@ def operation_constant(op: ir.Operation) -> str:
 
 def loose_names(api: ir.API) -> dict[str, str]:
     """What an argument may give instead of a type: strings for enums and dates, dicts
-    (keyed by attribute names) for models."""
+    (keyed by attribute or wire names) for models."""
     loose = {"datetime": "str", "date": "str"}
     for name, decl in api.decls.items():
         if isinstance(decl, ir.Enum):
@@ -111,7 +111,7 @@ def _request_arg(body: ir.Body, loose: dict[str, str]) -> Arg:
     if isinstance(body.type, ir.Named) and body.fields:
         doc = (
             f"the whole body as {describe(body.type)} or a dict keyed by its attribute"
-            " names, instead of the keyword arguments"
+            " or wire names, instead of the keyword arguments"
         )
     else:
         doc = f"the request body: {describe(body.type)}"

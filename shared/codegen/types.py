@@ -19,8 +19,15 @@ _PRIMS = {
 }
 
 
+# names an annotation may use that a field (a class attribute) of the same name shadows
+SHADOWABLE = frozenset({"str", "int", "float", "bool", "list", "dict", "datetime"})
+
+
 def annotation(
-    type_ref: ir.TypeRef, prefix: str = "", loose: Mapping[str, str] | None = None
+    type_ref: ir.TypeRef,
+    prefix: str = "",
+    loose: Mapping[str, str] | None = None,
+    shadowed: frozenset[str] = frozenset(),
 ) -> str:
     """Source of a type; ``prefix`` qualifies declared names (``models.``).
 
@@ -29,25 +36,41 @@ def annotation(
 
     With a prefix (code outside the models module), ``list``/``dict`` are spelled
     ``builtins.list``: a method named ``list`` would shadow them inside a class body.
+    ``shadowed`` names the class attributes in scope (a model's fields named ``str``,
+    ``datetime``...): those names are spelled ``builtins.str``, ``_datetime.datetime``.
     """
-    containers = "builtins." if prefix else ""
     loose = loose or {}
     if isinstance(type_ref, ir.Prim):
-        text = _PRIMS[type_ref.kind]
+        text = _shadow_safe(_PRIMS[type_ref.kind], shadowed)
         return f"{text} | {loose[type_ref.kind]}" if type_ref.kind in loose else text
     if isinstance(type_ref, ir.ListOf):
-        return f"{containers}list[{annotation(type_ref.item, prefix, loose)}]"
+        item = annotation(type_ref.item, prefix, loose, shadowed)
+        return f"{_container('list', prefix, shadowed)}[{item}]"
     if isinstance(type_ref, ir.MapOf):
-        return f"{containers}dict[str, {annotation(type_ref.value, prefix, loose)}]"
+        value = annotation(type_ref.value, prefix, loose, shadowed)
+        key = _shadow_safe("str", shadowed)
+        return f"{_container('dict', prefix, shadowed)}[{key}, {value}]"
     if isinstance(type_ref, ir.Named):
         text = f"{prefix}{type_ref.name}"
         return f"{text} | {loose[type_ref.name]}" if type_ref.name in loose else text
     if isinstance(type_ref, ir.Const):
         return f"Literal[{type_ref.value!r}]"
-    inner = annotation(type_ref.inner, prefix, loose)
-    if inner.startswith("builtins.") and not prefix:
+    inner = annotation(type_ref.inner, prefix, loose, shadowed)
+    if inner.startswith("builtins.") and not prefix and not shadowed:
         inner = inner.removeprefix("builtins.")
     return inner if inner.endswith("| None") or inner == "None" else f"{inner} | None"
+
+
+def _container(name: str, prefix: str, shadowed: frozenset[str]) -> str:
+    return f"builtins.{name}" if prefix or name in shadowed else name
+
+
+def _shadow_safe(text: str, shadowed: frozenset[str]) -> str:
+    """``str`` -> ``builtins.str`` when shadowed; ``datetime.date`` -> ``_datetime.date``."""
+    head = text.split(".", 1)[0]
+    if head not in shadowed:
+        return text
+    return f"_{text}" if head == "datetime" else f"builtins.{text}"
 
 
 def runtime_expr(type_ref: ir.TypeRef, prefix: str = "") -> str:
