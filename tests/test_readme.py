@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ from flux0_async.testing import FakeFlux0Server
 from tests.glean_fake import FakeGlean
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+SNIPPETS = [
+    textwrap.dedent(snippet)  # snippets inside list items are indented
+    for snippet in re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+]
 
 
 def redirected(cls: type, url: str) -> type:
