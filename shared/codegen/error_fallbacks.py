@@ -41,6 +41,7 @@ def add_error_fallbacks(
 ) -> None:
     """Give each schema-less error response the models its status has elsewhere."""
     by_status = declared_error_models(operations, decls)
+    given: dict[tuple[str, str], list[str]] = {}  # (status, model names) -> operations
     for op in operations:
         for response in op.responses:
             if not _schema_less(response) or not is_error_status(response.status):
@@ -49,10 +50,12 @@ def add_error_fallbacks(
             if models:
                 response.fallback = list(models)
                 names = ", ".join(m.name for m in models if isinstance(m, ir.Named))
-                warnings.append(
-                    f"{op.dotted}: HTTP {response.status} has no schema; a body that fits"
-                    f" {names} (declared for {response.status} elsewhere) raises its typed error"
-                )
+                given.setdefault((response.status, names), []).append(op.dotted)
+    for (status, names), dotted in given.items():
+        warnings.append(
+            f"HTTP {status} has no schema in {len(dotted)} operation(s) ({', '.join(dotted)});"
+            f" a body that fits {names} (declared for {status} elsewhere) raises its typed error"
+        )
 
 
 def _schema_less(response: ir.Response) -> bool:
