@@ -459,9 +459,10 @@ def _has_running_loop() -> bool:
 
 
 def _caller_level() -> int:
-    """``stacklevel`` that points a warning at the first frame outside this module."""
+    """``stacklevel`` that points a warning, warned by the caller of this function, at
+    the first frame outside this module."""
     level = 1
-    frame: FrameType | None = sys._getframe(0)
+    frame: FrameType | None = sys._getframe(1)  # the frame that calls warnings.warn
     while frame is not None and frame.f_code.co_filename == __file__:
         frame = frame.f_back
         level += 1
