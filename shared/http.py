@@ -847,11 +847,11 @@ def _is_json(response: aiohttp.ClientResponse) -> bool:
 
 
 def _keys_declared(data: Any, model: Any) -> bool:
-    from shared.serialization import _wire_names
+    from shared.serialization import wire_names  # imported late: serialization is heavy
 
     if not isinstance(data, dict) or not data or not attrs.has(model):
         return False
-    return _wire_names(model).issuperset(data)
+    return wire_names(model).issuperset(data)
 
 
 def _is_success(status: int) -> bool:

@@ -84,6 +84,7 @@ __all__ = [
     "make_serializer",
     "parse_date",
     "parse_datetime",
+    "wire_names",
 ]
 
 StructureHook = Callable[[Any, Any], Any]
@@ -340,7 +341,7 @@ def _models_namespace(cls: type) -> Mapping[str, Any] | None:
     return _LazyNamespace(name) if isinstance(name, str) else None
 
 
-def _wire_names(cls: type) -> frozenset[str]:
+def wire_names(cls: type) -> frozenset[str]:
     """The JSON keys a model declares."""
     return frozenset(_wire_name(field) for field in _declared_fields(cls))
 
@@ -754,7 +755,7 @@ class Serializer:
         # Unknown keys are ignored, so a model with optional fields "fits" any object:
         # a branch that declares every key of the value is preferred, in branch order.
         declared = [
-            (hook, branch, _wire_names(branch)) for hook, branch in quick if _is_model(branch)
+            (hook, branch, wire_names(branch)) for hook, branch in quick if _is_model(branch)
         ]
 
         def structure_first_fit(value: Any, _: Any) -> Any:
@@ -880,7 +881,7 @@ class Serializer:
         generated = make(cls, self.converter, _cattrs_detailed_validation=False, **renames)
         expected = f"an object ({cls.__name__})"
         field = additional_field(cls)
-        known = _wire_names(cls)
+        known = wire_names(cls)
 
         def fast(value: Any, tp: Any = None) -> Any:
             # cattrs' function only tests `name in value`: a string or list would pass
@@ -898,7 +899,7 @@ class Serializer:
         """Explains why an undeclared field does not fit the model's additionalProperties."""
         field = additional_field(cls)
         value_type = Any if field is None else _additional_type(field)
-        known = _wire_names(cls)
+        known = wire_names(cls)
 
         def check(value: Mapping[Any, Any]) -> Exception | None:
             if _is_any(value_type):
