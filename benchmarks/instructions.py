@@ -1,0 +1,96 @@
+"""Instructions per call under callgrind: a repeatable A/B figure on a noisy machine.
+
+    python -m benchmarks.instructions [--python OTHER_CHECKOUT/.venv/bin/python]
+
+CPU-time cells move by 10-20% between runs on a shared VM; instruction counts do not.
+This serves the search response and the 2,000-line chat stream from a separate process
+(not counted), runs a client under ``valgrind --tool=callgrind`` with 0 and with ``N``
+measured calls, and prints the difference per call. ``--python`` picks the interpreter,
+so another checkout's venv measures that checkout (its ``glean_async`` is imported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SERVER = """
+import sys
+from aiohttp import web
+from benchmarks.payloads import chat_ndjson, search_body
+search, chat = search_body(), chat_ndjson()
+async def answer(request, body, kind):
+    await request.read()
+    return web.Response(body=body, content_type=kind)
+app = web.Application()
+app.router.add_post("/rest/api/v1/search", lambda r: answer(r, search, "application/json"))
+app.router.add_post("/rest/api/v1/chat", lambda r: answer(r, chat, "text/plain"))
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
+"""
+CLIENT = """
+import asyncio, sys
+from glean_async import Glean
+kind, url, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+async def call(glean):
+    if kind == "search":
+        await glean.client.search.query(query="q", page_size=100)
+        return
+    stream = await glean.client.chat.create_stream(messages=[{"fragments": [{"text": "hi"}]}])
+    async with stream as lines:
+        async for _ in lines:
+            pass
+async def main():
+    async with Glean(api_token="t", server_url=url) as glean:
+        for _ in range(2 + count):  # two warm-up calls
+            await call(glean)
+asyncio.run(main())
+"""
+CALLS = {"search": 20, "chat": 3}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _instructions(python: str, kind: str, url: str, count: int, folder: Path) -> int:
+    out = folder / f"callgrind.{kind}.{count}"
+    # -I: no current folder on sys.path, so the interpreter's own install of glean_async loads
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", python, "-I", "-c"]
+    result = subprocess.run(
+        [*command, CLIENT, kind, url, str(count)], capture_output=True, text=True, check=True
+    )
+    match = re.search(r"Collected : (\d+)", result.stderr)
+    if match is None:
+        raise RuntimeError(f"no instruction count in valgrind's output:\n{result.stderr}")
+    return int(match.group(1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions")
+    parser.add_argument("--python", default=sys.executable, help="interpreter of the client")
+    args = parser.parse_args()
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])
+    try:
+        time.sleep(1.5)
+        url = f"http://127.0.0.1:{port}"
+        with tempfile.TemporaryDirectory() as tmp:
+            for kind, count in CALLS.items():
+                base = _instructions(args.python, kind, url, 0, Path(tmp))
+                more = _instructions(args.python, kind, url, count, Path(tmp))
+                print(f"{kind}: {(more - base) / count / 1e6:.2f} M instructions per call")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
