@@ -946,7 +946,10 @@ class Serializer:
         fields = [f.evolve(alias=_wire_name(f)) for f in _declared_fields(cls)]
         for field in fields:
             if field.default is not UNSET and field.default is not attrs.NOTHING:
-                raise TypeError(f"{cls.__name__}.{field.name}: a model field defaults to UNSET")
+                # "omit when equal to the default" is only right for UNSET defaults
+                raise TypeError(
+                    f"{cls.__name__}.{field.name}: a model field's default must be UNSET"
+                )
         make: Callable[..., UnstructureHook] = make_dict_unstructure_fn_from_attrs
         declared = make(
             fields, cls, self.converter, _cattrs_omit_if_default=True, _cattrs_use_alias=True
