@@ -23,7 +23,7 @@ from typing import Any
 
 from shared.operation import Operation, Response
 from shared.sse import ServerSentEvent
-from tests.openapi_fake import FakeOpenAPIServer, RecordedRequest, mime
+from shared.testing.openapi import FakeOpenAPIServer, RecordedRequest, mime
 
 UPLOAD = ("notes.txt", b"meeting notes", "text/plain")
 

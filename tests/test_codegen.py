@@ -13,7 +13,7 @@ from shared.codegen.build import build
 from shared.codegen.emit_client import emit_operations, emit_resources, namespace_tree
 from shared.codegen.emit_models import emit_models
 from shared.codegen.loader import SpecError
-from shared.codegen.naming import constant, identifier, pascal, snake
+from shared.naming import constant, identifier, pascal, snake
 
 BASE: dict[str, Any] = {
     "openapi": "3.0.3",

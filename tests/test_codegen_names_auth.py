@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from shared.codegen.build import build
 from shared.codegen.emit_client import constructor_signature, emit_resources
-from shared.codegen.opnames import path_name
+from shared.opnames import path_name
 from shared.testing import LocalAppServer
 from tests.generated import GeneratedSDK, generated_sdk
 

@@ -4,7 +4,7 @@
 leaves operations without ``operationId`` or ``x-speakeasy-group`` and the chat
 streaming twin without ``security``. The package is generated from it into a temporary
 folder; every one of its operations is called async and sync against
-:class:`tests.openapi_fake.FakeOpenAPIServer` serving the same spec (checks in
+:class:`shared.testing.openapi.FakeOpenAPIServer` serving the same spec (checks in
 tests/operation_calls.py). The generator's warnings for the spec are listed in the
 terminal summary.
 """
@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from shared.codegen.opnames import operation_names
+from shared.opnames import operation_names
+from shared.testing.openapi import FakeOpenAPIServer
 from tests.data import SPECS
 from tests.generated import GeneratedSDK, generated_sdk
-from tests.openapi_fake import FakeOpenAPIServer
 from tests.operation_calls import OperationCalls, descriptors
 
 SPEC = SPECS / "glean-2026-04.json"

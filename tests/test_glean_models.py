@@ -26,6 +26,7 @@ from aiohttp.test_utils import TestServer
 import glean_async.sync
 from glean_async import Glean, converter, errors, models
 from glean_async._generated import operations
+from glean_async.testing import FakeGleanServer
 from shared.enums import OpenEnum
 from shared.errors import InvalidInputError
 from shared.models import ADDITIONAL
@@ -33,7 +34,6 @@ from shared.operation import Operation, Response
 from shared.serialization import describe_error
 from shared.unset import UNSET, Unset
 from tests.data import load_spec
-from tests.glean_fake import FakeGlean
 
 SPEC: dict[str, Any] = load_spec("glean")
 SCHEMAS: dict[str, Any] = SPEC["components"]["schemas"]
@@ -783,19 +783,19 @@ SENT_DOCUMENT = {**WIRE_DOCUMENT, "permissions": {"allowAnonymousAccess": True}}
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGlean]:
-    with FakeGlean.in_thread() as server:
+def fake() -> Iterator[FakeGleanServer]:
+    with FakeGleanServer.in_thread() as server:
         yield server
 
 
-def last_request(fake: FakeGlean, before: int) -> Any:
+def last_request(fake: FakeGleanServer, before: int) -> Any:
     new = fake.requests[before:]
     assert [r.name for r in new] == ["indexing.documents.index"]
     return new[0]
 
 
 @pytest.mark.anyio
-async def test_wire_spelled_documents_through_the_async_client(fake: FakeGlean) -> None:
+async def test_wire_spelled_documents_through_the_async_client(fake: FakeGleanServer) -> None:
     async with Glean("token", server_url=fake.url) as glean:
         before = len(fake.requests)
         await glean.indexing.documents.index(datasource="wiki", documents=[WIRE_DOCUMENT])
@@ -816,7 +816,7 @@ async def test_wire_spelled_documents_through_the_async_client(fake: FakeGlean) 
             )
 
 
-def test_wire_spelled_documents_through_the_sync_facade(fake: FakeGlean) -> None:
+def test_wire_spelled_documents_through_the_sync_facade(fake: FakeGleanServer) -> None:
     with glean_async.sync.Glean("token", server_url=fake.url) as glean:
         before = len(fake.requests)
         glean.indexing.documents.index(datasource="wiki", documents=[WIRE_DOCUMENT])
@@ -831,7 +831,7 @@ def test_wire_spelled_documents_through_the_sync_facade(fake: FakeGlean) -> None
 
 
 @pytest.mark.anyio
-async def test_extra_keys_go_on_the_wire_only_through_the_attribute(fake: FakeGlean) -> None:
+async def test_extra_keys_go_on_the_wire_only_through_the_attribute(fake: FakeGleanServer) -> None:
     document = models.DocumentDefinition(
         datasource="wiki", additional_properties={"brandNewField": {"x": 1}}
     )

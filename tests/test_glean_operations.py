@@ -1,6 +1,6 @@
 """Every Glean operation through the async client and the sync facade, against the fake.
 
-The fake (tests/openapi_fake.py on ``specs/glean.json``) is built from the spec at run
+The fake (shared/testing/openapi.py on ``specs/glean.json``) is built from the spec at run
 time and validates each request with openapi-core, so "the request passed validation"
 means the SDK sent what the spec allows; tests/operation_calls.py builds each call's
 arguments from the descriptors and the spec and checks request and result.
@@ -20,8 +20,8 @@ import glean_async
 import glean_async.sync
 from glean_async import converter, errors, models
 from glean_async._generated import operations
+from glean_async.testing import FakeGleanServer, RecordedRequest
 from glean_async.utils import BackoffStrategy, RetryConfig
-from tests.glean_fake import FakeGlean, RecordedRequest
 from tests.operation_calls import OperationCalls, descriptors
 
 TOKEN = "glean-fake-token-7Qx2"
@@ -57,24 +57,24 @@ def every_operation() -> list[Any]:
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGlean]:
-    with FakeGlean.in_thread() as server:
+def fake() -> Iterator[FakeGleanServer]:
+    with FakeGleanServer.in_thread() as server:
         yield server
 
 
 @pytest.fixture(scope="module")
-def calls(fake: FakeGlean) -> OperationCalls:
+def calls(fake: FakeGleanServer) -> OperationCalls:
     return OperationCalls(fake, converter, TOKEN)
 
 
 @pytest.fixture
-async def glean(fake: FakeGlean) -> AsyncIterator[glean_async.Glean]:
+async def glean(fake: FakeGleanServer) -> AsyncIterator[glean_async.Glean]:
     async with glean_async.Glean(api_token=TOKEN, server_url=fake.url) as client:
         yield client
 
 
 @pytest.fixture(scope="module")
-def sync_glean(fake: FakeGlean) -> Iterator[glean_async.sync.Glean]:
+def sync_glean(fake: FakeGleanServer) -> Iterator[glean_async.sync.Glean]:
     with glean_async.sync.Glean(api_token=TOKEN, server_url=fake.url) as client:
         yield client
 
@@ -93,7 +93,7 @@ def test_sync_facade(calls: OperationCalls, sync_glean: glean_async.sync.Glean, 
     calls.call_sync(sync_glean, OPERATIONS[name])
 
 
-def test_fake_serves_exactly_the_sdk_operations(fake: FakeGlean) -> None:
+def test_fake_serves_exactly_the_sdk_operations(fake: FakeGleanServer) -> None:
     assert len(OPERATIONS) == 109
     assert set(fake.operations) == set(OPERATIONS)
     for name, op in OPERATIONS.items():
@@ -101,7 +101,7 @@ def test_fake_serves_exactly_the_sdk_operations(fake: FakeGlean) -> None:
         assert (op.method, op.path) == (spec_op.method, spec_op.route)
 
 
-def test_fake_relaxes_only_the_required_names_nobody_declares(fake: FakeGlean) -> None:
+def test_fake_relaxes_only_the_required_names_nobody_declares(fake: FakeGleanServer) -> None:
     relaxed = {
         where.rsplit("/", 1)[1]: names for where, names in fake.spec.relaxed_required.items()
     }
@@ -111,7 +111,7 @@ def test_fake_relaxes_only_the_required_names_nobody_declares(fake: FakeGlean) -
 # -- the fake rejects what the spec does not allow -----------------------------------------
 
 
-async def raw_post(fake: FakeGlean, path: str, **kwargs: Any) -> tuple[int, RecordedRequest]:
+async def raw_post(fake: FakeGleanServer, path: str, **kwargs: Any) -> tuple[int, RecordedRequest]:
     """POST without the SDK; the status and the request as the fake recorded it."""
     async with aiohttp.ClientSession() as session, session.post(fake.url + path, **kwargs) as r:
         await r.read()
@@ -134,7 +134,7 @@ BEARER = {"Authorization": f"Bearer {TOKEN}"}
     ids=["no-token", "basic-auth", "wrong-type", "missing-required", "undeclared-property"],
 )
 async def test_fake_rejects_invalid_search_requests(
-    fake: FakeGlean, headers: dict[str, str], body: Any, problem: str
+    fake: FakeGleanServer, headers: dict[str, str], body: Any, problem: str
 ) -> None:
     status, request = await raw_post(fake, "/rest/api/v1/search", headers=headers, json=body)
     assert status == 400 and request.name == "client.search.query"
@@ -142,7 +142,7 @@ async def test_fake_rejects_invalid_search_requests(
 
 
 @pytest.mark.anyio
-async def test_fake_rejects_bad_params_paths_and_multipart_parts(fake: FakeGlean) -> None:
+async def test_fake_rejects_bad_params_paths_and_multipart_parts(fake: FakeGleanServer) -> None:
     status, request = await raw_post(
         fake, "/rest/api/v1/chat?timezoneOffset=soon", headers=BEARER, json={"messages": []}
     )
@@ -162,7 +162,7 @@ async def test_fake_rejects_bad_params_paths_and_multipart_parts(fake: FakeGlean
 
 
 @pytest.mark.anyio
-async def test_fake_tells_the_chat_twins_apart_by_accept(fake: FakeGlean) -> None:
+async def test_fake_tells_the_chat_twins_apart_by_accept(fake: FakeGleanServer) -> None:
     body = {"messages": [{"fragments": [{"text": "hi"}]}]}
     for accept, name in [
         ("text/plain", "client.chat.create_stream"),
@@ -173,7 +173,7 @@ async def test_fake_tells_the_chat_twins_apart_by_accept(fake: FakeGlean) -> Non
         assert (status, request.name, request.errors) == (200, name, [])
 
 
-def test_fake_notes_the_spec_examples_it_cannot_use(fake: FakeGlean) -> None:
+def test_fake_notes_the_spec_examples_it_cannot_use(fake: FakeGleanServer) -> None:
     fake.success_body("client.chat.create")
     assert any("'streamingExample' is not valid" in note for note in fake.spec.example_notes)
     assert fake.request_example("client.search.query") is None  # lacks facetBucketSize
@@ -184,7 +184,7 @@ def test_fake_notes_the_spec_examples_it_cannot_use(fake: FakeGlean) -> None:
 
 @pytest.mark.anyio
 async def test_search_with_flattened_arguments(
-    fake: FakeGlean, calls: OperationCalls, glean: glean_async.Glean
+    fake: FakeGleanServer, calls: OperationCalls, glean: glean_async.Glean
 ) -> None:
     before = len(fake.requests)
     result = await glean.client.search.query(
@@ -216,7 +216,7 @@ async def test_search_with_flattened_arguments(
 
 @pytest.mark.anyio
 async def test_index_documents_with_flattened_arguments(
-    fake: FakeGlean, calls: OperationCalls, glean: glean_async.Glean
+    fake: FakeGleanServer, calls: OperationCalls, glean: glean_async.Glean
 ) -> None:
     before = len(fake.requests)
     document = models.DocumentDefinition(
@@ -250,7 +250,7 @@ async def test_index_documents_with_flattened_arguments(
 
 
 def test_activity_report_with_flattened_arguments(
-    fake: FakeGlean, calls: OperationCalls, sync_glean: glean_async.sync.Glean
+    fake: FakeGleanServer, calls: OperationCalls, sync_glean: glean_async.sync.Glean
 ) -> None:
     before = len(fake.requests)
     when = datetime.datetime(2024, 5, 1, 9, 30, tzinfo=datetime.timezone.utc)
@@ -285,7 +285,7 @@ def assert_token_hidden(error: BaseException) -> None:
 
 @pytest.mark.anyio
 async def test_search_422_raises_glean_data_error(
-    fake: FakeGlean, glean: glean_async.Glean
+    fake: FakeGleanServer, glean: glean_async.Glean
 ) -> None:
     body = {"badGmailToken": True, "errorMessages": [{"source": "gmail", "errorMessage": "bad"}]}
     fake.fail_next("search", status=422, body=body)
@@ -301,7 +301,7 @@ async def test_search_422_raises_glean_data_error(
 
 @pytest.mark.anyio
 async def test_collections_422_raises_collection_error(
-    fake: FakeGlean, glean: glean_async.Glean
+    fake: FakeGleanServer, glean: glean_async.Glean
 ) -> None:
     fake.fail_next("client.collections.create", status=422, body={"errorCode": "NAME_EXISTS"})
     with pytest.raises(errors.CollectionError) as caught:
@@ -315,7 +315,7 @@ async def test_collections_422_raises_collection_error(
 
 @pytest.mark.anyio
 async def test_500_raises_glean_error_once_retries_are_off(
-    fake: FakeGlean, glean: glean_async.Glean
+    fake: FakeGleanServer, glean: glean_async.Glean
 ) -> None:
     fake.fail_next("client.chat.list", status=500, body="upstream exploded")
     before = len(fake.requests)
@@ -328,7 +328,9 @@ async def test_500_raises_glean_error_once_retries_are_off(
 
 
 @pytest.mark.anyio
-async def test_500s_are_retried_until_success(fake: FakeGlean, glean: glean_async.Glean) -> None:
+async def test_500s_are_retried_until_success(
+    fake: FakeGleanServer, glean: glean_async.Glean
+) -> None:
     fast = RetryConfig("backoff", BackoffStrategy(1, 5, 1.5, 2000), False)
     fake.fail_next("client.chat.list", status=503, times=2)
     before = len(fake.requests)
@@ -338,7 +340,7 @@ async def test_500s_are_retried_until_success(fake: FakeGlean, glean: glean_asyn
 
 
 def test_401_raises_glean_error_with_the_raw_body(
-    fake: FakeGlean, sync_glean: glean_async.sync.Glean
+    fake: FakeGleanServer, sync_glean: glean_async.sync.Glean
 ) -> None:
     fake.fail_next("client.search.query", status=401, body="Not Authorized: token expired")
     with pytest.raises(errors.GleanError) as caught:
@@ -351,7 +353,10 @@ def test_401_raises_glean_error_with_the_raw_body(
 
 @pytest.mark.anyio
 async def test_a_fake_of_its_own_as_an_async_context_manager() -> None:
-    async with FakeGlean() as own, glean_async.Glean(api_token=TOKEN, server_url=own.url) as g:
+    async with (
+        FakeGleanServer() as own,
+        glean_async.Glean(api_token=TOKEN, server_url=own.url) as g,
+    ):
         own.fail_next("client.answers.list", status=403, body={"errorMessages": []})
         with pytest.raises(errors.GleanError) as caught:
             await g.client.answers.list(retries=NO_RETRIES)

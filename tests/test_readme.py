@@ -21,7 +21,7 @@ import flux0_async.sync
 import glean_async
 import glean_async.sync
 from flux0_async.testing import FakeFlux0Server
-from tests.glean_fake import FakeGlean
+from glean_async.testing import FakeGleanServer
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SNIPPETS = [
@@ -42,7 +42,7 @@ def redirected(cls: type, url: str) -> type:
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[str, str]]:
-    with FakeGlean.in_thread() as glean, FakeFlux0Server.in_thread() as flux0:
+    with FakeGleanServer.in_thread() as glean, FakeFlux0Server.in_thread() as flux0:
         yield glean.url, flux0.url
 
 

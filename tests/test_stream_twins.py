@@ -20,13 +20,13 @@ from hypothesis import strategies as st
 
 import glean_async
 import glean_async.sync
+from glean_async.testing import FakeGleanServer
 from shared.codegen import ir
 from shared.codegen.build import build
 from shared.errors import InvalidInputError
 from shared.testing import LocalAppServer
 from shared.unset import UNSET
 from tests.generated import generated_package
-from tests.glean_fake import FakeGlean
 
 REF = "#/components/schemas/"
 CHAT_REQUEST = {
@@ -288,14 +288,17 @@ def test_the_body_sent_is_the_arguments_plus_the_default(
 ASK = [{"fragments": [{"text": "any holidays?"}]}]
 
 
-def sent_stream_flags(fake: FakeGlean, before: int) -> list[Any]:
+def sent_stream_flags(fake: FakeGleanServer, before: int) -> list[Any]:
     bodies = [r.body for r in fake.requests[before:]]
     return [body.get("stream", "left out") for body in bodies]
 
 
 @pytest.mark.anyio
 async def test_glean_create_stream_asks_to_stream_async() -> None:
-    async with FakeGlean() as fake, glean_async.Glean(api_token="t", server_url=fake.url) as g:
+    async with (
+        FakeGleanServer() as fake,
+        glean_async.Glean(api_token="t", server_url=fake.url) as g,
+    ):
         for extra in ({}, {"stream": False}, {"stream": True}):
             stream = await g.client.chat.create_stream(messages=ASK, **extra)
             async with stream as responses:
@@ -305,7 +308,7 @@ async def test_glean_create_stream_asks_to_stream_async() -> None:
 
 
 def test_glean_create_stream_asks_to_stream_sync() -> None:
-    with FakeGlean.in_thread() as fake, glean_async.sync.Glean("t", server_url=fake.url) as g:
+    with FakeGleanServer.in_thread() as fake, glean_async.sync.Glean("t", server_url=fake.url) as g:
         for request in ({"messages": ASK}, {"messages": ASK, "stream": False}):
             with g.client.chat.create_stream(request=request) as responses:
                 assert list(responses)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..naming import assign_names, identifier, pascal, unique
+from ..opnames import HTTP_METHODS, operation_names
 from . import ir
 from .error_fallbacks import add_error_fallbacks
 from .loader import JSON, Resolver, SpecError, schema_name
-from .naming import assign_names, identifier, pascal, unique
-from .opnames import HTTP_METHODS, operation_names
 from .security import api_auth, operation_auth, scheme_warnings
 
 # keyword arguments every generated method has; spec names must not take them

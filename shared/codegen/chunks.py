@@ -9,8 +9,8 @@ declaration refers to is reachable from every namespace it is reachable from.
 
 from __future__ import annotations
 
+from ..naming import identifier
 from . import ir
-from .naming import identifier
 from .types import names_in
 
 COMMON = "common"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..naming import identifier, pascal
 from . import ir
 from .chunks import chunk_name
 from .methods import OPTION_ARGS, Arg, MethodSpec, method_spec
-from .naming import identifier, pascal
 from .types import or_unset, runtime_expr
 
 # ---- the namespace tree ----------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from ..naming import constant, unique
 from . import ir
 from .chunks import module_of, partition, references
-from .naming import constant, unique
 from .types import SHADOWABLE, annotation, names_in, or_unset, runtime_expr, uses_prim
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
+from ..naming import constant
 from . import ir
-from .naming import constant
 from .types import annotation, describe
 
 T = TypeVar("T")

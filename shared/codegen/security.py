@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from ..opnames import HTTP_METHODS
 from .loader import JSON
-from .opnames import HTTP_METHODS
 
 
 def token_schemes(spec: JSON) -> set[str]:

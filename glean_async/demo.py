@@ -1,6 +1,6 @@
-"""A tour of the Glean SDK against the spec-driven fake: ``python -m tests.glean_demo``.
+"""A tour of the Glean SDK against the spec-driven fake: ``python -m glean_async.demo``.
 
-The fake (:mod:`tests.glean_fake`) validates every request against
+The fake (:mod:`glean_async.testing`) validates every request against
 the spec snapshot ``specs/glean.json`` and answers with the spec's examples, so this shows the
 real request and response shapes without a Glean deployment.
 """
@@ -12,8 +12,8 @@ import sys
 
 from glean_async import Glean, errors, models
 from glean_async import sync as glean_sync
+from glean_async.testing import FakeGleanServer
 from glean_async.utils import RetryConfig
-from tests.glean_fake import FakeGlean
 
 SEARCH_ANSWER = {
     "trackingToken": "demo-tracking",
@@ -24,7 +24,7 @@ SEARCH_ANSWER = {
 }
 
 
-async def async_tour(fake: FakeGlean) -> None:
+async def async_tour(fake: FakeGleanServer) -> None:
     print("== async client (glean_async.Glean)")
     async with Glean("demo-token", server_url=fake.url) as glean:
         fake.fail_next("client.search.query", status=200, body=SEARCH_ANSWER)  # seeded answer
@@ -69,7 +69,7 @@ async def async_tour(fake: FakeGlean) -> None:
             print(f"HTTP {error.status_code} -> GleanDataError {messages}")
 
 
-def sync_tour(fake: FakeGlean) -> None:
+def sync_tour(fake: FakeGleanServer) -> None:
     print("\n== sync facade (glean_async.sync.Glean)")
     with glean_sync.Glean("demo-token", server_url=fake.url) as glean:
         csv = glean.client.governance.data.policies.download(id="policy-1")
@@ -90,7 +90,7 @@ def sync_tour(fake: FakeGlean) -> None:
 
 
 def main() -> int:
-    with FakeGlean.in_thread() as fake:
+    with FakeGleanServer.in_thread() as fake:
         print(f"fake Glean server (spec-validating) on {fake.url}\n")
         asyncio.run(async_tour(fake))
         sync_tour(fake)

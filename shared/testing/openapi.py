@@ -50,7 +50,7 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from shared.codegen.opnames import operation_names
+from shared.opnames import operation_names
 from shared.testing import LocalAppServer
 
 SPEC_URI = "urn:openapi-fake:spec"

@@ -1,6 +1,6 @@
-"""The fake Glean server: :class:`tests.openapi_fake.FakeOpenAPIServer` on a Glean spec.
+"""The embedded Glean server: :class:`shared.testing.openapi.FakeOpenAPIServer` on the Glean spec.
 
-    async with FakeGlean() as fake:                  # or: with FakeGlean.in_thread() as fake:
+    async with FakeGleanServer() as fake:      # or: with FakeGleanServer.in_thread() as fake:
         glean = Glean(api_token="t", server_url=fake.url)
 
 Serves ``specs/glean.json`` (the spec ``glean_async`` is generated from) unless given
@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.data import SPECS
-from tests.openapi_fake import (
+from shared.testing.openapi import (
     FakeOpenAPIServer,
     OpenAPISpec,
     RecordedRequest,
@@ -21,11 +20,13 @@ from tests.openapi_fake import (
     mime,
 )
 
-SPEC_PATH = SPECS / "glean.json"
+from .spec import spec_path
+
+SPEC_PATH = spec_path()
 
 __all__ = [
     "SPEC_PATH",
-    "FakeGlean",
+    "FakeGleanServer",
     "OpenAPISpec",
     "RecordedRequest",
     "SpecOperation",
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 
-class FakeGlean(FakeOpenAPIServer):
+class FakeGleanServer(FakeOpenAPIServer):
     """The spec-driven fake serving a Glean spec (``specs/glean.json`` by default)."""
 
     def __init__(
