@@ -48,6 +48,7 @@ from shared.proxies import EnvProxies
 from shared.retries import (
     DEFAULT_RETRY_CONFIG,
     NO_RETRIES,
+    OnRetry,
     Retryable,
     RetryConfig,
     run_with_retries,
@@ -379,6 +380,35 @@ class HTTPCore:
         attempt = functools.partial(self._attempt, op, request, timeout)
         return await run_with_retries(retries, attempt, on_retry=self._log_retry)
 
+    async def call_prepared(
+        self,
+        op: Operation,
+        body: PreparedBody,
+        *,
+        options: CallOptions | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> Any:
+        """Send ``op`` (no parameters) with a body the caller laid out: not validated or
+        encoded again (bulk uploads build each page from items serialized once).
+
+        ``on_retry(seconds, failure)`` is called, after the debug log, before each wait
+        for a retry: it sees every failure the retry policy absorbs (its status and
+        headers). Everything else is :meth:`call`'s.
+        """
+        options = options or _NO_OPTIONS
+        request = self._build(op, {}, UNSET, options, prepared=body)
+        retries = options.retries or self._config.retry_config or DEFAULT_RETRY_CONFIG
+        timeout = self._timeout(op, options)
+        attempt = functools.partial(self._attempt, op, request, timeout)
+        hook = self._log_retry
+        if on_retry is not None:
+
+            def hook(seconds: float, failure: Retryable) -> None:
+                self._log_retry(seconds, failure)
+                on_retry(seconds, failure)
+
+        return await run_with_retries(retries, attempt, on_retry=hook)
+
     def _timeout(self, op: Operation, options: CallOptions) -> aiohttp.ClientTimeout:
         ms = _timeout_ms(options.timeout_ms, "timeout_ms") or self._config.timeout_ms
         return _client_timeout(ms or DEFAULT_TIMEOUT_MS, op.streaming)
@@ -390,7 +420,12 @@ class HTTPCore:
     # -- build -----------------------------------------------------------------------
 
     def _build(
-        self, op: Operation, values: Mapping[str, Any], body: Any, options: CallOptions
+        self,
+        op: Operation,
+        values: Mapping[str, Any],
+        body: Any,
+        options: CallOptions,
+        prepared: PreparedBody | None = None,
     ) -> _Request:
         plan = _plan(op)
         for name in values:
@@ -404,7 +439,8 @@ class HTTPCore:
         if options.server_url is not None:
             base = _checked_base_url(options.server_url, "server_url")
         url = yarl.URL(base + _path(op, plan, wire) + _query(plan, wire), encoded=True)
-        prepared = prepare_body(op.body, body, self._config.serializer)
+        if prepared is None:
+            prepared = prepare_body(op.body, body, self._config.serializer)
         headers = self._headers(plan, wire, prepared, options.http_headers)
         return _Request(plan.method, url, headers, prepared, op.auth)
 
