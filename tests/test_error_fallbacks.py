@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 
 from flux0_async import Flux0, converter, errors, models
 from flux0_async.sync import Flux0 as SyncFlux0
-from flux0_async.testing import FakeFlux0Server
 from shared.codegen import ir
 from shared.codegen.build import build
 from shared.retries import RetryConfig
@@ -333,13 +332,11 @@ def test_typed_error_exactly_for_the_bodies_that_fit(
 
 
 @pytest.fixture(params=SERVER_KINDS)
-def flux0_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """The fake server's URL (on a thread of its own), or the real server's."""
-    if request.param == "real":
-        yield request.getfixturevalue("real_flux0_server").url
-        return
-    with FakeFlux0Server.in_thread() as fake:
-        yield fake.url
+def flux0_url(request: pytest.FixtureRequest) -> str:
+    """The fake server's URL (the plugin's flux0_server), or the real server's."""
+    name = "real_flux0_server" if request.param == "real" else "flux0_server"
+    url: str = request.getfixturevalue(name).url
+    return url
 
 
 @pytest.mark.anyio

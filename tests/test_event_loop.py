@@ -9,14 +9,12 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import flux0_async
 import flux0_async.sync
-from flux0_async.testing import FakeFlux0Server
 from shared.runtime import BackgroundLoop, get_background_loop, set_loop_factory
 from tests import loops
 
@@ -40,12 +38,6 @@ async def running_loop() -> asyncio.AbstractEventLoop:
     return asyncio.get_running_loop()
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[FakeFlux0Server]:
-    with FakeFlux0Server.in_thread() as fake:
-        yield fake
-
-
 def run_python(source: str, env: dict[str, str]) -> list[str]:
     """Run ``source`` in a fresh interpreter; its stdout lines (it must exit 0)."""
     result = subprocess.run(
@@ -64,19 +56,17 @@ def run_python(source: str, env: dict[str, str]) -> list[str]:
 
 
 @pytest.mark.anyio
-async def test_async_tests_run_on_the_chosen_loop(server: FakeFlux0Server) -> None:
+async def test_async_tests_run_on_the_chosen_loop(flux0_client: flux0_async.Flux0) -> None:
     loop = asyncio.get_running_loop()
     assert loops.is_expected_loop(loop), f"{loops.NAME} run, but the loop is {type(loop)}"
-    async with flux0_async.Flux0(server_url=server.url) as flux0:
-        agent = await flux0.agents.create(name="on-loop", type="echo")
-        assert asyncio.get_running_loop() is loop
+    agent = await flux0_client.agents.create(name="on-loop", type="echo")
+    assert asyncio.get_running_loop() is loop
     assert agent.name == "on-loop"
 
 
-def test_sync_clients_run_on_the_chosen_loop(server: FakeFlux0Server) -> None:
-    with flux0_async.sync.Flux0(server_url=server.url) as flux0:
-        agent = flux0.agents.create(name="sync-on-loop", type="echo")
-        loop = get_background_loop().run(running_loop)
+def test_sync_clients_run_on_the_chosen_loop(flux0_sync_client: flux0_async.sync.Flux0) -> None:
+    agent = flux0_sync_client.agents.create(name="sync-on-loop", type="echo")
+    loop = get_background_loop().run(running_loop)
     assert agent.name == "sync-on-loop"
     assert loops.is_expected_loop(loop), f"{loops.NAME} run, but the loop is {type(loop)}"
     assert get_background_loop().loop_factory is loops.loop_factory()  # set, not only policy

@@ -14,20 +14,17 @@ from typing import Any
 import pytest
 
 from flux0_async import Flux0, converter, errors, models
-from flux0_async.testing import FakeFlux0Server
 from shared.errors import InvalidInputError
 from shared.unset import UNSET
 from tests.flux0_real.plugin import SERVER_KINDS
 
 
 @pytest.fixture(params=SERVER_KINDS)
-async def server_url(request: pytest.FixtureRequest) -> AsyncIterator[str]:
-    """A fresh fake server's URL, or the real server's."""
-    if request.param == "real":
-        yield request.getfixturevalue("real_flux0_server").url
-        return
-    async with FakeFlux0Server() as fake:
-        yield fake.url
+def server_url(request: pytest.FixtureRequest) -> str:
+    """A fresh fake server's URL (the plugin's flux0_server), or the real server's."""
+    name = "real_flux0_server" if request.param == "real" else "flux0_server"
+    url: str = request.getfixturevalue(name).url
+    return url
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import json
 import re
 import secrets
 import string
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -296,9 +296,8 @@ SCENARIOS: dict[str, Scenario] = {
 
 
 @pytest.fixture
-async def fake_url() -> AsyncIterator[str]:
-    async with FakeFlux0Server() as fake:
-        yield fake.url
+def fake_url(flux0_server: FakeFlux0Server) -> str:
+    return flux0_server.url
 
 
 async def transcript(url: str, scenario: Scenario) -> list[Any]:

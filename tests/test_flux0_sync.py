@@ -32,16 +32,10 @@ from tests.flux0_real.plugin import SERVER_KINDS
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def fake_server() -> Iterator[FakeFlux0Server]:
-    with FakeFlux0Server.in_thread() as fake:
-        yield fake
-
-
 @pytest.fixture(params=SERVER_KINDS)
 def server_url(request: pytest.FixtureRequest) -> str:
     """The fake server's URL, or the real server's."""
-    name = "real_flux0_server" if request.param == "real" else "fake_server"
+    name = "real_flux0_server" if request.param == "real" else "flux0_server"
     url: str = request.getfixturevalue(name).url
     return url
 
@@ -132,17 +126,16 @@ def test_a_long_reply_streams_whole(flux0: Flux0) -> None:
     assert len(received) > 300  # 375 chunks of 4 characters
 
 
-def test_break_closes_the_stream(fake_server: FakeFlux0Server) -> None:
-    with Flux0(server_url=fake_server.url) as flux0:
-        session = new_session(flux0, "echo_crash")
-        for _ in flux0.sessions.create_event(
-            session_id=session.id, type="message", source="user", content="x"
-        ):
-            break
-        deadline = time.monotonic() + 5
-        while fake_server.state.open_streams and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert fake_server.state.open_streams == 0
+def test_break_closes_the_stream(flux0_server: FakeFlux0Server, flux0_sync_client: Flux0) -> None:
+    session = new_session(flux0_sync_client, "echo_crash")
+    for _ in flux0_sync_client.sessions.create_event(
+        session_id=session.id, type="message", source="user", content="x"
+    ):
+        break
+    deadline = time.monotonic() + 5
+    while flux0_server.state.open_streams and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert flux0_server.state.open_streams == 0
 
 
 def test_stream_read_timeout_raises_the_sdk_error(flux0: Flux0) -> None:

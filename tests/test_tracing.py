@@ -107,12 +107,6 @@ async def flaky() -> AsyncIterator[FlakySearch]:
         yield server
 
 
-@pytest.fixture(scope="module")
-def flux0_server() -> Iterator[FakeFlux0Server]:
-    with FakeFlux0Server.in_thread() as server:
-        yield server
-
-
 def attribute(span: ReadableSpan, names: tuple[str, ...]) -> Any:
     attributes = span.attributes or {}
     for name in names:
@@ -208,16 +202,15 @@ async def test_an_attempt_without_a_response_is_an_error_span(instrumented: Trac
 
 @pytest.mark.anyio
 async def test_a_flux0_stream_is_one_span_per_request(
-    instrumented: Tracing, flux0_server: FakeFlux0Server
+    instrumented: Tracing, flux0_server: FakeFlux0Server, flux0_client: flux0_async.Flux0
 ) -> None:
-    async with flux0_async.Flux0(server_url=flux0_server.url) as flux0:
-        agent = await flux0.agents.create(name="traced", type="echo")
-        session = await flux0.sessions.create(agent_id=agent.id)
-        stream = await flux0.sessions.create_event(
-            session_id=session.id, type="message", source="user", content="hi"
-        )
-        async with stream as events:
-            received = [event async for event in events]
+    agent = await flux0_client.agents.create(name="traced", type="echo")
+    session = await flux0_client.sessions.create(agent_id=agent.id)
+    stream = await flux0_client.sessions.create_event(
+        session_id=session.id, type="message", source="user", content="hi"
+    )
+    async with stream as events:
+        received = [event async for event in events]
     assert received
     base = flux0_server.url
     assert [
@@ -296,15 +289,14 @@ def test_sync_calls_and_their_retries_are_spans(
 
 
 def test_a_sync_flux0_stream_is_one_span(
-    instrumented: Tracing, flux0_server: FakeFlux0Server
+    instrumented: Tracing, flux0_server: FakeFlux0Server, flux0_sync_client: flux0_async.sync.Flux0
 ) -> None:
-    with flux0_async.sync.Flux0(server_url=flux0_server.url) as flux0:
-        agent = flux0.agents.create(name="traced-sync", type="echo")
-        session = flux0.sessions.create(agent_id=agent.id)
-        with flux0.sessions.create_event(
-            session_id=session.id, type="message", source="user", content="hi"
-        ) as events:
-            received = list(events)
+    agent = flux0_sync_client.agents.create(name="traced-sync", type="echo")
+    session = flux0_sync_client.sessions.create(agent_id=agent.id)
+    with flux0_sync_client.sessions.create_event(
+        session_id=session.id, type="message", source="user", content="hi"
+    ) as events:
+        received = list(events)
     assert received
     paths = [url.removeprefix(flux0_server.url) for _, url, _ in summary(instrumented.spans())]
     assert paths == ["/api/agents", "/api/sessions", f"/api/sessions/{session.id}/events/stream"]
