@@ -10,6 +10,7 @@ a subprocess pinned to CPU 0, ``--reps`` times, and writes ``benchmarks/RESULTS.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import json
 import os
@@ -37,8 +38,9 @@ STREAMING = ("raw", "ga", "ga_sync", "official")
 class Workload:
     """A row group of the results: one workload run by several clients.
 
-    ``counts`` maps a client to its number of calls (``"*"``: every other client).
-    ``floor`` is the client the ratios are taken against (``None``: no ratios).
+    ``counts`` maps a client to its number of calls (``"*"``: every other client; for
+    ``bulk``, documents). ``floor`` is the client the ratios are taken against (``None``:
+    no ratios). ``group`` names a set of workloads ``--only`` can select at once.
     """
 
     name: str
@@ -51,6 +53,7 @@ class Workload:
     metrics: tuple[str, ...] = ()
     title: str = ""
     notes: dict[str, str] = field(default_factory=dict)
+    group: str = ""
 
     def count(self, client: str, scale: float) -> int:
         """Calls for ``client``, scaled down by ``--quick``."""
@@ -75,6 +78,34 @@ def _index(concurrency: int, clients: tuple[str, ...]) -> Workload:
         metrics=SMALL,
         title=f"indexdocuments, 1 small document, concurrency {concurrency}",
         notes=notes,
+    )
+
+
+BULK = ("gen", "raw", "ga", "official")
+BULK_METRICS = ("docs_per_s", "cpu_us_per_doc", "server_cpu_us_per_doc", "peak_rss_mb")
+BULK_NOTES = {
+    "gen": "nothing sent: every row's input cost",
+    "raw": "json.dumps of each page, posted",
+    "ga": "glean.bulk.documents",
+    "official": "PushUploader.bulk_index_documents, threads",
+}
+
+
+BULK_SERVER = "glean_async.testing.FakeGleanServer(validate=False), one process per cell"
+
+
+def _bulk(documents: int, concurrency: int) -> Workload:
+    return Workload(
+        name=f"bulk_{documents // 1000}k_c{concurrency}",
+        kind="bulk",
+        clients=BULK,
+        counts={"*": documents},
+        concurrency=concurrency,
+        metrics=BULK_METRICS,
+        title=f"bulk upload of {documents:,} documents from a generator, pages of 1,000, "
+        f"concurrency {concurrency} (embedded Glean server)",
+        notes=BULK_NOTES,
+        group="bulk",
     )
 
 
@@ -159,6 +190,7 @@ WORKLOADS: tuple[Workload, ...] = (
         title="import and touch every model (fresh interpreter)",
         notes={"ga_hooks": "ga + build every model's wire (un)structure hook"},
     ),
+    *(_bulk(documents, c) for documents in (100_000, 500_000) for c in (1, 8, 32)),
 )
 
 
@@ -166,6 +198,8 @@ def cell_argv(workload: Workload, client: str, servers: Servers, scale: float) -
     """The command line of one cell."""
     if workload.kind in ("import", "models"):
         return [sys.executable, str(HERE / "importcell.py"), workload.kind, client, str(ROOT)]
+    if workload.kind == "bulk":
+        return bulk_argv(workload, client, servers.url, scale)
     url = servers.slow_url if workload.slow else servers.url
     count = str(workload.count(client, scale))
     argv = [sys.executable, "-m", "benchmarks.cell", client, workload.kind, "--url", url]
@@ -189,6 +223,39 @@ def compile_sources() -> None:
     packages = [str(ROOT / name) for name in ("shared", "glean_async", "benchmarks")]
     argv = [sys.executable, "-m", "compileall", "-q", *packages]
     subprocess.run(argv, cwd=ROOT, env=user_env(), check=True, stdout=subprocess.DEVNULL)
+
+
+def bulk_argv(workload: Workload, client: str, url: str, scale: float) -> list[str]:
+    """The command line of one bulk cell (:mod:`benchmarks.bulkcell`)."""
+    argv = [sys.executable, "-m", "benchmarks.bulkcell", client, "--url", url]
+    argv += ["--documents", str(workload.count(client, scale))]
+    return [*argv, "--concurrency", str(workload.concurrency)]
+
+
+def run_bulk_cell(
+    workload: Workload, client: str, scale: float, cpus: tuple[int | None, int | None]
+) -> dict[str, Any]:
+    """A bulk cell against a fresh embedded Glean server of its own (on the server CPU).
+
+    Afterwards the server must hold exactly the uploaded documents (``gen`` sends none).
+    """
+    from benchmarks.bulkdocs import DATASOURCE
+    from benchmarks.bulkserver import BulkServer
+
+    client_cpu, server_cpu = cpus
+    if client == "gen":
+        return run_cell(bulk_argv(workload, client, "", scale), client_cpu)
+    with BulkServer(server_cpu, user_env()) as server:
+        argv = [*bulk_argv(workload, client, server.url, scale), "--server-pid", str(server.pid)]
+        result = run_cell(argv, client_cpu)
+    held = server.holdings.get("documents", {}).get(DATASOURCE)
+    if held != result["documents"]:
+        raise RuntimeError(
+            f"bulk cell {workload.name}/{client}: the server holds {held} documents "
+            f"after an upload of {result['documents']}"
+        )
+    result["server_documents"] = held
+    return result
 
 
 def run_cell(argv: list[str], cpu: int | None) -> dict[str, Any]:
@@ -280,7 +347,8 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found: dict[str, str] = {}
-    for name in ("aiohttp", "attrs", "cattrs", "glean-api-client", "httpx", "pydantic"):
+    packages = ("aiohttp", "attrs", "cattrs", "glean-api-client", "glean-indexing-sdk")
+    for name in (*packages, "httpx", "pydantic"):
         try:
             found[name] = version(name)
         except PackageNotFoundError:
@@ -313,25 +381,41 @@ def run_all(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
     """Run every repetition and return the results document."""
     client_cpu, server_cpu = cpus()
     scale = 0.2 if args.quick else 1.0
-    selected = [w for w in WORKLOADS if not args.only or w.name in args.only]
+    selected = [w for w in WORKLOADS if not args.only or {w.name, w.group} & set(args.only)]
     started = time.monotonic()
     reps: list[dict[str, dict[str, Any]]] = []
-    with Servers(server_cpu, use_nginx=not args.no_nginx) as servers:
-        log(f"server: {servers.kind}; client CPU {client_cpu}, server CPU {server_cpu}")
-        warm_up(servers, client_cpu)
+    only_bulk = all(w.kind == "bulk" for w in selected)
+    with contextlib.ExitStack() as stack:
+        servers = None
+        server_kind = BULK_SERVER  # each bulk cell starts a server of its own
+        if only_bulk:
+            compile_sources()
+        else:
+            servers = stack.enter_context(Servers(server_cpu, use_nginx=not args.no_nginx))
+            server_kind = servers.kind
+            warm_up(servers, client_cpu)
+        log(f"server: {server_kind}; client CPU {client_cpu}, server CPU {server_cpu}")
         for rep in range(args.reps):
             results: dict[str, dict[str, Any]] = {}
             for workload in selected:
                 for client in workload.clients:
+                    key = f"{workload.name}/{client}"
+                    if workload.kind == "bulk":
+                        cell = (client_cpu, server_cpu)
+                        results[key] = run_bulk_cell(workload, client, scale, cell)
+                        continue
+                    assert servers is not None
                     argv = cell_argv(workload, client, servers, scale)
-                    results[f"{workload.name}/{client}"] = run_cell(argv, client_cpu)
+                    results[key] = run_cell(argv, client_cpu)
                 elapsed = time.monotonic() - started
                 log(f"rep {rep + 1}/{args.reps}: {workload.name} done ({elapsed:.0f} s)")
             reps.append(results)
-        server_kind = servers.kind
+    command = "bash .ci/bench" + (" --quick" if args.quick else "")
+    if args.only:
+        command += " --only " + " ".join(args.only)
     return {
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": "bash .ci/bench" + (" --quick" if args.quick else ""),
+        "command": command,
         "quick": args.quick,
         "repetitions": args.reps,
         "duration_s": round(time.monotonic() - started),
@@ -348,6 +432,8 @@ def run_all(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
                 "calls": {c: w.count(c, scale) for c in w.clients},
                 "concurrency": w.concurrency,
                 "notes": w.notes,
+                "group": w.group,
+                **({"server": BULK_SERVER} if w.kind == "bulk" else {}),
             }
             for w in selected
         ],
@@ -373,6 +459,33 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def carry_over(document: dict[str, Any], previous: Path) -> None:
+    """Keep the workloads of the last results that this (``--only``) run did not run.
+
+    Each kept workload says which run it comes from (``run``), so RESULTS.md stays whole
+    after ``--only bulk`` without passing the older figures off as new.
+    """
+    try:
+        old = json.loads(previous.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    ran = {w["name"] for w in document["workloads"]}
+    origin = {key: old.get(key) for key in ("generated", "command", "server")}
+    order = [w.name for w in WORKLOADS]
+    kept = [
+        {**w, "run": w.get("run", origin)}
+        for w in old.get("workloads", [])
+        if w["name"] not in ran and w["name"] in order
+    ]
+    for workload in kept:
+        for key, cell in old.get("cells", {}).items():
+            if key.split("/", 1)[0] == workload["name"]:
+                document["cells"][key] = cell
+    merged = document["workloads"] + kept
+    merged.sort(key=lambda w: order.index(w["name"]))
+    document["workloads"] = merged
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
 
@@ -381,13 +494,16 @@ def main(argv: list[str] | None = None) -> None:
 
     payloads.check()
     document = run_all(args, log)
+    profile = not args.no_profile and any(w["group"] != "bulk" for w in document["workloads"])
+    if args.only:
+        carry_over(document, args.out / "results.json")
     document["targets"] = report.targets(document["cells"])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(document, indent=1) + "\n")
     markdown = report.markdown(document)
     (args.out / "RESULTS.md").write_text(markdown)
     print(markdown)
-    if not args.no_profile:
+    if profile:
         log("profiling glean_async (python -m benchmarks.hotspots)")
         argv = [sys.executable, "-m", "benchmarks.hotspots", "--out", str(args.out / "profiles")]
         argv += ["--quick"] if args.quick else []
