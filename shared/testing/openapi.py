@@ -31,11 +31,12 @@ twin, anything else the plain path.
 from __future__ import annotations
 
 import copy
+import fnmatch
 import functools
 import json
 import threading
 from collections import defaultdict, deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email import policy
 from email.parser import BytesParser
@@ -46,12 +47,15 @@ from urllib.parse import quote
 from aiohttp import web
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
-from openapi_schema_validator import OAS30Validator, oas30_format_checker
+from openapi_core.templating.paths.exceptions import PathError
+from openapi_core.validation.request.exceptions import SecurityValidationError
+from openapi_schema_validator import OAS30Validator, OAS30WriteValidator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from shared.opnames import operation_names
 from shared.testing import LocalAppServer
+from shared.testing.schemacheck import CompiledChecks, render_error
 
 SPEC_URI = "urn:openapi-fake:spec"
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -127,6 +131,15 @@ class OpenAPISpec:
         resource = Resource.from_contents(self.validator_document, default_specification=DRAFT4)
         self._registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
         self.operations = {op.name: op for op in self._operations()}
+        self.checks = CompiledChecks(self.validator_document, self._fallback_errors)
+        # openapi-core on a copy whose JSON request bodies take any value: it checks the
+        # method, path, parameters, security and that a body parses; the schema of a JSON
+        # body is checked by ``self.checks`` (the same errors, much faster)
+        self.request_openapi = OpenAPI.from_dict(
+            _any_json_body(self.validator_document), config=Config(spec_validator_cls=None)
+        )
+        self._parts_cache: dict[int, list[dict[str, Any]]] = {}
+        self._places: dict[tuple[int, ...], _Place] = {}
 
     # -- the validator's copy ---------------------------------------------------------
 
@@ -244,11 +257,58 @@ class OpenAPISpec:
         )
         return [_schema_error(error) for error in validator.iter_errors(value)]
 
+    def request_schema_errors(self, value: JSON, schema_pointer: str) -> list[str]:
+        """Like :meth:`schema_errors` for a request (write) value, with jsonschema."""
+        return [render_error(*error) for error in self._fallback_errors(value, schema_pointer)]
+
+    def _fallback_errors(self, value: JSON, schema_pointer: str) -> list[tuple[str, list[Any]]]:
+        """jsonschema's errors for a value sent in a request (``OAS30WriteValidator``)."""
+        validator = OAS30WriteValidator(
+            {"$ref": f"{SPEC_URI}#{schema_pointer}"},
+            registry=self._registry,
+            format_checker=OAS30WriteValidator.FORMAT_CHECKER,
+        )
+        found = validator.iter_errors(value)
+        return [(error.message, list(reversed(error.absolute_path))) for error in found]
+
     def undeclared_properties(self, value: JSON, schema: JSON) -> list[str]:
         """Object keys in ``value`` that the schema (any of its parts) does not declare."""
-        errors: list[str] = []
-        self._prune(value, [schema], "", 0, errors)
-        return errors
+        found = self._undeclared(value, self._place([schema]), 0) or []
+        return [render_error(message, path) for message, path in found]
+
+    def _undeclared(
+        self, value: JSON, place: _Place, depth: int
+    ) -> list[tuple[str, list[Any]]] | None:
+        """The walk of :meth:`undeclared_properties` (paths innermost key first)."""
+        if depth > MAX_DEPTH or place.empty:
+            return None
+        found: list[tuple[str, list[Any]]] | None = None
+        if isinstance(value, list):
+            entries: Iterator[tuple[Any, JSON]] = enumerate(value)
+        elif isinstance(value, dict):
+            entries = iter(value.items())
+        else:
+            return None
+        for key, item in entries:
+            if isinstance(value, dict) and place.undeclared(key):
+                found = (found or []) + [("property not declared by the schema", [key])]
+                continue
+            if isinstance(item, (dict, list)):
+                child = self._child(place, key if isinstance(value, dict) else None)
+                errors = self._undeclared(item, child, depth + 1)
+                if errors:
+                    for _, path in errors:
+                        path.append(key)
+                    found = (found or []) + errors
+        return found
+
+    def _child(self, place: _Place, key: str | None) -> _Place:
+        """The place of a property (``key``) or of a list's items (``None``)."""
+        child = place.children.get(key)
+        if child is None:
+            child = self._place(place.schemas_of(key))
+            place.children[key] = child
+        return child
 
     def declared_only(self, value: JSON, schema: JSON) -> JSON:
         """``value`` without the object keys the schema does not declare, at any depth."""
@@ -257,40 +317,56 @@ class OpenAPISpec:
     def _prune(
         self, value: JSON, schemas: list[JSON], where: str, depth: int, errors: list[str]
     ) -> JSON:
-        if depth > MAX_DEPTH or not schemas:
+        if depth > MAX_DEPTH or not schemas or not isinstance(value, (dict, list)):
             return value
-        parts = [part for schema in schemas for part in self._parts(schema)]
+        place = self._place(schemas)
         if isinstance(value, list):
-            items = [part["items"] for part in parts if isinstance(part.get("items"), dict)]
             return [
-                self._prune(item, items, f"{where}/{index}", depth + 1, errors)
+                self._prune(item, place.items, f"{where}/{index}", depth + 1, errors)
                 for index, item in enumerate(value)
             ]
-        if not isinstance(value, dict):
-            return value
-        declared: dict[str, list[JSON]] = defaultdict(list)
-        for part in parts:
-            for name, sub in (part.get("properties") or {}).items():
-                declared[name].append(sub)
-        extra = [part["additionalProperties"] for part in parts if part.get("additionalProperties")]
         pruned: dict[str, JSON] = {}
         for key, item in value.items():
-            if key not in declared and not extra and declared:
+            if place.undeclared(key):
                 errors.append(f"{where}/{key}: property not declared by the schema")
                 continue
-            subs = declared.get(key) or [s for s in extra if isinstance(s, dict)]
+            subs = place.schemas_of(key)
             pruned[key] = self._prune(item, subs, f"{where}/{key}", depth + 1, errors)
         return pruned
 
+    def _place(self, schemas: list[JSON]) -> _Place:
+        """What the schemas at one place of a value declare (computed once per schema set)."""
+        key = tuple(map(id, schemas))
+        place = self._places.get(key)
+        if place is None:
+            parts = [part for schema in schemas for part in self._parts(schema)]
+            declared: dict[str, list[JSON]] = defaultdict(list)
+            for part in parts:
+                for name, sub in (part.get("properties") or {}).items():
+                    declared[name].append(sub)
+            extra = [p["additionalProperties"] for p in parts if p.get("additionalProperties")]
+            place = _Place(
+                empty=not schemas,
+                items=[part["items"] for part in parts if isinstance(part.get("items"), dict)],
+                declared=dict(declared),
+                extra=bool(extra),
+                extra_schemas=[schema for schema in extra if isinstance(schema, dict)],
+            )
+            self._places[key] = place
+        return place
+
     def _parts(self, schema: JSON) -> list[dict[str, Any]]:
         """The schema and everything it composes (allOf, anyOf, oneOf), refs followed."""
-        schema = self.resolve(schema)
-        if not isinstance(schema, dict):
-            return []
-        parts = [schema]
-        for key in ("allOf", "anyOf", "oneOf"):
-            for branch in schema.get(key) or []:
-                parts += self._parts(branch)
+        if id(schema) in self._parts_cache:
+            return self._parts_cache[id(schema)]
+        resolved = self.resolve(schema)
+        parts: list[dict[str, Any]] = []
+        if isinstance(resolved, dict):
+            parts.append(resolved)
+            for key in ("allOf", "anyOf", "oneOf"):
+                for branch in resolved.get(key) or []:
+                    parts += self._parts(branch)
+        self._parts_cache[id(schema)] = parts
         return parts
 
     # -- examples and synthesized values ---------------------------------------------
@@ -359,6 +435,51 @@ class OpenAPISpec:
             properties.update(part.get("properties") or {})
             required += [name for name in part.get("required") or [] if name not in required]
         return {name: self.synthesize(properties[name], depth + 1) for name in required}
+
+
+@dataclass
+class _Place:
+    """The schemas that apply at one place of a value, merged (for the undeclared check)."""
+
+    empty: bool  # no schema applies here: nothing below is checked
+    items: list[JSON]  # the schemas of a list's items
+    declared: dict[str, list[JSON]]  # property name -> the schemas declaring it
+    extra: bool  # some part allows additional properties
+    extra_schemas: list[JSON]  # the schemas of those additional properties
+    children: dict[str | None, _Place] = field(default_factory=dict)  # by key; None: items
+
+    def undeclared(self, key: str) -> bool:
+        """Whether an object key here is one no schema declares (nor allows as extra)."""
+        return key not in self.declared and not self.extra and bool(self.declared)
+
+    def schemas_of(self, key: str | None) -> list[JSON]:
+        """The schemas of a property's value (``key``) or of the items (``None``)."""
+        if key is None:
+            return self.items
+        return self.declared.get(key) or self.extra_schemas
+
+
+def _any_json_body(document: dict[str, Any]) -> dict[str, Any]:
+    """A shallow-copied document whose JSON request bodies have the schema ``{}``."""
+    copied = dict(document)
+    copied["paths"] = paths = {}
+    for path, item in document["paths"].items():
+        paths[path] = item = dict(item)
+        for method in METHODS:
+            if not isinstance(item.get(method), dict) or "requestBody" not in item[method]:
+                continue
+            item[method] = op = dict(item[method])
+            op["requestBody"] = body = dict(_deref(op["requestBody"], document))
+            body["content"] = {
+                content_type: {**media, "schema": {}} if _is_json(content_type) else media
+                for content_type, media in (body.get("content") or {}).items()
+            }
+    return copied
+
+
+def _is_json(content_type: str) -> bool:
+    kind = mime(content_type)
+    return kind == "application/json" or kind.endswith("+json")
 
 
 def _scalar(kind: str | None, schema: dict[str, Any]) -> JSON:
@@ -472,6 +593,8 @@ class RecordedRequest:
     raw_body: bytes = field(repr=False)
     body: JSON  # parsed JSON, text, {part name: [bytes, ...]} for multipart, or None
     errors: list[str]
+    status: int | None = None  # the status answered; None until answered, or when dropped
+    response: JSON = field(default=None, repr=False)  # the body answered (stream: the items)
 
     @property
     def valid(self) -> bool:
@@ -487,6 +610,60 @@ class RecordedRequest:
     def query_values(self, name: str) -> list[str]:
         """Every value of a query parameter, in order."""
         return [value for key, value in self.query if key == name]
+
+
+@dataclass
+class Call:
+    """A request that passed validation, as a stateful handler sees it."""
+
+    op: SpecOperation
+    request: web.Request = field(repr=False)
+    body: JSON  # as in ``RecordedRequest.body``
+    record: RecordedRequest = field(repr=False)
+
+
+@dataclass
+class Answer:
+    """What the fake sends: a whole body, or (``chunks``) a body streamed piece by piece."""
+
+    status: int = 200
+    body: JSON = None  # dict/list: JSON; str: text; bytes: as is; None: empty
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None  # None: JSON for a dict/list body, text for a str
+    chunks: list[bytes] | None = None  # a streamed body, one write per chunk
+    items: list[JSON] | None = None  # what the chunks carry (recorded as the response)
+
+    @classmethod
+    def json(cls, value: JSON, status: int = 200, content_type: str | None = None) -> Answer:
+        """A JSON body."""
+        return cls(status, value, content_type=content_type or "application/json")
+
+    @classmethod
+    def ndjson(
+        cls, items: list[JSON], status: int = 200, content_type: str | None = None
+    ) -> Answer:
+        """A stream of JSON values, one line each (``text/plain`` streams)."""
+        chunks = [(json.dumps(item) + "\n").encode() for item in items]
+        kind = content_type or "application/x-ndjson"
+        return cls(status, content_type=kind, chunks=chunks, items=items)
+
+    @classmethod
+    def sse(cls, items: list[JSON], status: int = 200) -> Answer:
+        """Server-Sent Events, one frame per item."""
+        chunks = [frame.encode() for frame in _sse_frames(items)]
+        return cls(status, content_type="text/event-stream", chunks=chunks, items=items)
+
+    def payload(self) -> tuple[bytes, str | None]:
+        """The whole body as bytes, and its content type."""
+        if isinstance(self.body, (dict, list)):
+            return json.dumps(self.body).encode(), self.content_type or "application/json"
+        if isinstance(self.body, str):
+            return self.body.encode(), self.content_type or "text/plain; charset=utf-8"
+        return self.body or b"", self.content_type
+
+
+# a stateful answer for a valid request; None falls back to the spec's success answer
+Handler = Callable[[Call], "Answer | None"]
 
 
 @dataclass
@@ -581,14 +758,20 @@ class FakeOpenAPIServer(LocalAppServer):
 
     ``fake.requests`` lists every request received (:class:`RecordedRequest`),
     ``fake.fail_next(op, status=..., body=...)`` makes the next call(s) of an operation
-    fail, ``FakeOpenAPIServer.in_thread(spec_path=...)`` runs one on its own thread for
-    blocking code.
+    fail, ``fake.handle(op, handler)`` answers an operation from state instead of the
+    spec's example, ``FakeOpenAPIServer.in_thread(spec_path=...)`` runs one on its own
+    thread for blocking code. ``validate=False`` skips validation (benchmarks only).
+    Subclasses wrap :meth:`respond` to inject faults around every valid request.
     """
 
-    def __init__(self, spec_path: Path, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, spec_path: Path, *, host: str = "127.0.0.1", port: int = 0, validate: bool = True
+    ) -> None:
         self.spec = load_spec(spec_path)
         self.operations = self.spec.operations
         self.requests: list[RecordedRequest] = []
+        self.validate = validate  # False skips request validation (benchmarks only)
+        self.handlers: dict[str, Handler] = {}
         self._lock = threading.Lock()
         self._forced: dict[str, deque[ForcedResponse]] = defaultdict(deque)
         self._bodies: dict[str, JSON] = {}
@@ -622,6 +805,14 @@ class FakeOpenAPIServer(LocalAppServer):
         op = self.operation(operation)
         with self._lock:
             self._forced[op.name].append(ForcedResponse(status, body, dict(headers or {}), times))
+
+    def handle(self, operation: str, handler: Handler) -> None:
+        """Answer the valid requests of ``operation`` with ``handler`` (a stateful answer).
+
+        The handler runs on the server's loop after validation (and after any
+        :meth:`fail_next` answer); returning None sends the spec's success answer.
+        """
+        self.handlers[self.operation(operation).name] = handler
 
     def requests_for(self, operation: str) -> list[RecordedRequest]:
         """The recorded requests of one operation (dotted name or operationId)."""
@@ -680,8 +871,9 @@ class FakeOpenAPIServer(LocalAppServer):
     async def _unknown(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         error = f"no operation in the spec for {request.method} {request.path}"
-        self._record(request, None, body, _parse_body(request, body), [error])
-        return web.json_response({"errors": [error]}, status=404)
+        record = self._record(request, None, body, _parse_body(request, body), [error])
+        record.status, record.response = 404, {"errors": [error]}
+        return web.json_response(record.response, status=404)
 
     async def _handle(
         self, ops: Sequence[SpecOperation], request: web.Request
@@ -692,21 +884,71 @@ class FakeOpenAPIServer(LocalAppServer):
         content_type = request.headers.get("Content-Type", "")
         if mime(content_type) == "multipart/form-data":
             parsed = _multipart_parts(content_type, raw)
-        errors = self._validate(op, request, raw, parsed)
-        self._record(request, op, raw, parsed, errors)
+        errors = self._validate(op, request, raw, parsed) if self.validate else []
+        call = Call(op, request, parsed, self._record(request, op, raw, parsed, errors))
         if errors:
-            return web.json_response({"operation": op.name, "errors": errors}, status=400)
+            invalid = {"operation": op.name, "errors": errors}
+            return await self.send(call, Answer.json(invalid, 400))
         forced = self._take_forced(op)
         if forced is not None:
-            return _forced_response(forced)
-        return await self._succeed(op, request)
+            return await self.send(call, _forced_answer(forced))
+        return await self.respond(call)
+
+    async def respond(self, call: Call) -> web.StreamResponse:
+        """Answer a valid request: its handler's answer, else the spec's success answer.
+
+        The place where subclasses wrap handling (delays, dropped connections, errors).
+        """
+        return await self.send(call, self.answer(call))
+
+    def answer(self, call: Call) -> Answer:
+        """The answer to a valid request, from its handler or the spec."""
+        handler = self.handlers.get(call.op.name)
+        answer = handler(call) if handler is not None else None
+        return answer if answer is not None else self.spec_answer(call.op)
+
+    async def send(
+        self, call: Call, answer: Answer, *, cut_after: int | None = None
+    ) -> web.StreamResponse:
+        """Send ``answer`` and record it; ``cut_after`` chunks, then drop the connection."""
+        call.record.status = answer.status
+        call.record.response = answer.items if answer.chunks is not None else answer.body
+        if answer.chunks is None:
+            payload, content_type = answer.payload()
+            headers = dict(answer.headers)
+            if content_type:
+                headers.setdefault("Content-Type", content_type)
+            return web.Response(status=answer.status, body=payload, headers=headers)
+        headers = {"Content-Type": answer.content_type or "application/octet-stream"}
+        response = web.StreamResponse(status=answer.status, headers={**headers, **answer.headers})
+        await response.prepare(call.request)
+        for index, chunk in enumerate(answer.chunks):
+            if cut_after is not None and index >= cut_after:
+                drop_connection(call.request)
+                return response
+            await response.write(chunk)
+        await response.write_eof()
+        return response
 
     def _validate(
         self, op: SpecOperation, request: web.Request, raw: bytes, parsed: JSON
     ) -> list[str]:
-        """openapi-core's findings, then the checks it does not make (see the module doc)."""
+        """openapi-core's findings, then the checks it does not make (see the module doc).
+
+        openapi-core runs on a copy of the spec whose JSON bodies take any value; the
+        JSON body's schema is checked by the spec's compiled checks, unless openapi-core
+        stopped early (unknown path or method, failed security). A JSON body that parsed
+        reaches openapi-core as ``{}``: under that copy's schema only presence, media type
+        and parsing count, and it need not parse a large body a second time.
+        """
         errors: list[str] = []
-        for error in self.spec.openapi.iter_apicall_request_errors(_CoreRequest(request, raw, op)):
+        content_type = _declared_content_type(op, request.headers.get("Content-Type", ""))
+        where = self._json_media_schema(op, content_type) if raw else None
+        value = _json_value(raw, parsed) if where else _NOT_JSON
+        stand_in = b"{}" if value is not _NOT_JSON else raw
+        core_request = _CoreRequest(request, stand_in, op)
+        found = list(self.spec.request_openapi.iter_apicall_request_errors(core_request))
+        for error in found:
             errors += _describe(error)
         token = request.headers.get("Authorization", "").partition(" ")[2].strip()
         if op.bearer_required and not token:
@@ -714,7 +956,25 @@ class FakeOpenAPIServer(LocalAppServer):
         declared = {p["name"] for p in self.parameters(op) if p.get("in") == "query"}
         undeclared = sorted(set(request.query.keys()) - declared)
         errors += [f"query parameter {key!r} is not declared" for key in undeclared]
+        stopped = any(isinstance(error, (SecurityValidationError, PathError)) for error in found)
+        if where is not None and value is not _NOT_JSON and not stopped:
+            schema_errors = self.spec.checks.errors(value, where)
+            if schema_errors:
+                errors.append("InvalidRequestBody: Request body validation error")
+                errors += [f"  {error}" for error in schema_errors]
         return errors + self._body_errors(op, request.headers.get("Content-Type", ""), parsed)
+
+    def _json_media_schema(self, op: SpecOperation, content_type: str) -> str | None:
+        """Pointer to the schema of the JSON request media matching ``content_type``."""
+        holder = pointer("paths", op.path, op.method.lower(), "requestBody")
+        body = self.spec.at(holder) if "requestBody" in op.raw else {}
+        if isinstance(body.get("$ref"), str):
+            holder, body = body["$ref"][1:], self.spec.resolve(body)
+        content = body.get("content") or {}
+        key = _media_key(content, content_type)
+        if key is None or not _is_json(key) or "schema" not in content[key]:
+            return None
+        return f"{holder}{pointer('content', key, 'schema')}"
 
     def _body_errors(self, op: SpecOperation, content_type: str, parsed: JSON) -> list[str]:
         """Undeclared JSON properties; multipart part names against the schema.
@@ -756,20 +1016,20 @@ class FakeOpenAPIServer(LocalAppServer):
         raw: bytes,
         parsed: JSON,
         errors: list[str],
-    ) -> None:
-        self.requests.append(
-            RecordedRequest(
-                name=op.name if op else None,
-                operation_id=op.operation_id if op else None,
-                method=request.method,
-                path=request.path,
-                query=list(request.query.items()),
-                headers=dict(request.headers),
-                raw_body=raw,
-                body=parsed,
-                errors=errors,
-            )
+    ) -> RecordedRequest:
+        record = RecordedRequest(
+            name=op.name if op else None,
+            operation_id=op.operation_id if op else None,
+            method=request.method,
+            path=request.path,
+            query=list(request.query.items()),
+            headers=dict(request.headers),
+            raw_body=raw,
+            body=parsed,
+            errors=errors,
         )
+        self.requests.append(record)
+        return record
 
     def _take_forced(self, op: SpecOperation) -> ForcedResponse | None:
         with self._lock:
@@ -784,32 +1044,18 @@ class FakeOpenAPIServer(LocalAppServer):
 
     # -- answers ----------------------------------------------------------------------
 
-    async def _succeed(self, op: SpecOperation, request: web.Request) -> web.StreamResponse:
+    def spec_answer(self, op: SpecOperation) -> Answer:
+        """The declared success answer: the spec's example or a synthesized body."""
         kind = mime(op.content_type)
         if op.content_type is None:
-            return web.Response(status=op.status)
-        if kind == "text/event-stream":
-            return await self._stream(request, op, _sse_frames(self.success_body(op.name)))
-        if kind == "text/plain" and isinstance(self.success_body(op.name), list):
-            lines = [json.dumps(item) + "\n" for item in self.success_body(op.name)]
-            return await self._stream(request, op, lines)
+            return Answer(op.status)
         body = self.success_body(op.name)
+        if kind == "text/event-stream":
+            return Answer.sse(body, op.status)
+        if kind == "text/plain" and isinstance(body, list):
+            return Answer.ndjson(body, op.status, op.content_type)
         text = body if isinstance(body, str) else json.dumps(body)
-        return web.Response(
-            status=op.status, body=text.encode(), headers={"Content-Type": op.content_type}
-        )
-
-    async def _stream(
-        self, request: web.Request, op: SpecOperation, chunks: list[str]
-    ) -> web.StreamResponse:
-        response = web.StreamResponse(
-            status=op.status, headers={"Content-Type": op.content_type or ""}
-        )
-        await response.prepare(request)
-        for chunk in chunks:
-            await response.write(chunk.encode())
-        await response.write_eof()
-        return response
+        return Answer(op.status, text, content_type=op.content_type)
 
     def _make_success_body(self, op: SpecOperation) -> JSON:
         """The body of a success answer: example or synthesized; list of items for streams."""
@@ -883,14 +1129,36 @@ def _sse_frames(items: list[JSON]) -> list[str]:
     ]
 
 
-def _forced_response(forced: ForcedResponse) -> web.Response:
-    headers = dict(forced.headers)
-    if isinstance(forced.body, (dict, list)):
-        headers.setdefault("Content-Type", "application/json")
-        payload = json.dumps(forced.body).encode()
-    elif isinstance(forced.body, str):
-        headers.setdefault("Content-Type", "text/plain; charset=utf-8")
-        payload = forced.body.encode()
-    else:
-        payload = forced.body or b""
-    return web.Response(status=forced.status, body=payload, headers=headers)
+_NOT_JSON = object()
+
+
+def _json_value(raw: bytes, parsed: JSON) -> JSON:
+    """The JSON value of a body (``parsed`` unless it is text), or ``_NOT_JSON``."""
+    if not isinstance(parsed, (str, bytes)):
+        return parsed
+    try:  # text: it did not parse as JSON, or it is a JSON string
+        return json.loads(raw)
+    except ValueError:
+        return _NOT_JSON
+
+
+def _forced_answer(forced: ForcedResponse) -> Answer:
+    return Answer(forced.status, forced.body, headers=dict(forced.headers))
+
+
+def _media_key(content: Mapping[str, Any], content_type: str) -> str | None:
+    """The declared media type openapi-core picks for a sent content type, if any."""
+    if not content_type:
+        return None
+    bare = content_type.split(";", 1)[0].lower().rstrip()
+    for candidate in (content_type, bare):
+        if candidate in content:
+            return candidate
+    return next((key for key in content if fnmatch.fnmatch(bare, key)), None)
+
+
+def drop_connection(request: web.Request) -> None:
+    """Close the request's connection at once, answering nothing more."""
+    transport = request.transport
+    if transport is not None:
+        transport.abort()
