@@ -1,0 +1,239 @@
+"""Items serialized once, and pages cut from them by count and by body size.
+
+:class:`ItemEncoder` validates each input item into its wire model (either spelling,
+the upload's datasource filled in) and encodes it to JSON bytes once; a page body is
+then the request envelope around those bytes joined with commas (:class:`Envelope`,
+:meth:`Page.body`), never serialized again, and its size is known before it is built.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from shared.unset import UNSET
+
+from .positions import bytes_key
+from .report import ItemFailure
+
+if TYPE_CHECKING:
+    from shared.serialization import Serializer
+
+    from .kinds import Kind
+
+__all__ = ["Cutter", "Encoded", "Encoder", "Envelope", "IdEncoder", "ItemEncoder", "Page"]
+
+_COMMA = b","
+
+
+class Encoded:
+    """One valid item: its input position, id, digest key and JSON bytes."""
+
+    __slots__ = ("data", "id", "key", "position")
+
+    def __init__(self, position: int, id: str | None, data: bytes) -> None:
+        self.position = position
+        self.id = id
+        self.key = id if id is not None else bytes_key(data)
+        self.data = data
+
+    def __repr__(self) -> str:
+        return f"<Encoded {self.position} id={self.id!r} {len(self.data)} bytes>"
+
+
+class Page:
+    """Items sent in one request; ``number`` counts pages from 0 in input order."""
+
+    __slots__ = ("items", "number", "size")
+
+    def __init__(self, number: int, items: list[Encoded], size: int) -> None:
+        self.number = number
+        self.items = items
+        self.size = size  # body size with the largest envelope
+
+    def body(self, prefix: bytes, suffix: bytes) -> bytes:
+        return b"".join((prefix, _COMMA.join([item.data for item in self.items]), suffix))
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __repr__(self) -> str:
+        return f"<Page {self.number}: {len(self.items)} items, {self.size} bytes>"
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+class Envelope:
+    """The request body around a page's items: upload-wide fields, page flags, the array.
+
+    ``fields`` are the upload-wide wire fields (``uploadId``, ``datasource``, ...);
+    ``first_only`` are sent on the first page only (``forceRestartUpload``); ``flags``:
+    send ``isFirstPage`` / ``isLastPage``; ``single``: ``items_field`` holds one item.
+    """
+
+    def __init__(
+        self,
+        items_field: str,
+        fields: Mapping[str, Any],
+        first_only: Mapping[str, Any] | None = None,
+        *,
+        flags: bool = True,
+        single: bool = False,
+    ) -> None:
+        self._head = b"".join(
+            b"%s:%s," % (_json(name), _json(value)) for name, value in fields.items()
+        )
+        self._first = b"".join(
+            b"%s:%s," % (_json(name), _json(value)) for name, value in (first_only or {}).items()
+        )
+        # single: the field holds one item (a request per item), not an array
+        self._array = b"%s:" % _json(items_field) if single else b"%s:[" % _json(items_field)
+        self._flags = flags
+        self.suffix = b"}" if single else b"]}"
+        self._prefixes = {
+            (first, last): self._prefix(first, last)
+            for first in (False, True)
+            for last in (False, True)
+        }
+        self.overhead = max(len(prefix) for prefix in self._prefixes.values()) + len(self.suffix)
+
+    def _prefix(self, first: bool, last: bool) -> bytes:
+        parts = [b"{", self._head]
+        if first:
+            parts.append(self._first)
+        if self._flags and first:
+            parts.append(b'"isFirstPage":true,')
+        if self._flags and last:
+            parts.append(b'"isLastPage":true,')
+        parts.append(self._array)
+        return b"".join(parts)
+
+    def prefix(self, *, first: bool = False, last: bool = False) -> bytes:
+        return self._prefixes[first, last]
+
+    def body(self, page: Page, *, first: bool = False, last: bool = False) -> bytes:
+        return page.body(self._prefixes[first, last], self.suffix)
+
+
+class Encoder:
+    """Turns input items into :class:`Encoded` items or failures (``limit``: the largest
+    item, in bytes, a page can hold)."""
+
+    limit: int
+
+    def encode(self, position: int, item: Any) -> Encoded | ItemFailure:
+        """The item as :class:`Encoded`, or why it cannot be sent (never raises for it)."""
+        raise NotImplementedError
+
+    def raw_key(self, item: Any) -> str | None:
+        """The digest key of an item as given, without encoding it (``None``: unknown)."""
+        raise NotImplementedError
+
+
+class ItemEncoder(Encoder):
+    """Validates and encodes input items for one kind."""
+
+    def __init__(
+        self, kind: Kind, serializer: Serializer, datasource: str | None, limit: int
+    ) -> None:
+        self._kind = kind
+        self._model = kind.model_type
+        self._serializer = serializer
+        self._fill = datasource if kind.fills_datasource else None
+        self._field = kind.items_field
+        self.limit = limit
+
+    def encode(self, position: int, item: Any) -> Encoded | ItemFailure:
+        try:
+            model = self._serializer.from_python(
+                self._filled(item), self._model, f"{self._field}[{position}]"
+            )
+            if self._fill is not None and getattr(model, "datasource", None) is UNSET:
+                model = copy.copy(model)
+                object.__setattr__(model, "datasource", self._fill)
+            data = self._serializer.dumps(model)
+        except (TypeError, ValueError) as exc:  # InvalidInputError is both
+            return ItemFailure(position, self._kind.raw_id_of(item), f"invalid: {exc}")
+        item_id = self._kind.id_of(model)
+        if len(data) > self.limit:
+            reason = (
+                f"too large: {len(data)} bytes serialized, more than the {self.limit} a page "
+                "body under max_batch_bytes leaves for one item; not sent"
+            )
+            return ItemFailure(position, item_id, reason)
+        return Encoded(position, item_id, data)
+
+    def raw_key(self, item: Any) -> str | None:
+        return self._kind.raw_id_of(item)
+
+    def _filled(self, item: Any) -> Any:
+        if self._fill is None or not isinstance(item, Mapping) or "datasource" in item:
+            return item
+        return {**item, "datasource": self._fill}
+
+
+class Cutter:
+    """Collects encoded items into pages of at most ``batch_size`` items whose body,
+    with the largest envelope (``overhead`` bytes), stays within ``max_bytes``."""
+
+    def __init__(self, batch_size: int, max_bytes: int, overhead: int) -> None:
+        self._batch_size = batch_size
+        self._max_bytes = max_bytes
+        self._overhead = overhead
+        self._items: list[Encoded] = []
+        self._size = overhead
+        self._number = 0
+
+    def add(self, item: Encoded) -> Page | None:
+        """Add ``item``; returns the page it did not fit in, when one is complete."""
+        items = self._items
+        done = None
+        if items and (
+            len(items) >= self._batch_size or self._size + 1 + len(item.data) > self._max_bytes
+        ):
+            done = self._take()
+            items = self._items
+        self._size += len(item.data) + (1 if items else 0)
+        items.append(item)
+        return done
+
+    def flush(self) -> Page | None:
+        """The page being filled, if it has items."""
+        return self._take() if self._items else None
+
+    def empty_page(self) -> Page:
+        """A page without items (an empty upload, or a last page with nothing left)."""
+        page = Page(self._number, [], self._overhead)
+        self._number += 1
+        return page
+
+    def _take(self) -> Page:
+        page = Page(self._number, self._items, self._size)
+        self._number += 1
+        self._items = []
+        self._size = self._overhead
+        return page
+
+
+class IdEncoder(Encoder):
+    """Document ids (non-empty strings) for one delete request each."""
+
+    def __init__(self, field: str, limit: int) -> None:
+        self._field = field
+        self.limit = limit
+
+    def encode(self, position: int, item: Any) -> Encoded | ItemFailure:
+        if not isinstance(item, str) or not item:
+            problem = f"expected a non-empty str, got {type(item).__name__} {item!r:.80}"
+            return ItemFailure(position, None, f"invalid: '{self._field}[{position}]': {problem}")
+        data = _json(item)
+        if len(data) > self.limit:
+            return ItemFailure(position, item, f"too large: {len(data)} bytes; not sent")
+        return Encoded(position, item, data)
+
+    def raw_key(self, item: Any) -> str | None:
+        return item if isinstance(item, str) else None
