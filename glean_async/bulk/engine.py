@@ -126,6 +126,7 @@ class BulkRun(Generic[S]):
         self._started = time.monotonic()
         self._elapsed_before = stats.elapsed_seconds
         self._failures: list[ItemFailure] = []
+        self._held_back: list[Encoded] = []  # resume: read, held until the check passed
         self._bar: ProgressBar | None = make_bar(stats.kind, total) if settings.progress else None
         self._total = total
 
@@ -154,10 +155,10 @@ class BulkRun(Generic[S]):
                 async for page in pages:
                     if held is not None:
                         if not await self._dispatch(held, group):
-                            self._not_sent([held, page], self.stopped or "the run stopped")
+                            self._not_sent([held, page, *self._rest()], self.stopped or "stop")
                             return None
                         if self.stopped is not None:
-                            self._not_sent([page], self.stopped)
+                            self._not_sent([page, *self._rest()], self.stopped)
                             return None
                     held = page
             except BulkResumeError:
@@ -197,7 +198,7 @@ class BulkRun(Generic[S]):
     async def _finish(self, held: Page | None) -> None:
         """Send the last page when everything else succeeded; else record why not."""
         if self.input_error is not None:
-            self._not_sent([held], self.stopped or "the input failed")
+            self._not_sent([held, *self._rest()], self.stopped or "the input failed")
             return
         if not self.ordered:
             self._check_empty()
@@ -235,7 +236,6 @@ class BulkRun(Generic[S]):
     async def _pages(self, source: Source) -> AsyncGenerator[Page, None]:
         """Pages cut from ``source``; acknowledged positions (resume) checked, skipped."""
         check, prior = self._check, self._prior or AckSet()
-        held_back: list[Encoded] = []  # resume: waiting until the whole check passed
         position = -1
         async for item in items_of(source):
             position += 1
@@ -243,15 +243,15 @@ class BulkRun(Generic[S]):
             if check is not None and position in prior:
                 check.see(position, self._key(position, item))
                 if check.done:
+                    held_back, self._held_back = self._held_back, []
                     for page in self._cut(held_back):
                         yield page
-                    held_back = []
                 continue
             encoded = self.encoder.encode(position, item)
             if isinstance(encoded, ItemFailure):
                 self._fail([encoded])
             elif check is not None and not check.done:
-                held_back.append(encoded)
+                self._held_back.append(encoded)
             else:
                 cut = self.cutter.add(encoded)
                 if cut is not None:
@@ -260,11 +260,19 @@ class BulkRun(Generic[S]):
         self.stats.input_complete = True
         if check is not None:
             check.finish(position + 1)
+        held_back, self._held_back = self._held_back, []
         for page in self._cut(held_back):
             yield page
         last = self.cutter.flush()
         if last is not None:
             yield last
+
+    def _rest(self) -> list[Page]:
+        """What was read but not cut into a page yet (when the run stops early)."""
+        pages = self._cut(self._held_back)
+        self._held_back = []
+        last = self.cutter.flush()
+        return [*pages, last] if last is not None else pages
 
     def _cut(self, items: list[Encoded]) -> list[Page]:
         pages = [self.cutter.add(item) for item in items]
