@@ -1,0 +1,203 @@
+"""Pages cut by count and by serialized size; items encoded once; acknowledged ranges."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from glean_async._generated.wire import SERIALIZER
+from glean_async.bulk.kinds import KINDS
+from glean_async.bulk.pages import Cutter, Encoded, Envelope, ItemEncoder
+from glean_async.bulk.positions import AckSet, ResumeCheck, item_hash
+from glean_async.bulk.report import AckRange, BulkResumeError, ItemFailure
+from glean_async.testing import FakeGleanServer
+
+DOCUMENTS = KINDS["documents"]
+
+
+def envelope(force_restart: bool = True) -> Envelope:
+    fields = {"uploadId": "u-1", "datasource": "wiki", "disableStaleDocumentDeletionCheck": True}
+    return Envelope("documents", fields, {"forceRestartUpload": True} if force_restart else None)
+
+
+def cut(sizes: list[int], batch_size: int, max_bytes: int) -> tuple[list, list[ItemFailure]]:
+    """Encode documents whose titles have ``sizes`` characters, cut them into pages."""
+    body = envelope()
+    encoder = ItemEncoder(DOCUMENTS, SERIALIZER, "wiki", max_bytes - body.overhead)
+    cutter = Cutter(batch_size, max_bytes, body.overhead)
+    pages, failures = [], []
+    for position, size in enumerate(sizes):
+        encoded = encoder.encode(position, {"id": f"d{position}", "title": "é" * size})
+        if isinstance(encoded, ItemFailure):
+            failures.append(encoded)
+            continue
+        page = cutter.add(encoded)
+        if page is not None:
+            pages.append(page)
+    last = cutter.flush()
+    return [*pages, *([last] if last else [])], failures
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sizes=st.lists(st.integers(0, 3000), max_size=60),
+    batch_size=st.integers(1, 12),
+    max_bytes=st.integers(300, 12_000),
+)
+def test_pages_respect_count_and_bytes_and_keep_every_item_once_in_order(
+    sizes: list[int], batch_size: int, max_bytes: int
+) -> None:
+    pages, failures = cut(sizes, batch_size, max_bytes)
+    body = envelope()
+    sent = []
+    for number, page in enumerate(pages):
+        assert page.number == number
+        assert 1 <= len(page) <= batch_size
+        for first in (False, True):
+            for last in (False, True):
+                data = body.body(page, first=first, last=last)
+                assert len(data) <= max_bytes
+                decoded = json.loads(data)
+                assert [doc["id"] for doc in decoded["documents"]] == [i.id for i in page.items]
+                assert decoded.get("isFirstPage", False) is first
+                assert decoded.get("isLastPage", False) is last
+                assert decoded.get("forceRestartUpload", False) is first
+        sent.extend(item.position for item in page.items)
+    failed = [failure.position for failure in failures]
+    assert sorted(sent + failed) == list(range(len(sizes)))
+    assert sent == sorted(sent)  # order kept
+    for failure in failures:  # only items that cannot fit in a page alone fail
+        assert failure.reason.startswith("too large")
+        alone = len(
+            SERIALIZER.dumps(
+                SERIALIZER.from_python(
+                    {
+                        "id": f"d{failure.position}",
+                        "title": "é" * sizes[failure.position],
+                        "datasource": "wiki",
+                    },
+                    DOCUMENTS.model_type,
+                    "d",
+                )
+            )
+        )
+        assert alone + body.overhead > max_bytes
+
+
+def test_a_page_is_full_by_count_before_bytes_and_by_bytes_before_count() -> None:
+    by_count, _ = cut([10] * 7, batch_size=3, max_bytes=100_000)
+    assert [len(page) for page in by_count] == [3, 3, 1]
+    item = len(
+        SERIALIZER.dumps(
+            SERIALIZER.from_python(
+                {"id": "d0", "title": "é" * 100, "datasource": "wiki"}, DOCUMENTS.model_type, "d"
+            )
+        )
+    )
+    room = envelope().overhead + 2 * item + 1  # two items and their comma, exactly
+    by_bytes, failures = cut([100] * 5, batch_size=1000, max_bytes=room)
+    assert not failures
+    assert [len(page) for page in by_bytes] == [2, 2, 1]
+
+
+def test_invalid_items_are_failures_naming_position_and_field() -> None:
+    encoder = ItemEncoder(DOCUMENTS, SERIALIZER, "wiki", 10_000)
+    bad = encoder.encode(7, {"id": "x", "title": 3})
+    assert isinstance(bad, ItemFailure)
+    assert bad.position == 7 and bad.id == "x"
+    assert "documents[7].title" in bad.reason
+    typo = encoder.encode(8, {"id": "y", "titel": "t"})
+    assert isinstance(typo, ItemFailure) and "did you mean 'title'" in typo.reason
+
+
+def test_items_in_either_spelling_or_as_models_encode_to_the_same_wire_bytes() -> None:
+    from glean_async import models
+
+    encoder = ItemEncoder(DOCUMENTS, SERIALIZER, "wiki", 10_000)
+    wire = encoder.encode(0, {"id": "a", "viewURL": "https://x/a", "objectType": "Page"})
+    python = encoder.encode(0, {"id": "a", "view_url": "https://x/a", "object_type": "Page"})
+    model = encoder.encode(
+        0,
+        models.DocumentDefinition(
+            datasource="wiki", id="a", view_url="https://x/a", object_type="Page"
+        ),
+    )
+    assert isinstance(wire, Encoded) and isinstance(python, Encoded) and isinstance(model, Encoded)
+    assert wire.data == python.data == model.data
+    assert json.loads(wire.data)["datasource"] == "wiki"  # the upload's datasource filled in
+
+
+def test_a_document_keeps_its_own_datasource() -> None:
+    encoder = ItemEncoder(DOCUMENTS, SERIALIZER, "wiki", 10_000)
+    encoded = encoder.encode(0, {"id": "a", "datasource": "other"})
+    assert isinstance(encoded, Encoded)
+    assert json.loads(encoded.data)["datasource"] == "other"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 40), unique=True, max_size=40), st.randoms())
+def test_ack_ranges_merge_in_any_order_to_the_same_digests(
+    positions: list[int], rng: random.Random
+) -> None:
+    keys = {position: f"id-{position}" for position in positions}
+    in_order = AckSet()
+    in_order.add_keys(sorted(positions), [keys[p] for p in sorted(positions)])
+    shuffled = AckSet()
+    for position in rng.sample(positions, len(positions)):
+        shuffled.add_keys([position], [keys[position]])
+    assert in_order.ranges() == shuffled.ranges()
+    assert len(in_order) == len(positions)
+    for span in in_order.ranges():  # disjoint, separated by gaps
+        assert all(p in in_order for p in range(span.start, span.stop))
+    assert all((p in in_order) == (p in keys) for p in range(45))
+    check = ResumeCheck(in_order.ranges())
+    for position in sorted(positions):
+        check.see(position, keys[position])
+    check.finish(41)
+
+
+def test_resume_check_refuses_other_ids_or_another_order() -> None:
+    acked = AckSet()
+    acked.add_keys([0, 1, 2], ["a", "b", "c"])
+    swapped = ResumeCheck(acked.ranges())
+    swapped.see(0, "b")
+    swapped.see(1, "a")
+    with pytest.raises(BulkResumeError, match=r"positions 0\.\.2"):
+        swapped.see(2, "c")
+    short = ResumeCheck(acked.ranges())
+    short.see(0, "a")
+    with pytest.raises(BulkResumeError, match="shorter"):
+        short.finish(1)
+
+
+def test_ack_digest_is_the_sum_of_item_hashes() -> None:
+    acked = AckSet([AckRange(0, 1, f"{item_hash(0, 'a'):032x}")])
+    acked.add_keys([1], ["b"])
+    (span,) = acked.ranges()
+    assert (span.start, span.stop) == (0, 2)
+    assert int(span.digest, 16) == (item_hash(0, "a") + item_hash(1, "b")) % (1 << 128)
+    with pytest.raises(ValueError, match="already acknowledged"):
+        acked.add_keys([1], ["b"])
+
+
+@pytest.mark.anyio
+async def test_bodies_on_the_wire_stay_under_max_batch_bytes(glean_server: FakeGleanServer) -> None:
+    from glean_async import Glean
+
+    rng = random.Random(5)
+    documents = [{"id": f"d{n}", "title": "x" * rng.randrange(0, 900)} for n in range(120)]
+    async with Glean(api_token="t", server_url=glean_server.url) as glean:
+        report = await glean.bulk.documents(
+            "wiki", documents, batch_size=25, max_batch_bytes=4000, concurrency=3
+        )
+    assert report.finalized and report.accepted == 120
+    bodies = [r.raw_body for r in glean_server.requests if r.path.endswith("bulkindexdocuments")]
+    assert len(bodies) == report.pages > 120 // 25
+    assert all(len(body) <= 4000 for body in bodies)
+    sent = [doc["id"] for body in bodies for doc in json.loads(body)["documents"]]
+    assert sorted(sent) == sorted(doc["id"] for doc in documents)
+    assert len(sent) == len(set(sent))
