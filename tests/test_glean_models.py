@@ -782,10 +782,9 @@ WIRE_DOCUMENT = {
 SENT_DOCUMENT = {**WIRE_DOCUMENT, "permissions": {"allowAnonymousAccess": True}}
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGleanServer]:
-    with FakeGleanServer.in_thread() as server:
-        yield server
+@pytest.fixture
+def fake(glean_server: FakeGleanServer) -> FakeGleanServer:
+    return glean_server
 
 
 def last_request(fake: FakeGleanServer, before: int) -> Any:
@@ -795,54 +794,57 @@ def last_request(fake: FakeGleanServer, before: int) -> Any:
 
 
 @pytest.mark.anyio
-async def test_wire_spelled_documents_through_the_async_client(fake: FakeGleanServer) -> None:
-    async with Glean("token", server_url=fake.url) as glean:
-        before = len(fake.requests)
-        await glean.indexing.documents.index(datasource="wiki", documents=[WIRE_DOCUMENT])
-        request = last_request(fake, before)
-        assert request.valid, request.errors
-        assert request.body == {"datasource": "wiki", "documents": [SENT_DOCUMENT]}
-        before = len(fake.requests)
-        wire_request = {"datasource": "wiki", "uploadId": "u", "documents": [WIRE_DOCUMENT]}
-        await glean.indexing.documents.index(request=wire_request)
-        assert last_request(fake, before).body == {**wire_request, "documents": [SENT_DOCUMENT]}
-        twice = {**WIRE_DOCUMENT, "object_type": "Doc"}
-        with pytest.raises(InvalidInputError) as info:
-            await glean.indexing.documents.index(datasource="wiki", documents=[twice])
-        assert info.value.field == "request.documents[0].object_type"
-        with pytest.raises(InvalidInputError, match="did you mean 'viewURL'"):
-            await glean.indexing.documents.index(
-                datasource="wiki", documents=[{"datasource": "wiki", "viewURl": "u"}]
-            )
+async def test_wire_spelled_documents_through_the_async_client(
+    fake: FakeGleanServer, glean_client: Glean
+) -> None:
+    before = len(fake.requests)
+    await glean_client.indexing.documents.index(datasource="wiki", documents=[WIRE_DOCUMENT])
+    request = last_request(fake, before)
+    assert request.valid, request.errors
+    assert request.body == {"datasource": "wiki", "documents": [SENT_DOCUMENT]}
+    before = len(fake.requests)
+    wire_request = {"datasource": "wiki", "uploadId": "u", "documents": [WIRE_DOCUMENT]}
+    await glean_client.indexing.documents.index(request=wire_request)
+    assert last_request(fake, before).body == {**wire_request, "documents": [SENT_DOCUMENT]}
+    twice = {**WIRE_DOCUMENT, "object_type": "Doc"}
+    with pytest.raises(InvalidInputError) as info:
+        await glean_client.indexing.documents.index(datasource="wiki", documents=[twice])
+    assert info.value.field == "request.documents[0].object_type"
+    with pytest.raises(InvalidInputError, match="did you mean 'viewURL'"):
+        await glean_client.indexing.documents.index(
+            datasource="wiki", documents=[{"datasource": "wiki", "viewURl": "u"}]
+        )
 
 
-def test_wire_spelled_documents_through_the_sync_facade(fake: FakeGleanServer) -> None:
-    with glean_async.sync.Glean("token", server_url=fake.url) as glean:
-        before = len(fake.requests)
-        glean.indexing.documents.index(datasource="wiki", documents=[WIRE_DOCUMENT])
-        request = last_request(fake, before)
-        assert request.valid, request.errors
-        assert request.body == {"datasource": "wiki", "documents": [SENT_DOCUMENT]}
-        nested_twice = {**WIRE_DOCUMENT, "body": {"mimeType": "a", "mime_type": "b"}}
-        with pytest.raises(InvalidInputError) as info:
-            glean.indexing.documents.index(datasource="wiki", documents=[nested_twice])
-        assert info.value.field == "request.documents[0].body.mime_type"
-        assert len(fake.requests) == before + 1  # refused before any request
+def test_wire_spelled_documents_through_the_sync_facade(
+    fake: FakeGleanServer, glean_sync_client: glean_async.sync.Glean
+) -> None:
+    before = len(fake.requests)
+    glean_sync_client.indexing.documents.index(datasource="wiki", documents=[WIRE_DOCUMENT])
+    request = last_request(fake, before)
+    assert request.valid, request.errors
+    assert request.body == {"datasource": "wiki", "documents": [SENT_DOCUMENT]}
+    nested_twice = {**WIRE_DOCUMENT, "body": {"mimeType": "a", "mime_type": "b"}}
+    with pytest.raises(InvalidInputError) as info:
+        glean_sync_client.indexing.documents.index(datasource="wiki", documents=[nested_twice])
+    assert info.value.field == "request.documents[0].body.mime_type"
+    assert len(fake.requests) == before + 1  # refused before any request
 
 
 @pytest.mark.anyio
-async def test_extra_keys_go_on_the_wire_only_through_the_attribute(fake: FakeGleanServer) -> None:
+async def test_extra_keys_go_on_the_wire_only_through_the_attribute(
+    fake: FakeGleanServer, glean_client: Glean
+) -> None:
     document = models.DocumentDefinition(
         datasource="wiki", additional_properties={"brandNewField": {"x": 1}}
     )
-    async with Glean("token", server_url=fake.url) as glean:
-        before = len(fake.requests)
-        with pytest.raises(errors.GleanError):  # the fake knows only the spec's fields
-            await glean.indexing.documents.index(datasource="wiki", documents=[document])
-        request = fake.requests[before]
-        assert request.body["documents"] == [{"datasource": "wiki", "brandNewField": {"x": 1}}]
-        assert any("brandNewField" in error for error in request.errors)
-        with pytest.raises(InvalidInputError, match="undeclared fields go in"):
-            await glean.indexing.documents.index(
-                datasource="wiki", documents=[{"datasource": "wiki", "brandNewField": 1}]
-            )
+    before = len(fake.requests)
+    with pytest.raises(errors.GleanError):  # the fake knows only the spec's fields
+        await glean_client.indexing.documents.index(datasource="wiki", documents=[document])
+    request = fake.requests[before]
+    assert request.body["documents"] == [{"datasource": "wiki", "brandNewField": {"x": 1}}]
+    assert any("brandNewField" in error for error in request.errors)
+    with pytest.raises(InvalidInputError, match="undeclared fields go in"):
+        await glean_client.indexing.documents.index(
+            datasource="wiki", documents=[{"datasource": "wiki", "brandNewField": 1}]
+        )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
@@ -22,9 +21,10 @@ from glean_async import converter, errors, models
 from glean_async._generated import operations
 from glean_async.testing import FakeGleanServer, RecordedRequest
 from glean_async.utils import BackoffStrategy, RetryConfig
+from shared.testing import pytest_plugin
 from tests.operation_calls import OperationCalls, descriptors
 
-TOKEN = "glean-fake-token-7Qx2"
+TOKEN = pytest_plugin.TOKEN  # what the client fixtures send
 OPERATIONS = descriptors(operations)
 
 # operation -> why the SDK or the generator fails it against the spec (xfail reasons)
@@ -56,27 +56,25 @@ def every_operation() -> list[Any]:
     ]
 
 
-@pytest.fixture(scope="module")
-def fake() -> Iterator[FakeGleanServer]:
-    with FakeGleanServer.in_thread() as server:
-        yield server
+# the plugin's fixtures under this module's names: the session's server, reset per test
+@pytest.fixture
+def fake(glean_server: FakeGleanServer) -> FakeGleanServer:
+    return glean_server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def calls(fake: FakeGleanServer) -> OperationCalls:
     return OperationCalls(fake, converter, TOKEN)
 
 
 @pytest.fixture
-async def glean(fake: FakeGleanServer) -> AsyncIterator[glean_async.Glean]:
-    async with glean_async.Glean(api_token=TOKEN, server_url=fake.url) as client:
-        yield client
+def glean(glean_client: glean_async.Glean) -> glean_async.Glean:
+    return glean_client
 
 
-@pytest.fixture(scope="module")
-def sync_glean(fake: FakeGleanServer) -> Iterator[glean_async.sync.Glean]:
-    with glean_async.sync.Glean(api_token=TOKEN, server_url=fake.url) as client:
-        yield client
+@pytest.fixture
+def sync_glean(glean_sync_client: glean_async.sync.Glean) -> glean_async.sync.Glean:
+    return glean_sync_client
 
 
 # -- every operation ----------------------------------------------------------------------

@@ -40,19 +40,17 @@ def redirected(cls: type, url: str) -> type:
     return type(cls.__name__, (cls,), {"__init__": __init__})
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[str, str]]:
-    with FakeGleanServer.in_thread() as glean, FakeFlux0Server.in_thread() as flux0:
-        yield glean.url, flux0.url
-
-
 @pytest.fixture
-def redirect(servers: tuple[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    glean_url, flux0_url = servers
+def redirect(
+    glean_server: FakeGleanServer,
+    flux0_server: FakeFlux0Server,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
     for module in (glean_async, glean_async.sync):
-        monkeypatch.setattr(module, "Glean", redirected(module.Glean, glean_url))
+        monkeypatch.setattr(module, "Glean", redirected(module.Glean, glean_server.url))
     for module in (flux0_async, flux0_async.sync):
-        monkeypatch.setattr(module, "Flux0", redirected(module.Flux0, flux0_url))
+        monkeypatch.setattr(module, "Flux0", redirected(module.Flux0, flux0_server.url))
     monkeypatch.setenv("GLEAN_API_TOKEN", "client-token")
     monkeypatch.setenv("GLEAN_INDEXING_TOKEN", "indexing-token")
     monkeypatch.chdir(tmp_path)

@@ -294,24 +294,23 @@ def sent_stream_flags(fake: FakeGleanServer, before: int) -> list[Any]:
 
 
 @pytest.mark.anyio
-async def test_glean_create_stream_asks_to_stream_async() -> None:
-    async with (
-        FakeGleanServer() as fake,
-        glean_async.Glean(api_token="t", server_url=fake.url) as g,
-    ):
-        for extra in ({}, {"stream": False}, {"stream": True}):
-            stream = await g.client.chat.create_stream(messages=ASK, **extra)
-            async with stream as responses:
-                assert [r async for r in responses]
-        await g.client.chat.create(messages=ASK)
-        assert sent_stream_flags(fake, 0) == [True, False, True, "left out"]
+async def test_glean_create_stream_asks_to_stream_async(
+    glean_server: FakeGleanServer, glean_client: glean_async.Glean
+) -> None:
+    for extra in ({}, {"stream": False}, {"stream": True}):
+        stream = await glean_client.client.chat.create_stream(messages=ASK, **extra)
+        async with stream as responses:
+            assert [r async for r in responses]
+    await glean_client.client.chat.create(messages=ASK)
+    assert sent_stream_flags(glean_server, 0) == [True, False, True, "left out"]
 
 
-def test_glean_create_stream_asks_to_stream_sync() -> None:
-    with FakeGleanServer.in_thread() as fake, glean_async.sync.Glean("t", server_url=fake.url) as g:
-        for request in ({"messages": ASK}, {"messages": ASK, "stream": False}):
-            with g.client.chat.create_stream(request=request) as responses:
-                assert list(responses)
-        with g.client.chat.create_stream(messages=ASK) as responses:
+def test_glean_create_stream_asks_to_stream_sync(
+    glean_server: FakeGleanServer, glean_sync_client: glean_async.sync.Glean
+) -> None:
+    for request in ({"messages": ASK}, {"messages": ASK, "stream": False}):
+        with glean_sync_client.client.chat.create_stream(request=request) as responses:
             assert list(responses)
-        assert sent_stream_flags(fake, 0) == [True, False, True]
+    with glean_sync_client.client.chat.create_stream(messages=ASK) as responses:
+        assert list(responses)
+    assert sent_stream_flags(glean_server, 0) == [True, False, True]
