@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 __all__ = ["AdaptiveLimiter", "TokenBucket"]
 
@@ -85,25 +87,37 @@ class AdaptiveLimiter:
 
 
 class TokenBucket:
-    """At most ``rate`` request starts per second (``None``: no cap)."""
+    """At most ``rate`` request starts per second (``None``: no cap).
 
-    def __init__(self, rate: float | None) -> None:
+    ``clock`` and ``sleep`` are the time source and the wait (tests pass their own).
+    """
+
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
         if rate is not None and not rate > 0:
             raise ValueError("max_requests_per_second must be a positive number")
         self.rate = rate
+        self._clock = clock
+        self._sleep = sleep
         self._next = 0.0
 
-    async def take(self) -> None:
-        """Wait for this request's slot."""
+    async def take(self) -> float:
+        """Wait for this request's slot; returns when that slot starts (clock time)."""
+        now = self._clock()
         if self.rate is None:
-            return
-        now = time.monotonic()
+            return now
         start = max(now, self._next)
         self._next = start + 1 / self.rate
         if start > now:
-            await asyncio.sleep(start - now)
+            await self._sleep(start - now)
+        return start
 
     def charge(self) -> None:
         """Count a request already made (a retry): later ones start that much later."""
         if self.rate is not None:
-            self._next = max(time.monotonic(), self._next) + 1 / self.rate
+            self._next = max(self._clock(), self._next) + 1 / self.rate
