@@ -59,6 +59,7 @@ def every_operation() -> list[Any]:
 # the plugin's fixtures under this module's names: the session's server, reset per test
 @pytest.fixture
 def fake(glean_server: FakeGleanServer) -> FakeGleanServer:
+    glean_server.stateful = False  # the spec's examples; tests/test_glean_server_* test state
     return glean_server
 
 

@@ -620,6 +620,7 @@ class Call:
     request: web.Request = field(repr=False)
     body: JSON  # as in ``RecordedRequest.body``
     record: RecordedRequest = field(repr=False)
+    context: dict[str, Any] = field(default_factory=dict)  # for a subclass's handlers
 
 
 @dataclass
