@@ -19,9 +19,14 @@ from glean_async.testing import FakeGleanServer
 DOCUMENTS = KINDS["documents"]
 
 
-def envelope(force_restart: bool = True) -> Envelope:
-    fields = {"uploadId": "u-1", "datasource": "wiki", "disableStaleDocumentDeletionCheck": True}
-    return Envelope("documents", fields, {"forceRestartUpload": True} if force_restart else None)
+def envelope() -> Envelope:
+    fields = {"uploadId": "u-1", "datasource": "wiki"}
+    return Envelope(
+        "documents",
+        fields,
+        {"forceRestartUpload": True},
+        {"disableStaleDocumentDeletionCheck": True},
+    )
 
 
 def cut(sizes: list[int], batch_size: int, max_bytes: int) -> tuple[list, list[ItemFailure]]:
@@ -66,6 +71,7 @@ def test_pages_respect_count_and_bytes_and_keep_every_item_once_in_order(
                 assert decoded.get("isFirstPage", False) is first
                 assert decoded.get("isLastPage", False) is last
                 assert decoded.get("forceRestartUpload", False) is first
+                assert decoded.get("disableStaleDocumentDeletionCheck", False) is last
         sent.extend(item.position for item in page.items)
     failed = [failure.position for failure in failures]
     assert sorted(sent + failed) == list(range(len(sizes)))

@@ -138,8 +138,8 @@ class BulkRun(Generic[S]):
         resume mismatch, and cancellation)."""
         pages = self._pages(source)
         try:
-            held = await self._send_all_but_last(pages)
-            await self._finish(held)
+            remaining = await self._send_all_but_last(pages)
+            await self._finish(remaining)
         finally:
             await pages.aclose()
             self._close_stats()
@@ -147,29 +147,30 @@ class BulkRun(Generic[S]):
                 self._bar.close()
         return self.stats
 
-    async def _send_all_but_last(self, pages: AsyncIterator[Page]) -> Page | None:
-        """Send every page but the last (held back and returned) unless the run stops."""
+    async def _send_all_but_last(self, pages: AsyncIterator[Page]) -> list[Page]:
+        """Send every page but the last, which is held back and returned (with what was
+        read but not cut yet, when the input raised); ``[]`` when the run stopped."""
         held: Page | None = None
+        mismatch: BulkResumeError | None = None
         async with anyio.create_task_group() as group:
             try:
                 async for page in pages:
                     if held is not None:
                         if not await self._dispatch(held, group):
                             self._not_sent([held, page, *self._rest()], self.stopped or "stop")
-                            return None
+                            return []
                         if self.stopped is not None:
                             self._not_sent([page, *self._rest()], self.stopped)
-                            return None
+                            return []
                     held = page
-            except BulkResumeError:
-                raise
+            except BulkResumeError as exc:  # raised before any page was sent
+                mismatch = exc
             except Exception as exc:
                 self.input_error = exc
-                self.stopped = f"the input raised {type(exc).__name__}: {exc}"
-        if not self.ordered and held is not None and self.stopped is None:
-            await self._send_one(held, first=False, last=False)
-            return None
-        return held
+        if mismatch is not None:
+            raise mismatch
+        remaining = [held] if held is not None else []
+        return remaining + self._rest() if self.input_error is not None else remaining
 
     async def _dispatch(self, page: Page, group: anyio.abc.TaskGroup) -> bool:
         """Send ``page`` as the first page (waiting for its outcome) or start it as a
@@ -195,33 +196,28 @@ class BulkRun(Generic[S]):
     async def _send_one(self, page: Page, *, first: bool, last: bool) -> bool:
         return await self._post(page, self.limiter.generation, first=first, last=last)
 
-    async def _finish(self, held: Page | None) -> None:
-        """Send the last page when everything else succeeded; else record why not."""
-        if self.input_error is not None:
-            self._not_sent([held, *self._rest()], self.stopped or "the input failed")
+    async def _finish(self, remaining: list[Page]) -> None:
+        """Send what is left: as the last page when everything else succeeded and the
+        input ended cleanly, else as middle pages (the upload stays open)."""
+        if self.stopped is not None:
+            self._not_sent(remaining, self.stopped)
             return
-        if not self.ordered:
+        clean = self.input_error is None and not self._failures
+        finishing = self.send_last and clean
+        if not remaining and clean:
             self._check_empty()
-            return
-        if held is None and self.stopped is None and not self._failures:
-            self._check_empty()
-            held = self.cutter.empty_page()
-        if held is None:
-            return
-        if not self.send_last:
-            if self.stopped is None:
-                sent = await self._send_one(held, first=not self.first_done, last=False)
-                self.first_done = self.first_done or sent
-            else:
-                self._not_sent([held], self.stopped)
-            return
-        if self.stopped is not None or self._failures:
-            why = self.stopped or f"{len(self._failures)} items failed"
-            self._not_sent([held], f"the last page is not sent: {why}")
-            return
-        self.finalized = await self._send_one(held, first=not self.first_done, last=True)
-        if self.finalized:
-            self.first_done = True
+            if self.ordered and (finishing or not self.first_done):
+                remaining = [self.cutter.empty_page()]
+        last = remaining.pop() if finishing else None
+        for index, page in enumerate(remaining):
+            sent = await self._send_one(page, first=not self.first_done, last=False)
+            self.first_done = self.first_done or sent
+            if self.stopped is not None:
+                self._not_sent(remaining[index + 1 :], self.stopped)
+                return
+        if last is not None:
+            self.finalized = await self._send_one(last, first=not self.first_done, last=True)
+            self.first_done = self.first_done or self.finalized
 
     def _check_empty(self) -> None:
         if self.stats.items_read == 0 and self._prior is None and not self.settings.allow_empty:
@@ -349,15 +345,10 @@ class BulkRun(Generic[S]):
     def _fail(self, failures: list[ItemFailure]) -> None:
         self._failures.extend(failures)
 
-    def _not_sent(self, pages: list[Page | None], why: str) -> None:
+    def _not_sent(self, pages: list[Page], why: str) -> None:
         reason = f"not sent: {why}"
         self._fail(
-            [
-                ItemFailure(item.position, item.id, reason)
-                for page in pages
-                if page
-                for item in page.items
-            ]
+            [ItemFailure(item.position, item.id, reason) for page in pages for item in page.items]
         )
 
     def _progress(self) -> None:
@@ -393,6 +384,9 @@ class BulkRun(Generic[S]):
         stats.concurrency_raises += limiter.raises
         stats.max_requests_per_second = self.settings.max_requests_per_second
         stats.error = self.stopped
+        if self.input_error is not None:
+            problem = f"the input raised {type(self.input_error).__name__}: {self.input_error}"
+            stats.error = f"{problem}; {stats.error}" if stats.error else problem
         if isinstance(stats, BulkReport) and stats.upload:
             stats.finalized = self.finalized
             stats.first_page_acknowledged = self.first_done

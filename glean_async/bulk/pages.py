@@ -67,11 +67,17 @@ def _json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+def _fields(fields: Mapping[str, Any]) -> bytes:
+    """``"name":value,`` for each field."""
+    return b"".join(b"%s:%s," % (_json(name), _json(value)) for name, value in fields.items())
+
+
 class Envelope:
     """The request body around a page's items: upload-wide fields, page flags, the array.
 
     ``fields`` are the upload-wide wire fields (``uploadId``, ``datasource``, ...);
-    ``first_only`` are sent on the first page only (``forceRestartUpload``); ``flags``:
+    ``first_only`` go on the first page only (``forceRestartUpload``), ``last_only`` on
+    the last page only (the stale-deletion flag); ``flags``:
     send ``isFirstPage`` / ``isLastPage``; ``single``: ``items_field`` holds one item.
     """
 
@@ -80,16 +86,14 @@ class Envelope:
         items_field: str,
         fields: Mapping[str, Any],
         first_only: Mapping[str, Any] | None = None,
+        last_only: Mapping[str, Any] | None = None,
         *,
         flags: bool = True,
         single: bool = False,
     ) -> None:
-        self._head = b"".join(
-            b"%s:%s," % (_json(name), _json(value)) for name, value in fields.items()
-        )
-        self._first = b"".join(
-            b"%s:%s," % (_json(name), _json(value)) for name, value in (first_only or {}).items()
-        )
+        self._head = _fields(fields)
+        self._first = _fields(first_only or {})
+        self._last = _fields(last_only or {})
         # single: the field holds one item (a request per item), not an array
         self._array = b"%s:" % _json(items_field) if single else b"%s:[" % _json(items_field)
         self._flags = flags
@@ -105,6 +109,8 @@ class Envelope:
         parts = [b"{", self._head]
         if first:
             parts.append(self._first)
+        if last:
+            parts.append(self._last)
         if self._flags and first:
             parts.append(b'"isFirstPage":true,')
         if self._flags and last:

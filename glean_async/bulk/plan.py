@@ -123,14 +123,13 @@ def envelope(scope: Scope, upload_id: str, *, force_restart: bool, keep_stale: b
         fields["datasource"] = scope.datasource
     if scope.group is not None:
         fields["group"] = scope.group
-    if keep_stale:
-        if kind.stale_flag is None:
-            raise InvalidInputError(
-                "disable_stale_data_deletion_check", f"bulk {kind.name} have no such option"
-            )
-        fields[kind.stale_flag] = True
+    if keep_stale and kind.stale_flag is None:
+        raise InvalidInputError(
+            "disable_stale_data_deletion_check", f"bulk {kind.name} have no such option"
+        )
     first_only = {"forceRestartUpload": True} if force_restart else None
-    return Envelope(kind.items_field, fields, first_only)
+    last_only = {kind.stale_flag: True} if keep_stale and kind.stale_flag else None
+    return Envelope(kind.items_field, fields, first_only, last_only)
 
 
 def encoder(core: HTTPCore, scope: Scope, body: Envelope, run: Settings) -> ItemEncoder:
