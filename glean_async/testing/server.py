@@ -84,7 +84,10 @@ class FakeGleanServer(FakeOpenAPIServer):
         faults = faults if faults is not None else Faults()
         self.faults = faults if seed is None else attrs.evolve(faults, seed=seed)
         self.stateful = stateful  # False: every operation answers the spec's example
-        tables = (IndexingHandlers(self.state).table(), SearchHandlers(self.state).table())
+        tables = (
+            IndexingHandlers(self.state, self.spec).table(),
+            SearchHandlers(self.state).table(),
+        )
         for table in tables:
             for name, handler in table.items():
                 self.handle(name, handler)

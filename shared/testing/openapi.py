@@ -1108,6 +1108,34 @@ class FakeOpenAPIServer(LocalAppServer):
             op = self._twin(op)
         return self.spec.at(op.media_pointer(str(op.content_type)))["schema"]
 
+    def answer_errors(self, record: RecordedRequest) -> list[str]:
+        """Why a recorded success answer does not fit its declared response schema.
+
+        JSON bodies are checked whole, a ``text/plain`` stream's items one by one (as its
+        JSON twin's response); other answers (errors, text, SSE) are not checked.
+        """
+        if record.name is None or record.status is None or not 200 <= record.status < 300:
+            return []
+        op = self.operation(record.name)
+        kind = mime(op.content_type)
+        if kind == "text/plain" and isinstance(record.response, list):
+            twin = self._twin(op)
+            where = twin.media_pointer(str(twin.content_type)) + "/schema"
+            return [
+                f"line {index}: {error}"
+                for index, item in enumerate(record.response)
+                for error in self.spec.schema_errors(item, where)
+            ]
+        if op.content_type is None:
+            empty = record.response in (None, b"", "")
+            return [] if empty else ["a body where the spec declares none"]
+        if not _is_json(op.content_type):
+            return []
+        body = record.response
+        if isinstance(body, str):  # the spec's answers are sent as text
+            body = json.loads(body)
+        return self.spec.schema_errors(body, op.media_pointer(op.content_type) + "/schema")
+
 
 def _negotiate(ops: Sequence[SpecOperation], request: web.Request, parsed: JSON) -> SpecOperation:
     """Pick the operation among those sharing a method and path (see the module doc)."""
