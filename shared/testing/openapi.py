@@ -138,8 +138,9 @@ class OpenAPISpec:
         self.request_openapi = OpenAPI.from_dict(
             _any_json_body(self.validator_document), config=Config(spec_validator_cls=None)
         )
-        self._parts_cache: dict[int, list[dict[str, Any]]] = {}
-        self._places: dict[tuple[int, ...], _Place] = {}
+        # by the ids of the schemas, which each entry keeps (so an id is never reused)
+        self._parts_cache: dict[int, tuple[JSON, list[dict[str, Any]]]] = {}
+        self._places: dict[tuple[int, ...], tuple[list[JSON], _Place]] = {}
 
     # -- the validator's copy ---------------------------------------------------------
 
@@ -337,28 +338,30 @@ class OpenAPISpec:
     def _place(self, schemas: list[JSON]) -> _Place:
         """What the schemas at one place of a value declare (computed once per schema set)."""
         key = tuple(map(id, schemas))
-        place = self._places.get(key)
-        if place is None:
-            parts = [part for schema in schemas for part in self._parts(schema)]
-            declared: dict[str, list[JSON]] = defaultdict(list)
-            for part in parts:
-                for name, sub in (part.get("properties") or {}).items():
-                    declared[name].append(sub)
-            extra = [p["additionalProperties"] for p in parts if p.get("additionalProperties")]
-            place = _Place(
-                empty=not schemas,
-                items=[part["items"] for part in parts if isinstance(part.get("items"), dict)],
-                declared=dict(declared),
-                extra=bool(extra),
-                extra_schemas=[schema for schema in extra if isinstance(schema, dict)],
-            )
-            self._places[key] = place
+        cached = self._places.get(key)
+        if cached is not None:
+            return cached[1]
+        parts = [part for schema in schemas for part in self._parts(schema)]
+        declared: dict[str, list[JSON]] = defaultdict(list)
+        for part in parts:
+            for name, sub in (part.get("properties") or {}).items():
+                declared[name].append(sub)
+        extra = [p["additionalProperties"] for p in parts if p.get("additionalProperties")]
+        place = _Place(
+            empty=not schemas,
+            items=[part["items"] for part in parts if isinstance(part.get("items"), dict)],
+            declared=dict(declared),
+            extra=bool(extra),
+            extra_schemas=[schema for schema in extra if isinstance(schema, dict)],
+        )
+        self._places[key] = (list(schemas), place)
         return place
 
     def _parts(self, schema: JSON) -> list[dict[str, Any]]:
         """The schema and everything it composes (allOf, anyOf, oneOf), refs followed."""
-        if id(schema) in self._parts_cache:
-            return self._parts_cache[id(schema)]
+        cached = self._parts_cache.get(id(schema))
+        if cached is not None:
+            return cached[1]
         resolved = self.resolve(schema)
         parts: list[dict[str, Any]] = []
         if isinstance(resolved, dict):
@@ -366,7 +369,7 @@ class OpenAPISpec:
             for key in ("allOf", "anyOf", "oneOf"):
                 for branch in resolved.get(key) or []:
                     parts += self._parts(branch)
-        self._parts_cache[id(schema)] = parts
+        self._parts_cache[id(schema)] = (schema, parts)
         return parts
 
     # -- examples and synthesized values ---------------------------------------------
