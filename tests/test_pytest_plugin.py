@@ -3,7 +3,8 @@
 In this suite they come from the entry point of the editable install, as for any user.
 What spans tests (one Glean server per session, reset between tests; a fresh flux0
 server per test; clients closed after their test; the plugin importing nothing heavy;
-the missing-extra message) runs in a pytest of its own, in a folder outside the repository.
+the missing-extra message; the README's test examples) runs in a pytest of its own, in a
+folder outside the repository.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ FIXTURES = [
     "flux0_client",
     "flux0_sync_client",
 ]
+README = Path(__file__).resolve().parents[1] / "README.md"
+TEST_FUNCTION = r"^(?:async )?def test_"
 HEAVY = ["aiohttp", "openapi_core", "glean_async", "flux0_async", "shared.testing.serving"]
 
 
@@ -74,6 +77,7 @@ def test_the_package_registers_the_plugin(pytestconfig: pytest.Config) -> None:
     assert pytestconfig.pluginmanager.get_plugin("glean_flux0_async") is plugin
 
 
+@pytest.mark.slow
 def test_pytest_lists_the_fixtures(tmp_path: Path) -> None:
     result = run_pytest(tmp_path, {"test_nothing.py": ""}, "--fixtures")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -170,14 +174,19 @@ ACROSS_TESTS = """
     @pytest.mark.anyio
     async def test_one_leaves_state_behind(glean_server, glean_client, flux0_server, flux0_client):
         SEEN.update(glean_url=glean_server.url, flux0_url=flux0_server.url, client=glean_client)
-        await glean_client.client.chat.list()
+        document = {"datasource": "wiki", "id": "left-behind"}
+        await glean_client.indexing.documents.index(datasource="wiki", documents=[document])
+        assert list(glean_server.documents("wiki")) == ["left-behind"]
         glean_server.fail_next("client.search.query", status=503)
+        glean_server.faults = type(glean_server.faults)(seed=1, throttle_rate=1.0)
         await flux0_client.agents.create(name="left-behind", type="echo")
 
 
     def test_two_gets_them_clean(glean_server, glean_sync_client, flux0_server, flux0_sync_client):
         assert glean_server.url == SEEN["glean_url"]  # the session's one server
         assert glean_server.requests == []
+        assert glean_server.documents("wiki") == {}
+        assert glean_server.faults == type(glean_server.faults)()  # none
         glean_sync_client.client.search.query(query="q", retries=RetryConfig("none"))  # no 503
         assert SEEN["client"]._core.closed
         assert flux0_server.url != SEEN["flux0_url"]  # a fresh one
@@ -229,3 +238,21 @@ def test_without_the_testing_extra_glean_server_names_it(tmp_path: Path) -> None
     assert "needs the 'testing' extra" in result.stdout
     assert plugin.EXTRA_HINT in result.stdout
     assert "Traceback" not in result.stdout
+
+
+def readme_test_snippets() -> list[str]:
+    """The README's Python snippets that are pytest test files."""
+    snippets = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    return [
+        textwrap.dedent(s) for s in snippets if re.search(r"^def test_|^async def test_", s, re.M)
+    ]
+
+
+@pytest.mark.slow
+def test_the_readme_test_examples_pass(tmp_path: Path) -> None:
+    snippets = readme_test_snippets()
+    assert len(snippets) >= 2  # Glean's and flux0's
+    files = {f"test_readme_{n}.py": source for n, source in enumerate(snippets)}
+    count = sum(len(re.findall(TEST_FUNCTION, s, re.M)) for s in snippets)
+    result = run_pytest(tmp_path, files, "-W", "error::pytest.PytestUnraisableExceptionWarning")
+    assert_passed(result, count)

@@ -15,8 +15,10 @@ Installing ``glean-flux0-async`` makes these available in every test, no import 
   ``flux0_async.sync.Flux0`` bound to ``flux0_server``, closed after the test.
 
 The async client fixtures are async generator fixtures for anyio's pytest plugin (it
-ships with anyio): mark the tests ``@pytest.mark.anyio``. The servers run on threads of
-their own, so async and blocking tests use them alike.
+ships with anyio): mark the tests ``@pytest.mark.anyio``. pytest-asyncio leaves those
+alone in its default strict mode; in its auto mode, leave the tests unmarked (it then
+runs test and fixture on one loop). The servers run on threads of their own, so async
+and blocking tests use them alike.
 
 Every pytest run of everyone who installed the package imports this module, so it
 imports only pytest and the standard library; servers and clients are imported inside
@@ -59,12 +61,6 @@ def glean_server_class() -> type[FakeGleanServer]:
     return FakeGleanServer
 
 
-def reset(server: FakeGleanServer) -> None:
-    """Empty the server: its state, request log and faults."""
-    # a server without state has only clear() (the request log and queued failures)
-    getattr(server, "reset", server.clear)()
-
-
 # -- Glean --------------------------------------------------------------------------------
 
 
@@ -77,10 +73,10 @@ def _glean_session_server() -> Iterator[FakeGleanServer]:
 
 @pytest.fixture
 def glean_server(_glean_session_server: FakeGleanServer) -> Iterator[FakeGleanServer]:
-    """The embedded Glean server, reset for this test."""
-    reset(_glean_session_server)
+    """The embedded Glean server, reset for this test (state, request log, faults)."""
+    _glean_session_server.reset()
     yield _glean_session_server
-    reset(_glean_session_server)
+    _glean_session_server.reset()  # frees what the test stored
 
 
 @pytest.fixture
