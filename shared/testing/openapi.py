@@ -6,19 +6,27 @@
         assert fake.requests[-1].valid
 
 Every operation of the spec (read at run time, never copied) gets a route, named like
-the SDK names it (:mod:`shared.codegen.opnames`: ``group.method``). Each request is
-validated against the spec with openapi-core (method and path, path/query/header
-parameters, the security the operation requires, the JSON or multipart body against
-its schema; see ``OpenAPISpec._relaxed_copy`` for the spec flaws it is relaxed for),
-plus checks openapi-core does not make: a required bearer token is not empty, no query
+the SDK names it (:mod:`shared.opnames`: ``group.method``). Each request is validated
+against the spec with openapi-core (method and path, path/query/header parameters, the
+security the operation requires, the body's media type, a multipart body against its
+schema; see ``OpenAPISpec._relaxed_copy`` for the spec flaws it is relaxed for); a JSON
+body is checked against its schema by checks compiled once per schema
+(:mod:`shared.testing.schemacheck`: jsonschema's errors, many times faster). Then
+the checks openapi-core does not make: a required bearer token is not empty, no query
 parameter the operation does not declare, multipart part names match the schema, and a
 JSON body holds no property its schema does not declare (specs often allow extra
 properties, but an SDK that builds bodies from spec models only sends one when a wire
-name is wrong). Each request and its errors are recorded in ``fake.requests``; an
-invalid one gets 400 with the errors, a valid one the declared success response: the
-spec's example when it is valid against its schema (invalid ones are listed in
-``fake.spec.example_notes``), else a minimal body synthesized from the schema; CSV as
-text, ``text/plain`` with an object schema as NDJSON lines, SSE as a few frames.
+name is wrong). ``validate=False`` skips all of it (benchmarks only).
+
+Each request, its errors and the answer sent are recorded in ``fake.requests``; an
+invalid one gets 400 with the errors; a valid one goes to :meth:`FakeOpenAPIServer.respond`
+(where a subclass wraps handling, e.g. to inject faults), which answers with the
+operation's handler (``fake.handle(op, handler)``: a stateful answer) or else the
+declared success response: the spec's example when it is valid against its schema
+(invalid ones are listed in ``fake.spec.example_notes``), else a minimal body
+synthesized from the schema; CSV as text, ``text/plain`` with an object schema as
+NDJSON lines, SSE as a few frames. ``fake.answer_errors(record)`` checks a recorded
+success answer against its response schema.
 
 Twins: a path with a ``#fragment`` (``/items#stream``) shares the wire route of the same
 path without it, with the same method; the fragment never reaches the wire. The fake
