@@ -8,6 +8,7 @@ import io
 import itertools
 import json
 import pickle
+import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, redirect_stderr
 from pathlib import Path
@@ -370,3 +371,43 @@ async def test_bad_arguments_are_refused_before_any_request(glean_server: FakeGl
         with pytest.raises(InvalidInputError, match="iterable"):
             await glean.bulk.documents("wiki", "not items")
     assert glean_server.requests == []
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+async def test_progress_on_a_terminal_draws_tqdm_and_without_tqdm_a_plain_line(
+    glean_server: FakeGleanServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("tqdm")
+    terminal = _Terminal()
+    async with client(glean_server) as glean:
+        with redirect_stderr(terminal):
+            await glean.bulk.documents("wiki", documents(200), batch_size=20, progress=True)
+        assert "bulk documents" in terminal.getvalue() and "200/200" in terminal.getvalue()
+        assert "item" in terminal.getvalue()  # tqdm's unit, not the plain line's wording
+        assert "accepted" not in terminal.getvalue()
+        monkeypatch.setitem(sys.modules, "tqdm", None)  # tqdm not installed
+        plain = _Terminal()
+        with redirect_stderr(plain):
+            await glean.bulk.documents("wiki", documents(200), batch_size=20, progress=True)
+    assert "bulk documents: 200/200 accepted" in plain.getvalue().splitlines()[-1]
+
+
+async def test_bulk_errors_are_glean_errors_and_pickle_with_their_report(
+    glean_server: FakeGleanServer,
+) -> None:
+    from glean_async.errors import GleanError
+
+    glean_server.faults = Faults(reject_ids=["doc-5"])
+    async with client(glean_server) as glean:
+        with pytest.raises(GleanError) as raised:
+            await glean.bulk.documents("wiki", documents(10), batch_size=3)
+    error = raised.value
+    assert isinstance(error, BulkUploadError)
+    copy = pickle.loads(pickle.dumps(error))
+    assert copy.report == error.report and str(copy) == str(error)
+    mismatch = pickle.loads(pickle.dumps(BulkResumeError("other input")))
+    assert isinstance(mismatch, InvalidInputError) and mismatch.field == "resume"

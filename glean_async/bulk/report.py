@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 
 import attrs
 
-from shared.errors import SDKError
+from shared.errors import InvalidInputError
+
+from ..errors import GleanError
 
 __all__ = [
     "AckRange",
@@ -235,7 +237,7 @@ def _structure(cls: type[R], data: dict[str, Any]) -> R:
 # -- errors -----------------------------------------------------------------------------
 
 
-class BulkUploadError(SDKError):
+class BulkUploadError(GleanError):
     """A bulk run did not fully succeed; ``report`` says what was and was not accepted.
 
     When the input itself raised, this error is raised *from* the input's exception
@@ -243,16 +245,22 @@ class BulkUploadError(SDKError):
     """
 
     def __init__(self, report: RunStats, message: str | None = None) -> None:
-        status = 0
-        super().__init__(message or _message(report), status)
+        super().__init__(message or _message(report))
         self.report = report
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.report, self.message))
 
 
-class BulkResumeError(ValueError):
-    """``resume=`` was given a report that does not match this run; nothing was sent."""
+class BulkResumeError(InvalidInputError):
+    """``resume=`` does not fit this run (another input, datasource or upload); raised
+    before anything is sent."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__("resume", problem)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.problem,))
 
 
 def _message(report: RunStats) -> str:
