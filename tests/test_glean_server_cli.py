@@ -42,6 +42,7 @@ def serving(*flags: str) -> Iterator[tuple[str, subprocess.Popen[str]]]:
         process.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_serves_on_the_port_until_interrupted() -> None:
     port = free_port()
     with serving("--port", str(port)) as (line, process):
@@ -57,6 +58,7 @@ def test_serves_on_the_port_until_interrupted() -> None:
     assert "Traceback" not in process.stderr.read()  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 def test_fault_flags_inject_faults() -> None:
     port = free_port()
     flags = ["--port", str(port), "--seed", "4", "--error-rate", "1", "--error-status", "502"]
@@ -97,6 +99,7 @@ def test_bad_flags_are_named(
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_an_unknown_operation_is_named() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "glean_async.testing", "--port", "0", "--operation", "x.y"],

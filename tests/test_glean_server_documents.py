@@ -362,6 +362,7 @@ def test_the_state_tracks_pages_in_flight() -> None:
     assert state.arrive(Page("documents", "other", "u", [])) == Arrival()  # another key
 
 
+@pytest.mark.slow
 async def test_pages_in_flight_over_http(glean_server: FakeGleanServer) -> None:
     """A last page sent before another page was answered is a violation; a page sent
     while the last page is in flight is refused."""

@@ -156,7 +156,12 @@ class FakeGleanServer(FakeOpenAPIServer):
 
     @property
     def uploads(self) -> list[UploadRecord]:
-        """Every bulk upload seen (:class:`UploadRecord`), oldest first."""
+        """Every bulk upload seen (:class:`UploadRecord`), oldest first.
+
+        Its pages are those that reached the upload state machine, with the status
+        answered; a page a fault answered first (an error, throttling, a drop, rejected
+        ids) is only in ``fault_log``.
+        """
         return self.state.uploads
 
     @property
