@@ -137,3 +137,11 @@ async def test_delete_documents_through_faults_accounts_for_every_id(
     (failure,) = bad.failures
     assert failure.position == 1 and "ids[1]" in failure.reason
     assert bad.accepted == 1 and "doc-1" not in glean_server.documents("wiki")
+
+
+async def test_incremental_runs_over_nothing_send_nothing(glean_server: FakeGleanServer) -> None:
+    async with Glean(api_token=TOKEN, server_url=glean_server.url) as glean:
+        indexed = await glean.bulk.index_documents("wiki", iter([]))
+        deleted = await glean.bulk.delete_documents("wiki", [], object_type="Page")
+    assert indexed.ok and deleted.ok and indexed.pages == deleted.pages == 0
+    assert glean_server.requests == []

@@ -411,3 +411,21 @@ async def test_bulk_errors_are_glean_errors_and_pickle_with_their_report(
     assert copy.report == error.report and str(copy) == str(error)
     mismatch = pickle.loads(pickle.dumps(BulkResumeError("other input")))
     assert isinstance(mismatch, InvalidInputError) and mismatch.field == "resume"
+
+
+async def test_on_progress_raising_stops_the_upload_before_its_last_page(
+    glean_server: FakeGleanServer,
+) -> None:
+    def on_progress(progress: BulkProgress) -> None:
+        if progress.pages == 3:
+            raise RuntimeError("dashboard down")
+
+    async with client(glean_server) as glean:
+        with pytest.raises(BulkUploadError) as raised:
+            await glean.bulk.documents(
+                "wiki", documents(400), batch_size=20, concurrency=2, on_progress=on_progress
+            )
+    assert isinstance(raised.value.__cause__, RuntimeError)
+    assert "on_progress raised RuntimeError" in (raised.value.report.error or "")
+    (upload,) = uploads(glean_server)
+    assert last_pages(upload) == [] and not upload.finalized

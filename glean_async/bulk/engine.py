@@ -122,6 +122,7 @@ class BulkRun(Generic[S]):
         self.cutter = Cutter(settings.batch_size, settings.max_batch_bytes, envelope.overhead)
         self.stopped: str | None = None
         self.input_error: BaseException | None = None
+        self.callback_error: BaseException | None = None
         self._content_type = _content_type(op)
         self._started = time.monotonic()
         self._elapsed_before = stats.elapsed_seconds
@@ -204,9 +205,10 @@ class BulkRun(Generic[S]):
             return
         clean = self.input_error is None and not self._failures
         finishing = self.send_last and clean
-        if not remaining and clean:
-            self._check_empty()
-            if self.ordered and (finishing or not self.first_done):
+        if not remaining and clean and self.ordered:
+            if finishing:
+                self._check_empty()
+            if finishing or not self.first_done:
                 remaining = [self.cutter.empty_page()]
         last = remaining.pop() if finishing else None
         for index, page in enumerate(remaining):
@@ -368,7 +370,12 @@ class BulkRun(Generic[S]):
             total=self._total,
         )
         if self.settings.on_progress is not None:
-            self.settings.on_progress(snapshot)
+            try:
+                self.settings.on_progress(snapshot)
+            except Exception as exc:  # stops the run; raised once it has unwound
+                if self.callback_error is None:
+                    self.callback_error = exc
+                    self.stopped = self.stopped or f"on_progress raised {type(exc).__name__}: {exc}"
         if self._bar is not None:
             self._bar.update(snapshot)
 
@@ -409,10 +416,11 @@ def _content_type(op: Operation) -> str:
 
 
 async def run_and_check(run: BulkRun[S], source: Source, raise_on_failure: bool) -> S:
-    """Run ``run``; raise :class:`BulkUploadError` as the module docstring says."""
+    """Run ``run``; :class:`BulkUploadError` when anything failed (``raise_on_failure``),
+    and always when the input or the ``on_progress`` callback raised (chained from it)."""
     report = await run.run(source)
-    if run.input_error is not None:
-        raise BulkUploadError(report) from run.input_error
+    if run.input_error is not None or run.callback_error is not None:
+        raise BulkUploadError(report) from (run.input_error or run.callback_error)
     if raise_on_failure and not succeeded(report):
         raise BulkUploadError(report)
     return report
