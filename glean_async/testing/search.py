@@ -76,14 +76,17 @@ class Index:
         if not query_terms:
             return []
         found: list[Hit] = []
+        kept: dict[tuple[str, str], _Indexed] = {}  # the counts of the documents stored now
         for datasource in self.state.keys("documents"):
             if datasources is not None and datasource not in datasources:
                 continue
             for ident, document in self.state.items("documents", datasource).items():
-                counts = self._counts(datasource, ident, document)
+                counts = kept[(datasource, ident)] = self._counts(datasource, ident, document)
                 score = _score(query_terms, counts, match_all)
                 if score:
                     found.append(Hit(score, datasource, ident, document))
+        if datasources is None:
+            self._cache = kept
         return sorted(found, key=lambda hit: hit.order)
 
     def _counts(self, datasource: str, ident: str, document: dict[str, Any]) -> _Indexed:
