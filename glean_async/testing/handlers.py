@@ -2,7 +2,16 @@
 
 Each handler reads a validated request body, applies it to :class:`GleanState` and
 answers what the spec declares for the operation, shaped from the state. A request the
-state refuses raises :class:`StateError`, answered as JSON problem details.
+state refuses raises :class:`StateError`, answered as JSON problem details
+(``{"type": "urn:glean-fake:<reason>", "title", "status", "detail"}``).
+
+- Bulk (``BULK``): one page of the kind's upload state machine.
+- Incremental (``INCREMENTAL``, ``DELETES``): upsert or delete by the natural id; the
+  documents of a request must name its datasource.
+- Reads: ``/getdocumentcount``, ``/getdocumentstatus``, ``debug/{datasource}/document(s)``
+  and ``debug/{datasource}/user`` from the store; ``/getusercount`` counts the
+  datasource's (permission) users, as Glean's does; ``debug/{datasource}/status`` has the
+  counts, and the upload history where the spec's schema can hold it.
 """
 
 from __future__ import annotations
