@@ -270,6 +270,9 @@ async def test_a_second_upload_gets_409_until_forced(
     assert (status, body["type"]) == (409, "urn:glean-fake:upload-in-progress")
     assert "'u1'" in body["detail"] and "forceRestartUpload" in body["detail"]
     await page(glean_client, ["c"], "u2", is_first_page=True, force_restart_upload=True)
+    u2 = glean_server.upload("documents", "wiki", "u2")
+    assert u2 is not None and u2.started and [p.status for p in u2.pages] == [409, 200]
+    assert [u.upload_id for u in glean_server.uploads] == ["u1", "u2"]  # one record each
     status, body = await refused(glean_client, ["d"], "u1", is_last_page=True)
     assert (status, body["type"]) == (400, "urn:glean-fake:restarted")
     await page(glean_client, ["e"], "u2", is_last_page=True)

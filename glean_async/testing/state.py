@@ -313,9 +313,11 @@ class GleanState:
                     "or start over with forceRestartUpload",
                 )
             current.restarted = True
-        upload = UploadRecord(page.kind, page.key, page.upload_id, started=True)
-        upload.started_at = self._clock()
-        self._uploads.append(upload)
+        upload = self._find(page.kind, page.key, page.upload_id)
+        if upload is None or upload.started:  # else: the record of its refused pages
+            upload = UploadRecord(page.kind, page.key, page.upload_id)
+            self._uploads.append(upload)
+        upload.started, upload.started_at = True, self._clock()
         self._current[(page.kind, page.key)] = upload
         return upload
 
