@@ -24,6 +24,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
+from shared.errors import InvalidInputError
+
 from . import Glean
 from .errors import GleanError
 from .jsonl import JSONLError, count_objects, read_objects
@@ -320,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     output = Output([os.environ.get("GLEAN_API_TOKEN", "").strip()])
     try:
         return asyncio.run(COMMANDS[args.command](args, output))
-    except UsageError as error:
+    except (UsageError, InvalidInputError) as error:  # both before any request
         output.error(str(error))
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -338,6 +338,7 @@ def test_search_prints_ranked_titles_and_urls(
         (["bulk-index", "f.jsonl"], None, "required: --datasource"),
         (["bulk-index", "missing.jsonl", "--datasource", "d"], None, "cannot read missing"),
         (["delete", "wiki", "d1"], None, "required: --object-type"),
+        (["delete", "", "d1", "--object-type", "A"], None, "invalid value for 'datasource'"),
         (["frobnicate"], None, "invalid choice"),
     ],
 )
