@@ -194,16 +194,18 @@ class Meter:
         self.server = server_cpu_seconds(self.server_pid) - self.server0
 
     def result(self, count: int, pages: int | None) -> dict[str, Any]:
-        return {
+        result = {
             "documents": count,
             "pages": pages,
             "wall_s": self.wall,
             "cpu_s": self.cpu,
-            "server_cpu_s": self.server,
             "docs_per_s": count / self.wall,
             "cpu_us_per_doc": self.cpu / count * 1e6,
-            "server_cpu_us_per_doc": self.server / count * 1e6 if self.server_pid else None,
         }
+        if self.server_pid:  # the generator alone has no server
+            result["server_cpu_s"] = self.server
+            result["server_cpu_us_per_doc"] = self.server / count * 1e6
+        return result
 
 
 CLIENTS = {"gen": run_gen, "raw": run_raw, "ga": run_ga, "official": run_official}

@@ -209,9 +209,15 @@ def _provenance(workload: dict[str, Any]) -> list[str]:
     run = workload.get("run")
     if run:
         server = f"; server: {run['server']}" if run.get("server") else ""
+        official = (run.get("versions") or {}).get("glean-api-client")
+        server += f"; glean-api-client {official}" if official else ""
         lines.append(f"From the earlier run of {run['generated']} (`{run['command']}`{server}).")
     if workload.get("server"):
-        lines.append(f"Server: {workload['server']}, pinned like the others.")
+        reps = workload.get("repetitions", 1)
+        lines.append(
+            f"Server: {workload['server']}, pinned like the others; {reps} repetition(s); "
+            "each cell uploads its documents once, after a warm-up upload of 2,000."
+        )
     return [*lines, ""] if lines else []
 
 

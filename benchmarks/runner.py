@@ -40,7 +40,8 @@ class Workload:
 
     ``counts`` maps a client to its number of calls (``"*"``: every other client; for
     ``bulk``, documents). ``floor`` is the client the ratios are taken against (``None``:
-    no ratios). ``group`` names a set of workloads ``--only`` can select at once.
+    no ratios). ``group`` names a set of workloads ``--only`` can select at once;
+    ``reps`` caps the repetitions (bulk cells are long and vary little: one each).
     """
 
     name: str
@@ -54,6 +55,7 @@ class Workload:
     title: str = ""
     notes: dict[str, str] = field(default_factory=dict)
     group: str = ""
+    reps: int | None = None
 
     def count(self, client: str, scale: float) -> int:
         """Calls for ``client``, scaled down by ``--quick``."""
@@ -102,10 +104,11 @@ def _bulk(documents: int, concurrency: int) -> Workload:
         counts={"*": documents},
         concurrency=concurrency,
         metrics=BULK_METRICS,
-        title=f"bulk upload of {documents:,} documents from a generator, pages of 1,000, "
-        f"concurrency {concurrency} (embedded Glean server)",
+        title=f"bulk upload of {documents:,} documents (--quick: a fifth) from a generator, "
+        f"pages of 1,000, concurrency {concurrency}",
         notes=BULK_NOTES,
         group="bulk",
+        reps=1,
     )
 
 
@@ -398,6 +401,8 @@ def run_all(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
         for rep in range(args.reps):
             results: dict[str, dict[str, Any]] = {}
             for workload in selected:
+                if workload.reps is not None and rep >= workload.reps:
+                    continue
                 for client in workload.clients:
                     key = f"{workload.name}/{client}"
                     if workload.kind == "bulk":
@@ -433,6 +438,7 @@ def run_all(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
                 "concurrency": w.concurrency,
                 "notes": w.notes,
                 "group": w.group,
+                "repetitions": min(args.reps, w.reps or args.reps),
                 **({"server": BULK_SERVER} if w.kind == "bulk" else {}),
             }
             for w in selected
@@ -470,7 +476,7 @@ def carry_over(document: dict[str, Any], previous: Path) -> None:
     except (OSError, ValueError):
         return
     ran = {w["name"] for w in document["workloads"]}
-    origin = {key: old.get(key) for key in ("generated", "command", "server")}
+    origin = {key: old.get(key) for key in ("generated", "command", "server", "versions")}
     order = [w.name for w in WORKLOADS]
     kept = [
         {**w, "run": w.get("run", origin)}
