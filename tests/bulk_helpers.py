@@ -43,6 +43,11 @@ def bulk_bodies(server: Any, suffix: str = "bulkindexdocuments") -> list[Any]:
     return [request.body for request in server.requests if request.path.endswith(suffix)]
 
 
+def settled(server: Any) -> bool:
+    """Whether the server answered every request it received (none still in a handler)."""
+    return all(request.status is not None for request in server.requests)
+
+
 def upload_part(server_url: str, handle: Any, part: str, start: int, count: int) -> Any:
     """A worker's share of a split upload, with a client of its own (any process)."""
     import glean_async

@@ -4,6 +4,7 @@ lazily in the calling thread."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +14,7 @@ import glean_async.sync
 from glean_async.bulk import BulkReport, BulkUploadError
 from glean_async.bulk.sync import CHUNK
 from glean_async.testing import FakeGleanServer, Faults
-from tests.bulk_helpers import FAST_RETRIES, TOKEN, documents, last_pages, uploads
+from tests.bulk_helpers import FAST_RETRIES, TOKEN, documents, last_pages, settled, uploads
 
 
 class Counted:
@@ -108,6 +109,10 @@ def test_ctrl_c_while_reading_cancels_the_upload(
         glean.bulk.documents(
             "wiki", iter(Counted(2000, fail_at=700, error=KeyboardInterrupt)), batch_size=50
         )
+    for _ in range(200):  # the pages that were in flight are answered
+        if settled(glean_server):
+            break
+        time.sleep(0.02)
     (upload,) = uploads(glean_server)
     assert last_pages(upload) == [] and not upload.finalized
     # the client still works afterwards

@@ -26,7 +26,15 @@ from glean_async.bulk import (
 )
 from glean_async.testing import FakeGleanServer, Faults
 from shared.errors import InvalidInputError
-from tests.bulk_helpers import FAST_RETRIES, TOKEN, bulk_bodies, documents, last_pages, uploads
+from tests.bulk_helpers import (
+    FAST_RETRIES,
+    TOKEN,
+    bulk_bodies,
+    documents,
+    last_pages,
+    settled,
+    uploads,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -183,14 +191,23 @@ async def test_cancelling_midway_sends_no_last_page_and_leaves_no_connection(
         task = asyncio.ensure_future(
             glean.bulk.documents("wiki", documents(3000), batch_size=50, concurrency=4)
         )
-        while len(glean_server.requests) < 6:
+        for _ in range(1000):
+            if len(glean_server.requests) >= 6:
+                break
             await asyncio.sleep(0.01)
         assert _established_to(glean_server.port) > 0  # pages in flight
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        await asyncio.sleep(0.1)  # let the kernel see the closed sockets
+        for _ in range(100):  # the sockets close on the loop's next turns
+            if _established_to(glean_server.port) == 0:
+                break
+            await asyncio.sleep(0.02)
         assert _established_to(glean_server.port) == 0
+    for _ in range(200):  # the server finishes the pages it had (after their latency)
+        if settled(glean_server):
+            break
+        await asyncio.sleep(0.02)
     (upload,) = uploads(glean_server)
     assert last_pages(upload) == [] and not upload.finalized
 
