@@ -146,3 +146,17 @@ def test_split_upload_blocking(
     report = glean.bulk.finish_upload(handle, parts, iter(documents(5, prefix="last")))
     assert report.finalized and report.accepted == 10 + 150 + 5
     assert len(glean_server.documents("wiki")) == 165
+
+
+def test_a_call_from_the_loop_thread_is_refused(
+    glean: glean_async.sync.Glean, glean_server: FakeGleanServer
+) -> None:
+    from shared.runtime import get_background_loop
+
+    async def inside_the_loop() -> None:
+        for source in (iter(documents(3)), documents(3)):
+            with pytest.raises(RuntimeError, match="deadlock"):
+                glean.bulk.documents("wiki", source)
+
+    get_background_loop().run(inside_the_loop)
+    assert glean_server.requests == []

@@ -20,6 +20,8 @@ import threading
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
+from shared.runtime import get_background_loop
+
 from .api import AsyncBulk
 
 if TYPE_CHECKING:
@@ -199,6 +201,11 @@ class SyncBulk:
 
         if feeder is None:
             return self._client._run(on_loop)
+        if get_background_loop().in_loop_thread():  # feeding from there would deadlock
+            raise RuntimeError(
+                "A sync SDK client was called from its own background event loop thread, "
+                "which would deadlock. Inside async code, await the async client instead."
+            )
         return feeder.drive(lambda: self._client._run(on_loop))
 
     documents = _blocking(AsyncBulk.documents, "documents")
