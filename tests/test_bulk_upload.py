@@ -446,3 +446,14 @@ async def test_on_progress_raising_stops_the_upload_before_its_last_page(
     assert "on_progress raised RuntimeError" in (raised.value.report.error or "")
     (upload,) = uploads(glean_server)
     assert last_pages(upload) == [] and not upload.finalized
+
+
+async def test_a_request_rate_cap_is_applied_and_reported(glean_server: FakeGleanServer) -> None:
+    glean_server.faults = Faults(seed=4, throttle_rate=0.2)
+    async with client(glean_server) as glean:
+        report = await glean.bulk.documents(
+            "wiki", documents(200), batch_size=20, max_requests_per_second=500
+        )
+    assert report.finalized and report.max_requests_per_second == 500
+    assert report.requests == len(glean_server.requests) == 10 + report.retries
+    assert "at most 500 requests/s" in report.summary()
