@@ -422,7 +422,7 @@ def run_all(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
         "generated": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": command,
         "quick": args.quick,
-        "repetitions": args.reps,
+        "repetitions": max(min(args.reps, w.reps or args.reps) for w in selected),
         "duration_s": round(time.monotonic() - started),
         "machine": machine(),
         "versions": versions(),

@@ -240,6 +240,8 @@ async def run_bulk_index(args: argparse.Namespace, output: Output) -> int:
     options = client_options(args)
     total = check_file(args.file)
     resume = load_resume(args.resume)
+    if args.report is not None and not args.report.resolve().parent.is_dir():
+        raise UsageError(f"--report {args.report}: its folder does not exist")
     if total == 0 and not args.allow_empty:
         raise UsageError(
             f"{args.file} holds no documents: an empty upload deletes every document of "
@@ -271,7 +273,8 @@ async def run_bulk_index(args: argparse.Namespace, output: Output) -> int:
     if failure is not None:
         output.error(str(failure))
     elif not report.finalized:
-        output.error(f"the upload was not finalized: {report.failed} documents failed")
+        why = report.error or f"{report.failed} documents failed"
+        output.error(f"the upload was not finalized: {why}")
     return EXIT_OK if report.finalized else EXIT_FAILED
 
 

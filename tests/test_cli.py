@@ -267,6 +267,18 @@ def test_resume_must_be_a_report_of_the_same_upload(
     assert len(env.requests_for(BULK)) == sent
 
 
+def test_the_report_folder_must_exist_before_the_upload(
+    env: FakeGleanServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_jsonl(tmp_path / "docs.jsonl", [document(0)])
+    report = tmp_path / "missing" / "report.json"
+    status, _, err = run(
+        capsys, "bulk-index", str(path), "--datasource", "w", "--report", str(report)
+    )
+    assert status == 2 and "its folder does not exist" in one_error_line(err)
+    assert env.requests == []
+
+
 def test_an_empty_file_needs_allow_empty(
     env: FakeGleanServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
