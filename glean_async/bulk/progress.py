@@ -49,14 +49,19 @@ class ProgressBar:
 
 
 class PlainLine(ProgressBar):
-    """One status line on ``stream``, rewritten in place at most every ``interval`` s."""
+    """A plain status line on ``stream``: rewritten in place on a terminal (at most every
+    0.1 s); elsewhere (a log, a pipe) a whole line at most every ``interval`` seconds
+    (2 s) and a last one at the end, so logs stay readable."""
 
-    def __init__(self, stream: IO[str], interval: float = 0.1) -> None:
+    def __init__(self, stream: IO[str], interval: float | None = None) -> None:
+        isatty = getattr(stream, "isatty", None)
+        self._terminal = bool(isatty is not None and isatty())
         self._stream = stream
-        self._interval = interval
+        self._interval = interval if interval is not None else 0.1 if self._terminal else 2.0
         self._last = 0.0
         self._width = 0
         self._latest: BulkProgress | None = None
+        self._drawn: BulkProgress | None = None
 
     def update(self, progress: BulkProgress) -> None:
         self._latest = progress
@@ -72,13 +77,18 @@ class PlainLine(ProgressBar):
             f"bulk {progress.kind}: {progress.accepted}{total} accepted, {progress.failed} "
             f"failed, {progress.pages} pages, {rate:.0f}/s, concurrency {progress.concurrency}"
         )
-        self._stream.write("\r" + text.ljust(self._width))
-        self._width = len(text)
+        if self._terminal:
+            self._stream.write("\r" + text.ljust(self._width))
+            self._width = len(text)
+        else:
+            self._stream.write(text + "\n")
+        self._drawn = progress
         self._stream.flush()
 
     def close(self) -> None:
-        if self._latest is not None:
+        if self._latest is not None and self._latest is not self._drawn:
             self._draw(self._latest)
+        if self._terminal and self._drawn is not None:
             self._stream.write("\n")
             self._stream.flush()
 
