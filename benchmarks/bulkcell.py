@@ -12,6 +12,11 @@ page alone, the middle pages ``C`` at a time, the last page once they are all do
 * ``ga``: ``glean_async``'s ``glean.bulk.documents`` (the dicts as they come);
 * ``official``: ``glean-indexing-sdk``'s ``PushUploader.bulk_index_documents`` with
   ``upload_max_workers=C`` (each dict made its pydantic ``DocumentDefinition`` first).
+  It runs with the python of ``.venv-indexing-sdk`` (glean-indexing-sdk pins an older
+  glean-api-client than ``.venv``'s), where only ``benchmarks/bulk-indexing-sdk.txt`` is
+  installed: this module, :mod:`benchmarks.bulkdocs` and :mod:`benchmarks.cell` use the
+  standard library alone at import, and the cell fails if ``glean_async`` or ``shared``
+  were loaded (the repository root is on ``sys.path`` only as ``-m``'s working folder).
 
 Before measuring, each does a warm-up upload of 2,000 documents to another datasource.
 ``cpu_us_per_doc`` is this process's user + system time, ``server_cpu_us_per_doc`` the
@@ -25,6 +30,7 @@ import asyncio
 import itertools
 import json
 import os
+import sys
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -159,6 +165,9 @@ def run_official(args: argparse.Namespace) -> dict[str, Any]:
     upload(f"{DATASOURCE}warm", WARM_UP)
     with Meter(args.server_pid) as meter:
         upload(DATASOURCE, args.documents)
+    mine = sorted({"glean_async", "shared"} & set(sys.modules))
+    if mine:
+        raise SystemExit(f"glean-indexing-sdk's cell loaded this repository's {mine}")
     return meter.result(args.documents, pages=-(-args.documents // PAGE))
 
 

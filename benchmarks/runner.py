@@ -228,9 +228,34 @@ def compile_sources() -> None:
     subprocess.run(argv, cwd=ROOT, env=user_env(), check=True, stdout=subprocess.DEVNULL)
 
 
+def indexing_sdk_python() -> Path:
+    """The interpreter of glean-indexing-sdk's own venv (made by ``.ci/bench``).
+
+    glean-indexing-sdk pins an older glean-api-client than the one the other cells
+    compare against, so its bulk cell runs apart from ``.venv``.
+    """
+    configured = os.environ.get("BENCH_INDEXING_SDK_PYTHON")
+    return Path(configured) if configured else ROOT / ".venv-indexing-sdk" / "bin" / "python"
+
+
+def check_indexing_sdk(selected: list[Workload]) -> None:
+    """Stop before anything runs when a bulk workload is selected and its venv is missing."""
+    python = indexing_sdk_python()
+    if any(w.kind == "bulk" for w in selected) and not os.access(python, os.X_OK):
+        raise SystemExit(
+            f"the bulk cells run glean-indexing-sdk with {python}, which is missing: "
+            "`bash .ci/bench` creates it (or set BENCH_INDEXING_SDK_PYTHON)"
+        )
+
+
 def bulk_argv(workload: Workload, client: str, url: str, scale: float) -> list[str]:
-    """The command line of one bulk cell (:mod:`benchmarks.bulkcell`)."""
-    argv = [sys.executable, "-m", "benchmarks.bulkcell", client, "--url", url]
+    """The command line of one bulk cell (:mod:`benchmarks.bulkcell`).
+
+    ``official`` (glean-indexing-sdk) runs with :func:`indexing_sdk_python`, the others
+    with this interpreter.
+    """
+    python = str(indexing_sdk_python()) if client == "official" else sys.executable
+    argv = [python, "-m", "benchmarks.bulkcell", client, "--url", url]
     argv += ["--documents", str(workload.count(client, scale))]
     return [*argv, "--concurrency", str(workload.concurrency)]
 
@@ -350,12 +375,12 @@ def versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found: dict[str, str] = {}
-    packages = ("aiohttp", "attrs", "cattrs", "glean-api-client", "glean-indexing-sdk")
-    for name in (*packages, "httpx", "pydantic"):
+    for name in ("aiohttp", "attrs", "cattrs", "glean-api-client", "httpx", "pydantic"):
         try:
             found[name] = version(name)
         except PackageNotFoundError:
             found[name] = "not installed"
+    found["glean-indexing-sdk"] = indexing_sdk_versions()
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -372,6 +397,23 @@ def versions() -> dict[str, str]:
     return found
 
 
+def indexing_sdk_versions() -> str:
+    """glean-indexing-sdk's version and its glean-api-client's, read in its own venv."""
+    script = (
+        "from importlib.metadata import version as v; "
+        "print(v('glean-indexing-sdk'), v('glean-api-client'))"
+    )
+    python = indexing_sdk_python()
+    try:
+        done = subprocess.run([str(python), "-c", script], capture_output=True, text=True)
+    except OSError:
+        return "not installed"
+    if done.returncode != 0:
+        return "not installed"
+    sdk, client = done.stdout.split()
+    return f"{sdk} (in {python.parent.parent.name}, with glean-api-client {client})"
+
+
 def warm_up(servers: Servers, client_cpu: int | None) -> None:
     """Byte-code caches written and every module loaded once before anything is timed."""
     compile_sources()
@@ -385,6 +427,7 @@ def run_all(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
     client_cpu, server_cpu = cpus()
     scale = 0.2 if args.quick else 1.0
     selected = [w for w in WORKLOADS if not args.only or {w.name, w.group} & set(args.only)]
+    check_indexing_sdk(selected)
     started = time.monotonic()
     reps: list[dict[str, dict[str, Any]]] = []
     only_bulk = all(w.kind == "bulk" for w in selected)
