@@ -94,7 +94,8 @@ async def test_users_groups_and_memberships(
     assert sorted(glean_server.memberships("wiki", "ops")) == ["bob@x.io", "eng"]
     assert glean_server.items("memberships", "wiki/ops") == glean_server.memberships("wiki", "ops")
     assert len(glean_server.items("memberships")) == 3  # every key merged
-    count = await glean_client.indexing.people.count(datasource="wiki")
+    with pytest.warns(DeprecationWarning, match="indexing.people.count is deprecated"):
+        count = await glean_client.indexing.people.count(datasource="wiki")
     assert count.user_count == 2
     debug = await glean_client.indexing.people.debug(datasource="wiki", email="ann@x.io")
     assert debug.status.upload_status == "UPLOADED" and debug.status.is_active_user is True
@@ -170,7 +171,8 @@ async def test_every_stateful_operation_answers_what_its_schema_allows(
     await g.indexing.people.delete_team(id="t")
     await g.indexing.permissions.index_user(datasource="wiki", user=user("a@x.io"))
     await g.indexing.permissions.bulk_index_users(datasource="wiki", users=[user("a@x.io")], **page)
-    await g.indexing.people.count(datasource="wiki")
+    with pytest.warns(DeprecationWarning):
+        await g.indexing.people.count(datasource="wiki")
     await g.indexing.people.debug(datasource="wiki", email="a@x.io")
     await g.indexing.people.debug(datasource="wiki", email="nobody@x.io")
     await g.indexing.permissions.delete_user(datasource="wiki", email="a@x.io")
