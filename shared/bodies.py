@@ -177,6 +177,10 @@ def prepare_body(spec: Body | None, value: Any, serializer: Serializer) -> Prepa
         return _multipart_body(spec, value, serializer)
     if spec.kind in ("text", "bytes"):
         return _raw_body(spec, value)
+    if spec.type and not spec.defaults and spec.kind != "form":
+        wire = serializer.to_wire(value, spec.type, "request")  # no model built in between
+        content_type = spec.content_type if "json" in spec.content_type else "application/json"
+        return PreparedBody(content_type, data=serializer.encode_json(wire))
     checked = serializer.from_python(value, spec.type, "request") if spec.type else value
     if spec.defaults:
         checked = _with_defaults(checked, spec.defaults)
@@ -312,7 +316,7 @@ def _text_parts(
     wire_name: str, value: Any, tp: Any, field: str, serializer: Serializer
 ) -> list[_TextPart]:
     """A list of scalars is one part per item; an object or nested list is one JSON part."""
-    wire = serializer.unstructure(serializer.from_python(value, tp, field))
+    wire = serializer.to_wire(value, tp, field)
     if isinstance(wire, (list, tuple)) and not any(
         isinstance(item, (Mapping, list, tuple)) for item in wire
     ):

@@ -539,6 +539,7 @@ class Serializer:
         self._building: set[Any] = set()
         self._building_unstructure: set[Any] = set()
         self._input = _InputConverter(self._unions)
+        self._wire_input = _WireInputConverter(self._unions, self._input, self)
         self._register_hooks()
         self._compiler = _StructureCompiler(self)
 
@@ -574,9 +575,22 @@ class Serializer:
         """
         return self._input.convert(value, tp, name)
 
+    def to_wire(self, value: Any, tp: Any, name: str) -> Any:
+        """Validate user input like :meth:`from_python`, returning its wire data.
+
+        The same as ``unstructure(from_python(value, tp, name))`` (same data, same
+        errors), without building the models in between when ``tp`` is a model.
+        """
+        if _is_model(tp):
+            return self._wire_input.convert(value, tp, name)
+        return self.converter.unstructure(self._input.convert(value, tp, name))
+
     def dumps(self, obj: Any) -> bytes:
         """Unstructure ``obj`` and encode it as compact JSON."""
-        data = self.converter.unstructure(obj)
+        return self.encode_json(self.converter.unstructure(obj))
+
+    def encode_json(self, data: Any) -> bytes:
+        """Encode wire data (plain JSON values) as compact JSON."""
         if _orjson is not None:
             return bytes(_orjson.dumps(data))
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -1467,21 +1481,7 @@ class _InputConverter:
             return cls(**kwargs) if changed else value
 
         def convert_mapping(value: Mapping[Any, Any], path: str) -> Any:
-            given: dict[str, Any] = {}  # Python name -> the key that gave it
-            for key in value:
-                spec = by_key.get(key)
-                if spec is None:
-                    raise InvalidInputError(f"{path}.{key}", _unknown_key(cls, key, by_key, hint))
-                if spec[0] in given:
-                    twice = f"given twice, as {given[spec[0]]!r} and {key!r}"
-                    raise InvalidInputError(f"{path}.{spec[0]}", twice)
-                given[spec[0]] = key
-            missing = [name for name in required if name not in given]
-            if missing:
-                listed = ", ".join(repr(name) for name in missing)
-                raise InvalidInputError(
-                    path, f"missing required field(s) of {cls.__name__}: {listed}"
-                )
+            _check_keys(cls, value, path, by_key, required, hint)
             kwargs: dict[str, Any] = {}
             for key, item in value.items():
                 _, alias, hook = by_key[key]
@@ -1528,6 +1528,30 @@ class _InputConverter:
             return hooks[tp](value, path)
 
         return convert_late
+
+
+def _check_keys(
+    cls: type,
+    value: Mapping[Any, Any],
+    path: str,
+    by_key: Mapping[Any, tuple[Any, ...]],
+    required: list[str],
+    hint: str | None,
+) -> None:
+    """Refuse unknown keys, a field given in both spellings and missing required fields."""
+    given: dict[str, Any] = {}  # Python name -> the key that gave it
+    for key in value:
+        spec = by_key.get(key)
+        if spec is None:
+            raise InvalidInputError(f"{path}.{key}", _unknown_key(cls, key, by_key, hint))
+        if spec[0] in given:
+            twice = f"given twice, as {given[spec[0]]!r} and {key!r}"
+            raise InvalidInputError(f"{path}.{spec[0]}", twice)
+        given[spec[0]] = key
+    missing = [name for name in required if name not in given]
+    if missing:
+        listed = ", ".join(repr(name) for name in missing)
+        raise InvalidInputError(path, f"missing required field(s) of {cls.__name__}: {listed}")
 
 
 def _same_items(given: Iterable[Any], checked: Iterable[Any]) -> bool:
@@ -1684,3 +1708,212 @@ def _input_instance(cls: type) -> InputHook:
         raise InvalidInputError(path, _mismatch(cls.__name__, value))
 
     return convert_instance
+
+
+# ---------------------------------------------------------------------------
+# Strict user input straight to wire data
+
+
+_WIRE_PLAIN = frozenset({str, int, float, bool, _NONE_TYPE})
+_WIRE_ITEMS: dict[Any, type] = {str: str, int: int, bool: bool}
+
+
+class _WireInputConverter(_InputConverter):
+    """Checks user input like :class:`_InputConverter` but returns its wire data.
+
+    Each hook returns what ``unstructure(from_python(value))`` would, raising the same
+    :class:`InvalidInputError` at the same point, without building model objects.
+    Types it has no shortcut for are checked by the strict hook and then unstructured.
+    """
+
+    def __init__(
+        self,
+        unions: Mapping[frozenset[Any], UnionInfo],
+        checks: _InputConverter,
+        owner: Serializer,
+    ) -> None:
+        super().__init__(unions)
+        self._checks = checks
+        self._owner = owner
+
+    def _build(self, tp: Any) -> InputHook:
+        if _is_any(tp):
+            return self._any()
+        if _is_model(tp):
+            return self._model(tp)
+        if _is_union(tp):
+            return self._union(tp)
+        if tp is list or typing.get_origin(tp) is list:
+            return self._list(tp)
+        if tp is dict or typing.get_origin(tp) is dict:
+            return self._dict(tp)
+        return self._composed(tp)
+
+    def _composed(self, tp: Any) -> InputHook:
+        """The strict check, then the wire converter's unstructure hook."""
+        check = self._checks.hook(tp)
+        unstructure = self._owner.converter.get_unstructure_hook(tp)
+        if unstructure is identity:
+            return check
+
+        def wire_composed(value: Any, path: str) -> Any:
+            return unstructure(check(value, path))
+
+        return wire_composed
+
+    def _any(self) -> InputHook:
+        unstructure = self._owner.converter.unstructure
+
+        def wire_any(value: Any, path: str) -> Any:
+            return value if value.__class__ in _WIRE_PLAIN else unstructure(value)
+
+        return wire_any
+
+    def _list(self, tp: Any) -> InputHook:
+        item_type = _item_type(tp)
+        item_hook = self.hook(item_type)
+        plain = _WIRE_ITEMS.get(item_type)
+        if (
+            plain is not None
+            and self._owner.converter.get_unstructure_hook(item_type) is not identity
+        ):
+            plain = None
+
+        def wire_list(value: Any, path: str) -> Any:
+            if not isinstance(value, (list, tuple)):
+                raise InvalidInputError(path, _mismatch("a list or tuple", value))
+            if plain is not None and all(item.__class__ is plain for item in value):
+                return list(value)
+            return [item_hook(item, f"{path}[{index}]") for index, item in enumerate(value)]
+
+        return wire_list
+
+    def _dict(self, tp: Any) -> InputHook:
+        key_type, value_type = _map_types(tp)
+        key_hook = self.hook(key_type)
+        value_hook = self.hook(value_type)
+
+        def wire_dict(value: Any, path: str) -> Any:
+            if not isinstance(value, Mapping):
+                raise InvalidInputError(path, _mismatch("a dict", value))
+            result = {}
+            for key, item in value.items():
+                item_path = f"{path}[{key!r}]"
+                result[key_hook(key, item_path)] = value_hook(item, item_path)
+            return result
+
+        return wire_dict
+
+    def _union(self, tp: Any) -> InputHook:
+        branches, _, _ = _split_union(tp)
+        if not branches or (
+            len(branches) > 1 and not all(b in _SCALARS or _is_model(b) for b in branches)
+        ):
+            return self._composed(tp)
+        return super()._union(tp)
+
+    def _model(self, cls: type) -> InputHook:
+        if not self._direct(cls):
+            return self._composed(cls)
+        fields = _declared_fields(cls)
+        extra = additional_field(cls)
+        self._hooks[cls] = self._late(cls)  # recursive models see the finished hook later
+        # cattrs writes the required fields first, then the optional ones that are set
+        ordered = sorted(fields, key=lambda field: field.default is not attrs.NOTHING)
+        specs = [
+            (f.name, _wire_name(f), f.default is not attrs.NOTHING, self.hook(f.type))
+            for f in ordered
+        ]
+        keyed: list[tuple[str, str, bool, InputHook]] = list(specs)
+        if extra is not None:
+            keyed.append((extra.name, extra.name, True, self._additional(cls, extra)))
+        by_key = {spec[0]: spec for spec in keyed}
+        for field in fields:
+            by_key.setdefault(_wire_name(field), by_key[field.name])
+        required = [field.name for field in fields if field.default is attrs.NOTHING]
+        hint = extra_name = None if extra is None else extra.name
+        extra_hook = None if extra is None else keyed[-1][3]
+
+        def wire_instance(value: Any, path: str) -> dict[str, Any]:
+            out: dict[str, Any] = {}
+            for name, wire, optional, hook in specs:
+                checked = hook(getattr(value, name), f"{path}.{name}")
+                if checked is not UNSET or not optional:
+                    out[wire] = checked
+            if extra_hook is not None:
+                more = extra_hook(getattr(value, str(extra_name)), f"{path}.{extra_name}")
+                _add_undeclared(out, more)
+            return out
+
+        def wire_mapping(value: Mapping[Any, Any], path: str) -> dict[str, Any]:
+            _check_keys(cls, value, path, by_key, required, hint)
+            got: dict[str, Any] = {}
+            for key, item in value.items():
+                spec = by_key[key]
+                got[spec[0]] = spec[3](item, f"{path}.{key}")
+            out: dict[str, Any] = {}
+            for name, wire, optional, _ in specs:
+                if name in got:
+                    checked = got[name]
+                    if checked is not UNSET or not optional:
+                        out[wire] = checked
+            if extra_name is not None and extra_name in got:
+                _add_undeclared(out, got[extra_name])
+            return out
+
+        def wire_model(value: Any, path: str) -> Any:
+            if isinstance(value, cls):
+                return wire_instance(value, path)
+            if isinstance(value, Mapping):
+                return wire_mapping(value, path)
+            raise InvalidInputError(path, _mismatch(f"{cls.__name__} or a dict", value))
+
+        return wire_model
+
+    def _direct(self, cls: type) -> bool:
+        """Whether model ``cls`` is plain enough to be written without building it."""
+        owner = self._owner
+        if owner.converter.get_unstructure_hook(cls) is not owner._unstructure_hooks.get(cls):
+            return False  # a hook registered by the caller
+        if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
+            return False
+        extra = additional_field(cls)
+        if extra is not None and not extra.init:
+            return False
+        return all(
+            field.init
+            and field.validator is None
+            and field.converter is None
+            and (field.default is attrs.NOTHING or field.default is UNSET)
+            for field in _declared_fields(cls)
+        )
+
+    def _additional(self, cls: type, field: attrs.Attribute[Any]) -> InputHook:
+        """Checks undeclared fields like the strict hook; returns their wire values."""
+        value_hook = self.hook(_additional_type(field))
+        declared = {_wire_name(f): f.name for f in _declared_fields(cls)}
+
+        def wire_additional(value: Any, path: str) -> Any:
+            if not isinstance(value, Mapping):
+                raise InvalidInputError(path, _mismatch("a dict", value))
+            if not value:
+                return value
+            result = {}
+            for key, item in value.items():
+                item_path = f"{path}[{key!r}]"
+                if not isinstance(key, str):
+                    raise InvalidInputError(item_path, _mismatch("a str key", key))
+                if key in declared:
+                    problem = f"{key!r} is a declared field of {cls.__name__}"
+                    raise InvalidInputError(item_path, f"{problem}; pass it as {declared[key]!r}")
+                result[key] = value_hook(item, item_path)
+            return result
+
+        return wire_additional
+
+
+def _add_undeclared(out: dict[str, Any], more: Mapping[str, Any]) -> None:
+    """Append undeclared fields after the declared ones (which win a clash)."""
+    for key, item in more.items():
+        if key not in out:
+            out[key] = item

@@ -1,7 +1,7 @@
 """Items serialized once, and pages cut from them by count and by body size.
 
-:class:`ItemEncoder` validates each input item into its wire model (either spelling,
-the upload's datasource filled in) and encodes it to JSON bytes once; a page body is
+:class:`ItemEncoder` validates each input item straight into its wire data (either
+spelling, the upload's datasource filled in) and encodes it to JSON bytes once; a page body is
 then the request envelope around those bytes joined with commas (:class:`Envelope`,
 :meth:`Page.body`), never serialized again, and its size is known before it is built.
 """
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Cutter", "Encoded", "Encoder", "Envelope", "IdEncoder", "ItemEncoder", "Page"]
 
 _COMMA = b","
+_NO_ID: Any = object()  # an id that is not a string on the wire
 
 
 class Encoded:
@@ -155,16 +156,9 @@ class ItemEncoder(Encoder):
 
     def encode(self, position: int, item: Any) -> Encoded | ItemFailure:
         try:
-            model = self._serializer.from_python(
-                self._filled(item), self._model, f"{self._field}[{position}]"
-            )
-            if self._fill is not None and getattr(model, "datasource", None) is UNSET:
-                model = copy.copy(model)
-                object.__setattr__(model, "datasource", self._fill)
-            data = self._serializer.dumps(model)
+            item_id, data = self._encoded(position, item)
         except (TypeError, ValueError) as exc:  # InvalidInputError is both
             return ItemFailure(position, self._kind.raw_id_of(item), f"invalid: {exc}")
-        item_id = self._kind.id_of(model)
         if len(data) > self.limit:
             reason = (
                 f"too large: {len(data)} bytes serialized, more than the {self.limit} a page "
@@ -172,6 +166,34 @@ class ItemEncoder(Encoder):
             )
             return ItemFailure(position, item_id, reason)
         return Encoded(position, item_id, data)
+
+    def _encoded(self, position: int, item: Any) -> tuple[str | None, bytes]:
+        """The id and JSON bytes of a valid item: checked straight into wire data."""
+        name = f"{self._field}[{position}]"
+        wire = self._serializer.to_wire(self._filled(item), self._model, name)
+        if self._fill is not None and "datasource" not in wire:
+            return self._encoded_model(item, name)  # a model (or dict) leaving it UNSET
+        item_id = self._wire_id(wire)
+        if item_id is _NO_ID:
+            return self._encoded_model(item, name)
+        return item_id, self._serializer.encode_json(wire)
+
+    def _encoded_model(self, item: Any, name: str) -> tuple[str | None, bytes]:
+        """The id and JSON bytes of an item through its model (datasource filled in)."""
+        model = self._serializer.from_python(self._filled(item), self._model, name)
+        if self._fill is not None and getattr(model, "datasource", None) is UNSET:
+            model = copy.copy(model)
+            object.__setattr__(model, "datasource", self._fill)
+        return self._kind.id_of(model), self._serializer.dumps(model)
+
+    def _wire_id(self, wire: Mapping[str, Any]) -> Any:
+        """:meth:`Kind.id_of` read from wire data (``_NO_ID``: only the model can tell)."""
+        for _, wire_name in self._kind.raw_id_keys:
+            value = wire.get(wire_name)
+            if value is None:
+                continue
+            return value if isinstance(value, str) else _NO_ID
+        return None
 
     def raw_key(self, item: Any) -> str | None:
         return self._kind.raw_id_of(item)
