@@ -51,7 +51,7 @@ from shared.retries import (
     OnRetry,
     Retryable,
     RetryConfig,
-    run_with_retries,
+    retry_after_first,
 )
 from shared.servers import ServerTemplate
 from shared.unset import UNSET
@@ -267,20 +267,32 @@ def _client_timeout(ms: int, streaming: bool) -> aiohttp.ClientTimeout:
 
 
 _NO_OPTIONS = CallOptions()
+_NO_PARAMS: Mapping[str, Any] = {}
+_MAX_URLS = 1024
 
 
 # --- the core ---------------------------------------------------------------------------
 
 
-@attrs.frozen
 class _Request:
-    """Everything about one call that does not change between attempts."""
+    """Everything about one call that does not change between attempts (never mutated:
+    each attempt that adds a header copies ``headers``)."""
 
-    method: str
-    url: yarl.URL
-    headers: dict[str, str]
-    body: PreparedBody | None
-    auth: bool
+    __slots__ = ("auth", "body", "headers", "method", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: yarl.URL,
+        headers: dict[str, str],
+        body: PreparedBody | None,
+        auth: bool,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.auth = auth
 
 
 class HTTPCore:
@@ -289,8 +301,15 @@ class HTTPCore:
     def __init__(self, config: ClientConfig) -> None:
         self._config = config
         self._base_url = _base_url(config)
-        _timeout_ms(config.timeout_ms, "timeout_ms")
+        ms = _timeout_ms(config.timeout_ms, "timeout_ms") or DEFAULT_TIMEOUT_MS
+        # the timeouts of a call without its own timeout_ms, by op.streaming
+        self._default_timeouts = {
+            False: _client_timeout(ms, False),
+            True: _client_timeout(ms, True),
+        }
         self._user_agent = user_agent(config.sdk_name, config.sdk_version)
+        self._urls: dict[str, yarl.URL] = {}  # path and query -> URL on the client's server
+        self._bearer: tuple[str, str] = ("", "")  # the last token and its header value
         self._owned: aiohttp.ClientSession | None = None
         self._owner: tuple[asyncio.AbstractEventLoop, int] | None = None
         # sessions of a loop or process we left: never closed from here (their sockets
@@ -372,13 +391,21 @@ class HTTPCore:
     ) -> Any:
         """Send one API call and return its result (see the module docstring)."""
         options = options or _NO_OPTIONS
-        request = self._build(op, params or {}, body, options)
+        request = self._build(op, params or _NO_PARAMS, body, options)
+        timeout = self._timeout(op, options)
+        # the first attempt runs here: no retry objects unless it fails in a retryable way
+        started = time.monotonic()
+        try:
+            return await self._attempt(op, request, timeout)
+        except Retryable as failure:
+            first_failure = failure
         retries = options.retries or self._config.retry_config or DEFAULT_RETRY_CONFIG
         if request.body is not None and not request.body.replayable:
             retries = NO_RETRIES
-        timeout = self._timeout(op, options)
         attempt = functools.partial(self._attempt, op, request, timeout)
-        return await run_with_retries(retries, attempt, on_retry=self._log_retry)
+        return await retry_after_first(
+            retries, attempt, first_failure, started, on_retry=self._log_retry
+        )
 
     async def call_prepared(
         self,
@@ -396,9 +423,14 @@ class HTTPCore:
         headers). Everything else is :meth:`call`'s.
         """
         options = options or _NO_OPTIONS
-        request = self._build(op, {}, UNSET, options, prepared=body)
-        retries = options.retries or self._config.retry_config or DEFAULT_RETRY_CONFIG
+        request = self._build(op, _NO_PARAMS, UNSET, options, prepared=body)
         timeout = self._timeout(op, options)
+        started = time.monotonic()
+        try:
+            return await self._attempt(op, request, timeout)
+        except Retryable as failure:
+            first_failure = failure
+        retries = options.retries or self._config.retry_config or DEFAULT_RETRY_CONFIG
         attempt = functools.partial(self._attempt, op, request, timeout)
         hook = self._log_retry
         if on_retry is not None:
@@ -407,10 +439,12 @@ class HTTPCore:
                 self._log_retry(seconds, failure)
                 on_retry(seconds, failure)
 
-        return await run_with_retries(retries, attempt, on_retry=hook)
+        return await retry_after_first(retries, attempt, first_failure, started, on_retry=hook)
 
     def _timeout(self, op: Operation, options: CallOptions) -> aiohttp.ClientTimeout:
-        ms = _timeout_ms(options.timeout_ms, "timeout_ms") or self._config.timeout_ms
+        if options.timeout_ms is None:
+            return self._default_timeouts[op.streaming]
+        ms = _timeout_ms(options.timeout_ms, "timeout_ms")
         return _client_timeout(ms or DEFAULT_TIMEOUT_MS, op.streaming)
 
     def _log_retry(self, seconds: float, failure: Retryable) -> None:
@@ -431,18 +465,34 @@ class HTTPCore:
         for name in values:
             if name not in plan.known:
                 raise InvalidInputError(name, f"is not a parameter of {op.name}")
-        wire = {
-            param.py_name: self._param_value(param, values.get(param.py_name, UNSET))
-            for param in op.params
-        }
-        base = self._base_url
+        wire = (
+            {
+                param.py_name: self._param_value(param, values.get(param.py_name, UNSET))
+                for param in op.params
+            }
+            if op.params
+            else _NO_PARAMS
+        )
+        target = _path(op, plan, wire) + _query(plan, wire)
         if options.server_url is not None:
             base = _checked_base_url(options.server_url, "server_url")
-        url = yarl.URL(base + _path(op, plan, wire) + _query(plan, wire), encoded=True)
+            url = yarl.URL(base + target, encoded=True)
+        else:
+            url = self._url(target)
         if prepared is None:
             prepared = prepare_body(op.body, body, self._config.serializer)
         headers = self._headers(plan, wire, prepared, options.http_headers)
         return _Request(plan.method, url, headers, prepared, op.auth)
+
+    def _url(self, target: str) -> yarl.URL:
+        """The URL of ``target`` (path and query) on the client's server, kept for reuse."""
+        url = self._urls.get(target)
+        if url is None:
+            url = yarl.URL(self._base_url + target, encoded=True)
+            if len(self._urls) >= _MAX_URLS:
+                self._urls.clear()
+            self._urls[target] = url
+        return url
 
     def _param_value(self, param: Param, value: Any) -> Any:
         """The checked wire value of one parameter (``UNSET`` when it is left out)."""
@@ -498,14 +548,15 @@ class HTTPCore:
             token = source.fixed()
         else:
             token = await source.get()
-        headers = dict(request.headers)
+        headers = request.headers
         if token:
-            headers["Authorization"] = f"Bearer {token}"
+            headers = {**headers, "Authorization": self._bearer_value(token)}
         session = self._session()
         opened: list[IO[bytes]] = []
         try:
             data = request.body.open(opened) if request.body is not None else None
-            self._log_request(request, headers)
+            if self._config.debug_logger is not None:
+                self._log_request(request, headers)
             started = time.monotonic()
             try:
                 response = await session.request(
@@ -523,6 +574,14 @@ class HTTPCore:
         finally:
             for handle in opened:
                 handle.close()
+
+    def _bearer_value(self, token: str) -> str:
+        """``Bearer <token>``, built again only when the token changes."""
+        last, value = self._bearer
+        if token != last:
+            value = f"Bearer {token}"
+            self._bearer = (token, value)
+        return value
 
     def _log_request(self, request: _Request, headers: Mapping[str, str]) -> None:
         logger = self._config.debug_logger
@@ -766,11 +825,10 @@ class _StreamParser:
         """One Server-Sent Event -> its model; the event itself when it has no model."""
         if self.declared.type is None:
             return event
-        raw = _event_text(event)
-        value = _envelope(event) if self.declared.sse_envelope else self._event_data(event, raw)
+        value = _envelope(event) if self.declared.sse_envelope else self._event_data(event)
         if self._unknown_variant(value):
             return event
-        return self._structure(value, raw)
+        return self._structure(value, event)
 
     def line(self, text: str) -> Any:
         """One NDJSON line -> its model (its JSON value when none is declared)."""
@@ -782,11 +840,11 @@ class _StreamParser:
             return value
         return self._structure(value, text)
 
-    def _event_data(self, event: ServerSentEvent, raw: str) -> Any:
+    def _event_data(self, event: ServerSentEvent) -> Any:
         try:
             return self.config.serializer.loads(event.data.encode("utf-8"))
         except ValueError as exc:
-            raise self._invalid(raw, f"event data is not JSON: {exc}") from exc
+            raise self._invalid(event, f"event data is not JSON: {exc}") from exc
 
     def _unknown_variant(self, value: Any) -> bool:
         """Whether ``value`` carries a discriminator value its union has no variant for."""
@@ -795,7 +853,7 @@ class _StreamParser:
         tag = value.get(self.union.discriminator)
         return isinstance(tag, str) and tag not in self.union.mapping
 
-    def _structure(self, value: Any, raw: str) -> Any:
+    def _structure(self, value: Any, raw: str | ServerSentEvent) -> Any:
         hook = self.hook
         if hook is not None:
             try:
@@ -807,7 +865,10 @@ class _StreamParser:
         except Exception as exc:
             raise self._invalid(raw, str(exc)) from exc
 
-    def _invalid(self, raw: str, problem: str) -> SDKError:
+    def _invalid(self, item: str | ServerSentEvent, problem: str) -> SDKError:
+        """The error for a bad item; an event is quoted as it was on the wire (its text is
+        only built here, not for every event)."""
+        raw = item if isinstance(item, str) else _event_text(item)
         message = f"{self.op.name}: stream item does not match the spec ({excerpt(problem)})"
         return self.config.errors.response_validation(
             scrub(f"{message}: {excerpt(raw)}", [self.token]),

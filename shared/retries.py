@@ -182,9 +182,22 @@ async def run_with_retries(
     try:
         return await attempt()
     except Retryable as failure:
-        if not wants_retry(config, failure):
-            raise failure.error from failure.error.__cause__
         first_failure = failure
+    return await retry_after_first(config, attempt, first_failure, started, on_retry)
+
+
+async def retry_after_first(
+    config: RetryConfig,
+    attempt: Callable[[], Awaitable[T]],
+    first_failure: Retryable,
+    started: float,
+    on_retry: OnRetry | None = None,
+) -> T:
+    """What :func:`run_with_retries` does once its first attempt (begun at ``started``,
+    a ``time.monotonic()`` value) failed with ``first_failure``: raise its SDK error when
+    it is not retried, else retry. For callers that run the first attempt themselves."""
+    if not wants_retry(config, first_failure):
+        raise first_failure.error from first_failure.error.__cause__
     return await _retry(config, attempt, first_failure, started, on_retry)
 
 

@@ -30,6 +30,7 @@ __all__ = [
 DEFAULT_MAX_LINE_BYTES = 16 * 1024 * 1024
 _UTF8_BOM = b"\xef\xbb\xbf"
 _ERROR_LINE_CHARS = 500
+_BLANK = " \t\n\r\x0b\x0c"  # what bytes.strip() strips: a blank line holds only these
 
 T = TypeVar("T")
 
@@ -95,6 +96,15 @@ class LineSplitter:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """Take the next chunk; return the lines it completed."""
+        block = self.take(chunk)
+        return [] if block is None else self._split(block)
+
+    def take(self, chunk: bytes) -> bytes | None:
+        """Take the next chunk; return the lines it completed as one block, each still
+        ended by its CR, LF or CRLF (``None`` when it completed none).
+
+        Every line of the block is within ``max_line_bytes``.
+        """
         if self._skip_lf and chunk:
             self._skip_lf = False
             if chunk[:1] == b"\n":
@@ -103,12 +113,17 @@ class LineSplitter:
         if end < 0:
             self._buffer += chunk
             self._check_length(len(self._buffer))
-            return []
-        text = bytes(self._buffer) + chunk[: end + 1]
-        self._buffer = bytearray(chunk[end + 1 :])
-        self._check_length(len(self._buffer))
-        self._skip_lf = not self._buffer and text.endswith(b"\r")
-        return self._split(text)
+            return None
+        rest = chunk[end + 1 :]
+        block = chunk[: end + 1] if rest else chunk
+        if self._buffer:
+            block = bytes(self._buffer) + block
+        self._buffer = bytearray(rest)
+        self._check_length(len(rest))
+        self._skip_lf = not self._buffer and block.endswith(b"\r")
+        if len(block) > self.max_line_bytes:
+            self._split(block)  # a line may be too long: checked line by line
+        return block
 
     def flush(self) -> list[bytes]:
         """Signal end of input; return the last line when it had no line end."""
@@ -163,12 +178,10 @@ class SSEDecoder:
 
     def feed(self, chunk: bytes) -> list[ServerSentEvent]:
         """Take the next chunk of the body; return the events it completed."""
-        events = []
-        for line in self._lines.feed(chunk):
-            event = self._process_line(self._decode(line))
-            if event is not None:
-                events.append(event)
-        return events
+        block = self._lines.take(chunk)
+        if block is None:
+            return []
+        return self._process_lines(_text_lines(self._strip_bom(block)))
 
     def flush(self) -> list[ServerSentEvent]:
         """End of body: an event without its closing blank line is discarded."""
@@ -176,49 +189,46 @@ class SSEDecoder:
         self._reset_event()
         return []
 
-    def _decode(self, line: bytes) -> str:
+    def _strip_bom(self, block: bytes) -> bytes:
         if self._at_start:
             self._at_start = False
-            if line.startswith(_UTF8_BOM):
-                line = line[len(_UTF8_BOM) :]
-        return line.decode("utf-8", "replace")
+            if block.startswith(_UTF8_BOM):
+                return block[len(_UTF8_BOM) :]
+        return block
 
-    def _process_line(self, line: str) -> ServerSentEvent | None:
-        if not line:
-            return self._dispatch()
-        if line[0] == ":":
-            return None
-        name, colon, value = line.partition(":")
-        if colon and value[:1] == " ":
-            value = value[1:]
-        self._process_field(name, value)
-        return None
+    def _process_lines(self, lines: list[str]) -> list[ServerSentEvent]:
+        """Apply each line of a block to the event being built; return the dispatched ones.
 
-    def _process_field(self, name: str, value: str) -> None:
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-        elif name == "id":
-            if "\0" not in value:
-                self._id_buffer = value
-        elif name == "retry" and value.isascii() and value.isdigit():
-            self._retry = int(value)
-            self._reconnection_time = self._retry
-
-    def _dispatch(self) -> ServerSentEvent | None:
-        self._last_event_id = self._id_buffer
-        if not self._data:
-            self._reset_event()
-            return None
-        event = ServerSentEvent(
-            event=self._event or "message",
-            data="\n".join(self._data),
-            id=self._id_buffer,
-            retry=self._retry,
-        )
-        self._reset_event()
-        return event
+        One loop over the lines with the event's fields in locals: the per-line cost is
+        what a stream of small events pays most.
+        """
+        events: list[ServerSentEvent] = []
+        data, event, retry, id_buffer = self._data, self._event, self._retry, self._id_buffer
+        for line in lines:
+            if not line:  # a blank line dispatches the event (when it has data)
+                self._last_event_id = id_buffer
+                if data:
+                    text = data[0] if len(data) == 1 else "\n".join(data)
+                    events.append(ServerSentEvent(event or "message", text, id_buffer, retry))
+                    data = []
+                event, retry = "", None
+                continue
+            name, colon, value = line.partition(":")
+            if colon and value[:1] == " ":
+                value = value[1:]
+            if name == "data":
+                data.append(value)
+            elif not name:
+                continue  # a comment
+            elif name == "event":
+                event = value
+            elif name == "id":
+                if "\0" not in value:
+                    id_buffer = value
+            elif name == "retry" and value.isascii() and value.isdigit():
+                retry = self._reconnection_time = int(value)
+        self._data, self._event, self._retry, self._id_buffer = data, event, retry, id_buffer
+        return events
 
     def _reset_event(self) -> None:
         self._data = []
@@ -236,22 +246,40 @@ class LineDecoder:
 
     def feed(self, chunk: bytes) -> list[str]:
         """Take the next chunk of the body; return the lines it completed."""
-        return self._texts(self._lines.feed(chunk))
+        block = self._lines.take(chunk)
+        if block is None:
+            return []
+        return [line for line in _text_lines(self._strip_bom(block)) if line.strip(_BLANK)]
 
     def flush(self) -> list[str]:
         """End of body: return a last line that had no line end."""
-        return self._texts(self._lines.flush())
-
-    def _texts(self, lines: list[bytes]) -> list[str]:
         texts = []
-        for line in lines:
-            if self._at_start:
-                self._at_start = False
-                if line.startswith(_UTF8_BOM):
-                    line = line[len(_UTF8_BOM) :]
+        for line in self._lines.flush():
+            line = self._strip_bom(line)
             if line.strip():
                 texts.append(line.decode("utf-8", "replace"))
         return texts
+
+    def _strip_bom(self, block: bytes) -> bytes:
+        if self._at_start:
+            self._at_start = False
+            if block.startswith(_UTF8_BOM):
+                return block[len(_UTF8_BOM) :]
+        return block
+
+
+def _text_lines(block: bytes) -> list[str]:
+    """The lines of a block of whole lines (each ended by CR, LF or CRLF), decoded.
+
+    The block is decoded at once: a line end is ASCII, never inside a UTF-8 sequence, so
+    this is each line decoded on its own, joined.
+    """
+    text = block.decode("utf-8", "replace")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    lines.pop()  # the empty piece after the final line end
+    return lines
 
 
 class NDJSONDecoder:

@@ -150,12 +150,14 @@ class EventStream(Generic[T]):
         """Read, decode and parse the body; release the connection however this ends."""
         try:
             chunks = self.response.content.iter_any()
+            parse = self._parse
             while True:
                 raw_items, at_end = await self._read_items(chunks)
-                for index, raw in enumerate(raw_items):
-                    self._ready = len(raw_items) - index - 1
-                    yield self._parse(raw)
-                self._ready = 0
+                ready = len(raw_items)
+                for raw in raw_items:
+                    ready -= 1
+                    self._ready = ready
+                    yield parse(raw)
                 if at_end:
                     return
         finally:

@@ -347,6 +347,54 @@ async def test_no_authorization_without_auth_or_token() -> None:
 
 
 @pytest.mark.anyio
+async def test_a_refreshed_token_is_sent_on_each_attempt_and_call() -> None:
+    tokens = iter(["tok-a", "tok-b", "tok-b", ""])
+    seen: list[str | None] = []
+
+    async def flaky(request: web.Request, server: Server) -> web.StreamResponse:
+        seen.append(request.headers.get("Authorization"))
+        if len(seen) == 1:
+            return web.json_response({"detail": "busy"}, status=503)
+        return web.json_response({"id": str(len(seen))})
+
+    async with serve({"GET /thing": flaky}) as server:
+        core = make_core(server.url, token=TokenSource(lambda: next(tokens)))
+        try:
+            await core.call(op(auth=True))  # 503 with tok-a, then tok-b
+            await core.call(op(auth=True))  # tok-b again
+            await core.call(op(auth=True))  # no token: no header
+        finally:
+            await core.aclose()
+    assert seen == ["Bearer tok-a", "Bearer tok-b", "Bearer tok-b", None]
+
+
+@pytest.mark.anyio
+async def test_each_call_goes_to_its_own_path_query_and_server() -> None:
+    item = Param("itemId", "item_id", "path", str, required=True)
+    limit = Param("limit", "limit", "query", int)
+    operation = op("/items/{itemId}", params=(item, limit))
+    routes_a = {"GET /items/{itemId}": reply_json({"id": "1"})}
+    routes_b = {"GET /items/{itemId}": reply_json({"id": "2"})}
+    async with serve(routes_a) as first, serve(routes_b) as second:
+        core = make_core(first.url)
+        try:
+            for params in ({"item_id": "a"}, {"item_id": "b", "limit": 2}, {"item_id": "a"}):
+                await core.call(operation, params=params)
+            elsewhere = CallOptions(server_url=second.url)
+            await core.call(operation, params={"item_id": "a"}, options=elsewhere)
+            await core.call(operation, params={"item_id": "c"})
+        finally:
+            await core.aclose()
+    assert [str(r.rel_url) for r in first.requests] == [
+        "/items/a",
+        "/items/b?limit=2",
+        "/items/a",
+        "/items/c",
+    ]
+    assert [str(r.rel_url) for r in second.requests] == ["/items/a"]
+
+
+@pytest.mark.anyio
 async def test_json_body_is_validated_and_sent_in_wire_shape() -> None:
     operation = op(method="POST", body=Body("json", "application/json", Thing, required=True))
     async with serve({"POST /thing": reply_json({"id": "2"})}) as server:

@@ -427,3 +427,117 @@ def test_ndjson_random_chunking(
     data = line_end.join(lines) + (line_end if final_newline and lines else b"")
     assert feed_all(NDJSONDecoder(), [data]) == values
     assert feed_all(NDJSONDecoder(), split_at(data, cuts)) == values
+
+
+# --- the decoders against a line-by-line reference -----------------------------------
+# The decoders work on blocks of whole lines (decoded at once, fields kept in locals);
+# these references apply the same rules one line at a time to the whole body.
+
+
+def reference_lines(body: bytes) -> tuple[list[bytes], bytes]:
+    """The body's complete lines (CR, LF or CRLF ended) and what follows the last one."""
+    lines: list[bytes] = []
+    start = index = 0
+    while index < len(body):
+        byte = body[index : index + 1]
+        if byte in (b"\r", b"\n"):
+            lines.append(body[start:index])
+            index += 2 if body[index : index + 2] == b"\r\n" else 1
+            start = index
+        else:
+            index += 1
+    return lines, body[start:]
+
+
+def reference_sse(body: bytes) -> list[ServerSentEvent]:
+    lines, _rest = reference_lines(body)
+    if lines and lines[0].startswith(b"\xef\xbb\xbf"):
+        lines[0] = lines[0][3:]
+    events: list[ServerSentEvent] = []
+    data: list[str] = []
+    event, event_id, retry = "", None, None
+    for raw in lines:
+        line = raw.decode("utf-8", "replace")
+        if not line:
+            if data:
+                events.append(ServerSentEvent(event or "message", "\n".join(data), event_id, retry))
+            data, event, retry = [], "", None
+            continue
+        if line.startswith(":"):
+            continue
+        name, colon, value = line.partition(":")
+        if colon and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            event = value
+        elif name == "id" and "\0" not in value:
+            event_id = value
+        elif name == "retry" and value.isascii() and value.isdigit():
+            retry = int(value)
+    return events
+
+
+def reference_text_lines(body: bytes) -> list[str]:
+    lines, rest = reference_lines(body)
+    if rest:
+        lines.append(rest)
+    if lines and lines[0].startswith(b"\xef\xbb\xbf"):
+        lines[0] = lines[0][3:]
+    return [line.decode("utf-8", "replace") for line in lines if line.strip()]
+
+
+WIRE_PIECES = st.sampled_from(
+    [
+        b"data",
+        b"data:",
+        b"data: ",
+        b"event:",
+        b"event: x",
+        b"id:",
+        b"id: 7",
+        b"id\x00",
+        b"retry:",
+        b"retry: 15",
+        b"retry: 1x",
+        b":",
+        b" ",
+        b"\n",
+        b"\r",
+        b"\r\n",
+        b"\n\n",
+        b"\xef\xbb\xbf",
+        b"\xe2\x82",  # a cut euro sign
+        b"\xac",
+        b"\xff",
+        b"\xc3\xa9",
+        b"\x0b\x0c\t",
+        b"{}",
+        "\u2028".encode(),
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    pieces=st.lists(WIRE_PIECES | st.binary(max_size=4), max_size=40),
+    cuts=st.lists(st.integers(min_value=0), max_size=20),
+)
+def test_decoders_match_the_line_by_line_reference(pieces: list[bytes], cuts: list[int]) -> None:
+    from shared.sse import LineDecoder
+
+    body = b"".join(pieces)
+    expected = reference_sse(body)
+    assert feed_all(SSEDecoder(), split_at(body, cuts)) == expected
+    assert feed_all(SSEDecoder(), one_byte_at_a_time(body)) == expected
+    lines = reference_text_lines(body)
+    assert feed_all(LineDecoder(), split_at(body, cuts)) == lines
+    assert feed_all(LineDecoder(), [body]) == lines
+
+
+def test_a_long_line_inside_a_block_of_whole_lines_is_refused() -> None:
+    decoder = SSEDecoder(max_line_bytes=8)
+    assert decoder.feed(b"data:1\n\n") == [ServerSentEvent(data="1")]
+    with pytest.raises(ValueError, match="longer than 8 bytes"):
+        decoder.feed(b"data:123456789\n\n")
