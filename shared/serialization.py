@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import dis
 import enum
 import importlib
 import json
+import keyword
 import linecache
 import os
 import re
@@ -1104,6 +1106,9 @@ class _StructureCompiler:
         src.add(0, [f"def {name}(o, _=None):"])
         src.add(1, ["if o.__class__ is not dict and not isinstance(o, Mapping):"])
         src.add(2, [f"raise TypeError(_mismatch({f'an object ({cls.__name__})'!r}, o))"])
+        defaults = _slot_defaults(cls, fields, extra)
+        if defaults is not None:
+            return self._write_slots(src, name, cls, fields, extra, defaults)
         # Required fields go by keyword; the others only when their key is there (in
         # `res`): binding a keyword argument per declared field costs more than the dict.
         arguments = []
@@ -1127,6 +1132,42 @@ class _StructureCompiler:
             src.add(1, self._collect(src, fields, extra, len(fields) - len(optional), optional))
             src.add(2, [f"return {model}({', '.join([*arguments, f'{extra.alias}=extra'])})"])
         src.add(1, [f"return {model}({', '.join(arguments)})"])
+        return src.build(name, f"<generated structure {cls.__module__}.{cls.__qualname__}>")
+
+    def _write_slots(
+        self,
+        src: _Source,
+        name: str,
+        cls: type,
+        fields: tuple[attrs.Attribute[Any], ...],
+        extra: attrs.Attribute[Any] | None,
+        defaults: Mapping[str, Any],
+    ) -> Any:
+        """The body that sets each attribute of a new instance, without ``__init__``.
+
+        Only for models whose ``__init__`` just assigns its arguments
+        (:func:`_slot_defaults`); a field left out gets the ``__init__`` default.
+        """
+        optional = [field for field in fields if field.default is not attrs.NOTHING]
+        src.add(1, [f"r = {src.ref(object.__new__)}({src.ref(cls)})"])
+        if optional:
+            src.add(1, ["n = 0"])
+        for index, field in enumerate(fields):
+            var = f"f{index}"
+            key = _wire_name(field)
+            body = self._convert(src, field.type, var)
+            if field.default is attrs.NOTHING:
+                src.add(1, [f"{var} = o[{key!r}]", *body, f"r.{field.name} = {var}"])
+            else:
+                src.add(1, [f"if {key!r} in o:"])
+                src.add(2, [f"{var} = o[{key!r}]", *body, f"r.{field.name} = {var}", "n += 1"])
+                src.add(1, ["else:", f"    r.{field.name} = {src.ref(defaults[field.name])}"])
+        if extra is not None:
+            required = len(fields) - len(optional)
+            src.add(1, self._collect(src, fields, extra, required, optional, found="n"))
+            src.add(2, [f"r.{extra.name} = extra"])
+            src.add(1, ["else:", f"    r.{extra.name} = {src.ref(defaults[extra.name])}"])
+        src.add(1, ["return r"])
         return src.build(name, f"<generated structure {cls.__module__}.{cls.__qualname__}>")
 
     def _convert(self, src: _Source, tp: Any, v: str) -> list[str]:
@@ -1165,6 +1206,7 @@ class _StructureCompiler:
         extra: attrs.Attribute[Any],
         required: int,
         optional: list[attrs.Attribute[Any]],
+        found: str = "len(res)",
     ) -> list[str]:
         """Lines that put the undeclared keys of ``o`` (if any) in ``extra``.
 
@@ -1174,7 +1216,7 @@ class _StructureCompiler:
         """
         known = src.ref(frozenset(_wire_name(field) for field in fields))
         inner = self._convert(src, _additional_type(extra), "v")
-        count = " + ".join([str(required)] * bool(required) + ["len(res)"] * bool(optional))
+        count = " + ".join([str(required)] * bool(required) + [found] * bool(optional))
         lines = [f"if len(o) != {count or '0'}:"]
         if not inner:
             lines.append(f"    extra = {{k: v for k, v in o.items() if k not in {known}}}")
@@ -1208,6 +1250,73 @@ class _StructureCompiler:
         if waiting is not None:
             waiting.append((src.names, name))
         return name
+
+
+def _slot_defaults(
+    cls: type,
+    fields: tuple[attrs.Attribute[Any], ...],
+    extra: attrs.Attribute[Any] | None,
+) -> dict[str, Any] | None:
+    """The ``__init__`` default of each optional field, when setting attributes directly
+    is the same as calling ``__init__`` (it only assigns them); else ``None``."""
+    every = (*fields, *([extra] if extra is not None else []))
+    if len(every) != len(attrs.fields(cls)) or getattr(cls, "__setattr__", None) is not (
+        object.__setattr__
+    ):
+        return None
+    if hasattr(cls, "__attrs_post_init__") or hasattr(cls, "__attrs_pre_init__"):
+        return None
+    init = vars(cls).get("__init__")  # the class's own: a base's would not set its fields
+    code = getattr(init, "__code__", None)
+    given = getattr(init, "__kwdefaults__", None) or {}
+    if code is None or code.co_argcount != 1 or code.co_kwonlyargcount != len(every):
+        return None
+    if code.co_flags & 0x0C or not _only_assigns(code, {str(f.alias): f.name for f in every}):
+        return None  # *args / **kwargs, or a body that does more than assign
+    defaults: dict[str, Any] = {}
+    for field in every:
+        if field.validator is not None or field.converter is not None:
+            return None
+        if not field.name.isidentifier() or keyword.iskeyword(field.name):
+            return None
+        optional = field.default is not attrs.NOTHING
+        if optional != (field.alias in given):
+            return None
+        if optional:
+            default = given[field.alias]
+            if default is attrs.NOTHING or isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+                return None
+            defaults[field.name] = default
+    if extra is not None and extra.name not in defaults:
+        return None
+    return defaults
+
+
+_IGNORED_OPS = frozenset({"RESUME", "NOP", "CACHE", "EXTENDED_ARG"})
+
+
+def _only_assigns(code: types.CodeType, names: Mapping[str, str]) -> bool:
+    """Whether ``code`` is ``self.<names[arg]> = arg`` once per argument, then ``return``."""
+    loads: list[Any] = []
+    assigned: dict[str, str] = {}
+    ops = [op for op in dis.get_instructions(code) if op.opname not in _IGNORED_OPS]
+    while ops and ops[-1].opname in ("RETURN_VALUE", "RETURN_CONST", "LOAD_CONST"):
+        if ops[-1].opname != "RETURN_VALUE" and ops[-1].argval is not None:
+            return False
+        ops.pop()
+    self_name = code.co_varnames[0]
+    for op in ops:
+        if op.opname.startswith("LOAD_FAST"):
+            loads.extend(op.argval if isinstance(op.argval, tuple) else [op.argval])
+        elif op.opname == "STORE_ATTR" and loads[-2:-1] and loads[-1] == self_name:
+            arg = loads[-2]
+            if len(loads) != 2 or names.get(arg) != op.argval or arg in assigned:
+                return False
+            assigned[arg] = op.argval
+            loads = []
+        else:
+            return False
+    return not loads and assigned.keys() == names.keys()
 
 
 def _pending_model(owner: Serializer, cls: type) -> StructureHook:
@@ -1716,6 +1825,7 @@ def _input_instance(cls: type) -> InputHook:
 
 _WIRE_PLAIN = frozenset({str, int, float, bool, _NONE_TYPE})
 _WIRE_ITEMS: dict[Any, type] = {str: str, int: int, bool: bool}
+_NO_CLASSES: frozenset[type] = frozenset()
 
 
 class _WireInputConverter(_InputConverter):
@@ -1824,13 +1934,18 @@ class _WireInputConverter(_InputConverter):
             (f.name, _wire_name(f), f.default is not attrs.NOTHING, self.hook(f.type))
             for f in ordered
         ]
-        keyed: list[tuple[str, str, bool, InputHook]] = list(specs)
+        keyed = [(*spec, self._plain(ordered[index].type)) for index, spec in enumerate(specs)]
         if extra is not None:
-            keyed.append((extra.name, extra.name, True, self._additional(cls, extra)))
+            keyed.append((extra.name, extra.name, True, self._additional(cls, extra), _NO_CLASSES))
         by_key = {spec[0]: spec for spec in keyed}
         for field in fields:
             by_key.setdefault(_wire_name(field), by_key[field.name])
         required = [field.name for field in fields if field.default is attrs.NOTHING]
+        # key sets that need no closer look: one spelling throughout, required ones there
+        python_keys = frozenset(spec[0] for spec in keyed)
+        wire_keys = frozenset(spec[1] for spec in keyed if by_key.get(spec[1]) is spec)
+        required_python = frozenset(required)
+        required_wire = frozenset(_wire_name(f) for f in fields if f.default is attrs.NOTHING)
         hint = extra_name = None if extra is None else extra.name
         extra_hook = None if extra is None else keyed[-1][3]
 
@@ -1846,11 +1961,19 @@ class _WireInputConverter(_InputConverter):
             return out
 
         def wire_mapping(value: Mapping[Any, Any], path: str) -> dict[str, Any]:
-            _check_keys(cls, value, path, by_key, required, hint)
+            keys = value.keys()
+            if not (
+                (keys <= python_keys and required_python <= keys)
+                or (keys <= wire_keys and required_wire <= keys)
+            ):
+                _check_keys(cls, value, path, by_key, required, hint)
             got: dict[str, Any] = {}
             for key, item in value.items():
                 spec = by_key[key]
-                got[spec[0]] = spec[3](item, f"{path}.{key}")
+                if item.__class__ in spec[4]:
+                    got[spec[0]] = item  # a plain scalar of the field's type: as it is
+                else:
+                    got[spec[0]] = spec[3](item, f"{path}.{key}")
             out: dict[str, Any] = {}
             for name, wire, optional, _ in specs:
                 if name in got:
@@ -1869,6 +1992,15 @@ class _WireInputConverter(_InputConverter):
             raise InvalidInputError(path, _mismatch(f"{cls.__name__} or a dict", value))
 
         return wire_model
+
+    def _plain(self, tp: Any) -> frozenset[type]:
+        """Classes of values that are their own wire data for ``tp`` (a scalar, maybe optional)."""
+        branches, _, _ = _split_union(tp) if _is_union(tp) else ((tp,), False, False)
+        if len(branches) != 1 or branches[0] not in _PLAIN:
+            return _NO_CLASSES
+        if self._owner.converter.get_unstructure_hook(branches[0]) is not identity:
+            return _NO_CLASSES
+        return frozenset(_PLAIN[branches[0]])
 
     def _direct(self, cls: type) -> bool:
         """Whether model ``cls`` is plain enough to be written without building it."""
