@@ -146,6 +146,7 @@ class _Call(Generic[T]):
         self.spawned = False
         self.cancel_requested = False
         self.task: asyncio.Task[None] | None = None  # set while the call runs
+        self.tasks: set[asyncio.Task[None]] | None = None  # the set its task is kept in
 
     def succeed(self, value: Any) -> None:
         self.value = value
@@ -166,8 +167,10 @@ class _Call(Generic[T]):
             self.on_done(self)
 
     def task_done(self, task: asyncio.Task[None]) -> None:
-        """Done callback of the call's task: a task cancelled before it ran (the loop
-        stopping) still finishes the call (loop thread)."""
+        """Done callback of the call's task: drops the task from the loop's set; a task
+        cancelled before it ran (the loop stopping) still finishes the call (loop thread)."""
+        if self.tasks is not None:
+            self.tasks.discard(task)
         if not self.done.is_set():
             self.cancel()
 
@@ -201,10 +204,11 @@ class _Running:
         self.accepting = True
         self.thread = thread
         self.thread_id = thread.ident
-        self.pid = os.getpid()
+        self.pid = _PID
+        self.finished = False  # set as the loop thread ends
 
     def usable(self) -> bool:
-        return self.pid == os.getpid() and self.thread.is_alive()
+        return self.pid == _PID and not self.finished
 
 
 class BackgroundLoop:
@@ -299,6 +303,9 @@ class BackgroundLoop:
         except BaseException as exc:
             if not ready.done():
                 ready.set_exception(exc)
+        finally:
+            if ready.done() and ready.exception() is None:
+                ready.result().finished = True
 
     async def _serve(self, ready: Future[_Running]) -> None:
         async with BlockingPortal() as portal:
@@ -319,7 +326,7 @@ class BackgroundLoop:
                 "A sync SDK client was called from its own background event loop thread, "
                 "which would deadlock. Inside async code, await the async client instead."
             )
-        if self._warned or not _has_running_loop():
+        if self._warned or asyncio._get_running_loop() is None:
             return
         with self._lock:
             first, self._warned = not self._warned, True
@@ -340,7 +347,7 @@ class BackgroundLoop:
             return
         task = running.loop.create_task(_drive(call))
         running.tasks.add(task)
-        task.add_done_callback(running.tasks.discard)
+        call.tasks = running.tasks
         task.add_done_callback(call.task_done)
 
     def _wait(self, running: _Running, call: _Call[T]) -> T:
@@ -450,14 +457,6 @@ def _wait_briefly(event: _Signal, timeout: float) -> None:
         return
 
 
-def _has_running_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
 def _caller_level() -> int:
     """``stacklevel`` that points a warning, warned by the caller of this function, at
     the first frame outside this module."""
@@ -487,11 +486,11 @@ class _ClientHolder(Generic[A]):
         """The async client for this process, created on first use (loop thread)."""
         if self.closed:
             raise RuntimeError("This client is closed")
-        if self._client is not None and self._pid != os.getpid():
+        if self._client is not None and self._pid != _PID:
             self.abandon()
         if self._client is None:
             self._client = self._make()
-            self._pid = os.getpid()
+            self._pid = _PID
             self.loop = loop
             loop._adopt(self)
         return self._client
@@ -524,6 +523,14 @@ class _ClientHolder(Generic[A]):
         self.loop = None
 
 
+def _on_client(
+    holder: _ClientHolder[A], loop: BackgroundLoop, call: Callable[[A], Awaitable[T]]
+) -> Awaitable[T]:
+    """``call`` on the holder's async client (loop thread): the awaitable itself, not a
+    coroutine around it, so a call's task is one frame shallower."""
+    return call(holder.current(loop))
+
+
 class SyncClientBase(Generic[A]):
     """Base class of the generated sync clients: blocking calls over an async client.
 
@@ -542,12 +549,7 @@ class SyncClientBase(Generic[A]):
     def _run(self, call: Callable[[A], Awaitable[T]]) -> T:
         """Run ``call(async_client)`` on the background loop and return its result."""
         loop = get_background_loop()
-        holder = self._holder
-
-        async def invoke() -> T:
-            return await call(holder.current(loop))
-
-        return loop.run(invoke)
+        return cast(T, loop.run(_on_client, self._holder, loop, call))
 
     def _stream(self, call: Callable[[A], Awaitable[AsyncEventSource[T]]]) -> SyncEventStream[T]:
         """Run ``call(async_client)`` and wrap the async stream it returns."""
@@ -667,6 +669,8 @@ _loop_lock = threading.Lock()
 _ALL_LOOPS: weakref.WeakSet[BackgroundLoop] = weakref.WeakSet()
 _ABANDONED: list[object] = []
 """Async clients inherited through fork: kept alive, never closed, in the child."""
+_PID = os.getpid()
+"""This process's id, updated in a forked child (cheaper than ``os.getpid()`` per call)."""
 _shutdown_started = False
 
 
@@ -701,7 +705,8 @@ def set_loop_factory(factory: LoopFactory | None) -> None:
 
 
 def _after_fork_in_child() -> None:
-    global _loop, _loop_lock
+    global _loop, _loop_lock, _PID
+    _PID = os.getpid()
     _loop_lock = threading.Lock()
     _loop = None
     for loop in list(_ALL_LOOPS):
