@@ -6,11 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from shared.runtime import set_loop_factory
 from tests import loops
 
 pytest_plugins = ["tests.flux0_real.plugin"]  # the real flux0 server fixtures
+
+# Hypothesis's timing checks are wall-clock limits: a loaded CI machine trips them
+# (slow input generation, slow examples) without anything being wrong.
+settings.register_profile("sdk", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("sdk")
 
 
 def pytest_configure(config: pytest.Config) -> None:
