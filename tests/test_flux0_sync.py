@@ -199,6 +199,8 @@ async def _session_of(client: flux0_async.Flux0) -> Any:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+# the point of the test: the sync client's loop thread (and the server's) are running
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_usable_in_a_child_after_fork(flux0: Flux0) -> None:
     agent = flux0.agents.create(name="before-fork", type="echo")
     pid = os.fork()
