@@ -26,7 +26,6 @@ import enum
 import importlib
 import json
 import keyword
-import linecache
 import os
 import re
 import sys
@@ -56,10 +55,13 @@ from cattrs.errors import (
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn_from_attrs, override
 
+from shared import jsontext
 from shared.enums import OpenEnum
 from shared.errors import InvalidInputError
 from shared.models import ADDITIONAL
+from shared.pysource import Source
 from shared.unset import UNSET, Unset
+from shared.wirefast import WireField, write_mapping
 
 
 def _optional_module(name: str) -> Any:
@@ -587,6 +589,18 @@ class Serializer:
             return self._wire_input.convert(value, tp, name)
         return self.converter.unstructure(self._input.convert(value, tp, name))
 
+    def to_wire_hook(self, tp: Any) -> Callable[[Any, str], Any]:
+        """:meth:`to_wire` for ``tp``, looked up once: ``hook(value, name)``."""
+        if _is_model(tp):
+            return self._wire_input.hook(tp)
+        check = self._input.hook(tp)
+        unstructure = self.converter.unstructure
+
+        def to_wire(value: Any, name: str) -> Any:
+            return unstructure(check(value, name))
+
+        return to_wire
+
     def dumps(self, obj: Any) -> bytes:
         """Unstructure ``obj`` and encode it as compact JSON."""
         return self.encode_json(self.converter.unstructure(obj))
@@ -595,8 +609,7 @@ class Serializer:
         """Encode wire data (plain JSON values) as compact JSON."""
         if _orjson is not None:
             return bytes(_orjson.dumps(data))
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        return text.encode("utf-8")
+        return jsontext.dumps(data)
 
     def loads(self, data: bytes | str) -> Any:
         """Decode JSON text into plain Python data (not structured)."""
@@ -1008,30 +1021,6 @@ _INLINE_DATES: dict[Any, tuple[StructureHook, Callable[[str], Any]]] = {
 }
 
 
-class _Source:
-    """The Python source of one generated function and the objects its code names."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-        self.names: dict[str, Any] = {"Mapping": Mapping, "UNSET": UNSET, "_mismatch": _mismatch}
-
-    def ref(self, obj: Any) -> str:
-        """A global name the generated code can use for ``obj``."""
-        name = f"_g{len(self.names)}"
-        self.names[name] = obj
-        return name
-
-    def add(self, depth: int, lines: Iterable[str]) -> None:
-        self.lines.extend("    " * depth + line for line in lines)
-
-    def build(self, name: str, filename: str) -> Any:
-        """Compile the source; ``filename`` shows in tracebacks and profiles."""
-        text = "\n".join(self.lines) + "\n"
-        exec(compile(text, filename, "exec"), self.names)  # our own source, see _StructureCompiler
-        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
-        return self.names[name]
-
-
 def _structure_overrides(cls: type) -> dict[str, Any]:
     """cattrs overrides of a model: wire names; the undeclared-fields attribute left out."""
     renames = {
@@ -1101,7 +1090,7 @@ class _StructureCompiler:
         fields: tuple[attrs.Attribute[Any], ...],
         extra: attrs.Attribute[Any] | None,
     ) -> Any:
-        src = _Source()
+        src = Source({"Mapping": Mapping, "UNSET": UNSET, "_mismatch": _mismatch})
         name = f"structure_{cls.__name__}" if cls.__name__.isidentifier() else "structure"
         src.add(0, [f"def {name}(o, _=None):"])
         src.add(1, ["if o.__class__ is not dict and not isinstance(o, Mapping):"])
@@ -1136,7 +1125,7 @@ class _StructureCompiler:
 
     def _write_slots(
         self,
-        src: _Source,
+        src: Source,
         name: str,
         cls: type,
         fields: tuple[attrs.Attribute[Any], ...],
@@ -1170,7 +1159,7 @@ class _StructureCompiler:
         src.add(1, ["return r"])
         return src.build(name, f"<generated structure {cls.__module__}.{cls.__qualname__}>")
 
-    def _convert(self, src: _Source, tp: Any, v: str) -> list[str]:
+    def _convert(self, src: Source, tp: Any, v: str) -> list[str]:
         """Lines that turn the wire value in variable ``v`` into ``tp``, in place."""
         if tp is None:
             return []  # an unannotated field: cattrs passes the value through
@@ -1201,7 +1190,7 @@ class _StructureCompiler:
 
     def _collect(
         self,
-        src: _Source,
+        src: Source,
         fields: tuple[attrs.Attribute[Any], ...],
         extra: attrs.Attribute[Any],
         required: int,
@@ -1226,7 +1215,7 @@ class _StructureCompiler:
             lines.append("            extra[k] = v")
         return lines
 
-    def _convert_optional(self, src: _Source, tp: Any, v: str) -> list[str]:
+    def _convert_optional(self, src: Source, tp: Any, v: str) -> list[str]:
         """Inline ``X | None | Unset`` (one branch), as the union hook reads it."""
         branches, has_none, has_unset = _split_union(tp)
         if len(branches) != 1:
@@ -1240,7 +1229,7 @@ class _StructureCompiler:
         guard = f"if {v} is not None and {v} is not UNSET:" if has_unset else f"if {v} is not None:"
         return [guard, *_indent(inner)]
 
-    def _model_ref(self, src: _Source, cls: type) -> str:
+    def _model_ref(self, src: Source, cls: type) -> str:
         """A name for the quick function of ``cls``; filled in later if it is being compiled."""
         function = self._owner._quick_hooks.get(cls)
         if function is not None:
@@ -1845,6 +1834,7 @@ class _WireInputConverter(_InputConverter):
         super().__init__(unions)
         self._checks = checks
         self._owner = owner
+        self._fast: dict[Any, InputHook] = {}  # model -> its generated dict writer
 
     def _build(self, tp: Any) -> InputHook:
         if _is_any(tp):
@@ -1984,7 +1974,11 @@ class _WireInputConverter(_InputConverter):
                 _add_undeclared(out, got[extra_name])
             return out
 
+        fast = self._writer(cls, keyed, by_key, extra is not None, wire_mapping)
+
         def wire_model(value: Any, path: str) -> Any:
+            if value.__class__ is dict:
+                return fast(value, path)
             if isinstance(value, cls):
                 return wire_instance(value, path)
             if isinstance(value, Mapping):
@@ -1992,6 +1986,44 @@ class _WireInputConverter(_InputConverter):
             raise InvalidInputError(path, _mismatch(f"{cls.__name__} or a dict", value))
 
         return wire_model
+
+    def _writer(
+        self,
+        cls: type,
+        keyed: list[tuple[str, str, bool, InputHook, frozenset[type]]],
+        by_key: Mapping[str, tuple[Any, ...]],
+        has_extra: bool,
+        slow: InputHook,
+    ) -> InputHook:
+        """The generated writer of ``cls`` for ``dict`` input (see :mod:`shared.wirefast`)."""
+        types = {field.name: field.type for field in _declared_fields(cls)}
+        fields = [
+            WireField(
+                python=name,
+                wire=wire,
+                wire_key=by_key.get(wire) is spec,
+                required=not optional,
+                hook=hook,
+                plain=plain,
+                nested=self._nested(types[name]),
+            )
+            for spec in (keyed[:-1] if has_extra else keyed)
+            for name, wire, optional, hook, plain in [spec]
+        ]
+        extra = None
+        if has_extra:
+            name, _, _, hook, _ = keyed[-1]
+            extra = WireField(python=name, wire=name, required=False, hook=hook)
+        fast = write_mapping(cls.__name__, fields, extra, slow, _add_undeclared)
+        self._fast[cls] = fast
+        return fast
+
+    def _nested(self, tp: Any) -> InputHook | None:
+        """The writer of the one model ``tp`` holds (maybe optional), if it has one yet."""
+        branches = _split_union(tp)[0] if _is_union(tp) else (tp,)
+        if len(branches) != 1:
+            return None
+        return self._fast.get(branches[0])
 
     def _plain(self, tp: Any) -> frozenset[type]:
         """Classes of values that are their own wire data for ``tp`` (a scalar, maybe optional)."""

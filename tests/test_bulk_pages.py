@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from glean_async.bulk.kinds import KINDS
 from glean_async.bulk.pages import Cutter, Encoded, Envelope, ItemEncoder
 from glean_async.bulk.positions import AckSet, ResumeCheck, item_hash
 from glean_async.bulk.report import AckRange, BulkResumeError, ItemFailure
+from glean_async.bulk.source import chunks_of
 from glean_async.testing import FakeGleanServer
 
 DOCUMENTS = KINDS["documents"]
@@ -207,3 +209,40 @@ async def test_bodies_on_the_wire_stay_under_max_batch_bytes(glean_server: FakeG
     sent = [doc["id"] for body in bodies for doc in json.loads(body)["documents"]]
     assert sorted(sent) == sorted(doc["id"] for doc in documents)
     assert len(sent) == len(set(sent))
+
+
+@pytest.mark.anyio
+@settings(max_examples=60, deadline=None)
+@given(count=st.integers(0, 300), fail_at=st.one_of(st.none(), st.integers(0, 300)))
+async def test_chunks_of_a_plain_iterable_keep_every_item_then_the_error(
+    count: int, fail_at: int | None
+) -> None:
+    def items() -> Iterator[int]:
+        for number in range(count):
+            if number == fail_at:
+                raise LookupError("input broke")
+            yield number
+
+    got: list[int] = []
+    raised = None
+    try:
+        async for chunk in chunks_of(items()):
+            assert 1 <= len(chunk) <= 64
+            got.extend(chunk)
+    except LookupError as exc:
+        raised = exc
+    broken = fail_at is not None and fail_at < count
+    assert got == list(range(fail_at if broken else count))  # type: ignore[arg-type]
+    assert (raised is not None) == broken
+
+
+@pytest.mark.anyio
+async def test_chunks_of_an_async_iterable_come_one_item_at_a_time() -> None:
+    async def items() -> AsyncIterator[int]:
+        for number in range(3):
+            yield number
+
+    assert [chunk async for chunk in chunks_of(items())] == [[0], [1], [2]]
+    with pytest.raises(TypeError, match="expected an iterable of items, got str"):
+        async for _ in chunks_of("abc"):
+            pass

@@ -45,7 +45,7 @@ from .report import (
     ItemFailure,
     RunStats,
 )
-from .source import Source, items_of
+from .source import Source, chunks_of
 
 if TYPE_CHECKING:
     from shared.http import HTTPCore
@@ -235,26 +235,28 @@ class BulkRun(Generic[S]):
         """Pages cut from ``source``; acknowledged positions (resume) checked, skipped."""
         check, prior = self._check, self._prior or AckSet()
         position = -1
-        async for item in items_of(source):
-            position += 1
-            self.stats.items_read = position + 1
-            if check is not None and position in prior:
-                check.see(position, self._key(position, item))
-                if check.done:
-                    held_back, self._held_back = self._held_back, []
-                    for page in self._cut(held_back):
-                        yield page
-                continue
-            encoded = self.encoder.encode(position, item)
-            if isinstance(encoded, ItemFailure):
-                self._fail([encoded])
-            elif check is not None and not check.done:
-                self._held_back.append(encoded)
-            else:
-                cut = self.cutter.add(encoded)
-                if cut is not None:
-                    yield cut
-                    await anyio.sleep(0)  # let responses in between pages cut from a list
+        stats, encode, add = self.stats, self.encoder.encode, self.cutter.add
+        async for chunk in chunks_of(source):
+            for item in chunk:
+                position += 1
+                stats.items_read = position + 1
+                if check is not None and position in prior:
+                    check.see(position, self._key(position, item))
+                    if check.done:
+                        held_back, self._held_back = self._held_back, []
+                        for page in self._cut(held_back):
+                            yield page
+                    continue
+                encoded = encode(position, item)
+                if isinstance(encoded, ItemFailure):
+                    self._fail([encoded])
+                elif check is not None and not check.done:
+                    self._held_back.append(encoded)
+                else:
+                    cut = add(encoded)
+                    if cut is not None:
+                        yield cut
+                        await anyio.sleep(0)  # let responses in between pages cut from a list
         self.stats.input_complete = True
         if check is not None:
             check.finish(position + 1)

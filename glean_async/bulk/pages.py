@@ -9,10 +9,10 @@ then the request envelope around those bytes joined with commas (:class:`Envelop
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from shared import jsontext
 from shared.unset import UNSET
 
 from .positions import bytes_key
@@ -65,7 +65,7 @@ class Page:
 
 
 def _json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return jsontext.dumps(value)
 
 
 def _fields(fields: Mapping[str, Any]) -> bytes:
@@ -150,6 +150,7 @@ class ItemEncoder(Encoder):
         self._kind = kind
         self._model = kind.model_type
         self._serializer = serializer
+        self._to_wire = serializer.to_wire_hook(kind.model_type)
         self._fill = datasource if kind.fills_datasource else None
         self._field = kind.items_field
         self.limit = limit
@@ -170,7 +171,7 @@ class ItemEncoder(Encoder):
     def _encoded(self, position: int, item: Any) -> tuple[str | None, bytes]:
         """The id and JSON bytes of a valid item: checked straight into wire data."""
         name = f"{self._field}[{position}]"
-        wire = self._serializer.to_wire(self._filled(item), self._model, name)
+        wire = self._to_wire(self._filled(item), name)
         if self._fill is not None and "datasource" not in wire:
             return self._encoded_model(item, name)  # a model (or dict) leaving it UNSET
         item_id = self._wire_id(wire)
@@ -199,7 +200,11 @@ class ItemEncoder(Encoder):
         return self._kind.raw_id_of(item)
 
     def _filled(self, item: Any) -> Any:
-        if self._fill is None or not isinstance(item, Mapping) or "datasource" in item:
+        if self._fill is None:
+            return item
+        if item.__class__ is not dict and not isinstance(item, Mapping):
+            return item  # a model: filled in after validation, see _encoded_model
+        if "datasource" in item:
             return item
         return {**item, "datasource": self._fill}
 

@@ -1,0 +1,64 @@
+"""Compact JSON text of wire data, written by the standard library's C encoder directly.
+
+``json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)`` builds a
+``JSONEncoder`` and a new C encoder on every call, which costs more than encoding a
+small object itself. :func:`dumps` keeps one C encoder made with the same settings and
+gives the same text, the same errors (a circular reference, NaN, an unsupported type)
+and falls back to ``json.dumps`` where the C encoder is missing (another interpreter).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from json import encoder as _stdlib
+from typing import Any
+
+__all__ = ["dumps", "dumps_text"]
+
+
+def _unsupported(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _fallback(data: Any) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _c_encoder() -> Callable[[Any], str] | None:
+    """``dumps_text`` on the C encoder, or ``None`` when this interpreter has none."""
+    make = getattr(_stdlib, "c_make_encoder", None)
+    escape = getattr(_stdlib, "c_encode_basestring", None)
+    if make is None or escape is None:
+        return None
+    local = threading.local()  # the circular-reference markers of each thread
+
+    def encoder() -> Any:
+        markers: dict[int, Any] = {}
+        encode = make(markers, _unsupported, escape, None, ":", ",", False, False, False)
+        local.state = state = (markers, encode)
+        return state
+
+    join = "".join
+
+    def dumps_text(data: Any) -> str:
+        try:
+            markers, encode = local.state
+        except AttributeError:
+            markers, encode = encoder()
+        try:
+            return join(encode(data, 0))
+        except BaseException:
+            markers.clear()  # an error leaves the markers of the containers it was in
+            raise
+
+    return dumps_text
+
+
+dumps_text: Callable[[Any], str] = _c_encoder() or _fallback
+
+
+def dumps(data: Any) -> bytes:
+    """``data`` (plain JSON values) as compact UTF-8 JSON bytes."""
+    return dumps_text(data).encode("utf-8")
