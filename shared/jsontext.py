@@ -1,4 +1,5 @@
-"""Compact JSON text of wire data, written by the standard library's C encoder directly.
+"""Compact JSON text of wire data, written by the standard library's C encoder directly,
+and JSON text read by its C scanner directly.
 
 ``json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)`` builds a
 ``JSONEncoder`` and a new C encoder on every call, which costs more than encoding a
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from json import encoder as _stdlib
 from typing import Any
 
-__all__ = ["dumps", "dumps_text"]
+__all__ = ["dumps", "dumps_text", "loads_text"]
 
 
 def _unsupported(value: Any) -> Any:
@@ -62,3 +63,29 @@ dumps_text: Callable[[Any], str] = _c_encoder() or _fallback
 def dumps(data: Any) -> bytes:
     """``data`` (plain JSON values) as compact UTF-8 JSON bytes."""
     return dumps_text(data).encode("utf-8")
+
+
+def _c_loads() -> Callable[[str], Any]:
+    """``json.loads`` for text, without its two Python frames and two regex matches.
+
+    The decoder's scanner reads one JSON value from the start of the text; when that is
+    the whole text, it is the answer. Anything else (leading or trailing whitespace,
+    extra data, not JSON at all) goes to ``json.loads``, which answers or raises as ever.
+    """
+    decoder = json.JSONDecoder()  # its scanner is the C one where there is one
+    scan: Callable[[str, int], tuple[Any, int]] = decoder.scan_once  # type: ignore[attr-defined]
+    loads = json.loads
+
+    def loads_text(text: str) -> Any:
+        try:
+            value, end = scan(text, 0)
+        except StopIteration:
+            return loads(text)
+        if end == len(text):
+            return value
+        return loads(text)
+
+    return loads_text
+
+
+loads_text: Callable[[str], Any] = _c_loads()

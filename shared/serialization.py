@@ -615,6 +615,8 @@ class Serializer:
         """Decode JSON text into plain Python data (not structured)."""
         if _orjson is not None:
             return _orjson.loads(data)
+        if data.__class__ is str:
+            return jsontext.loads_text(data)
         return json.loads(data)
 
     # -- hook registration --------------------------------------------------

@@ -10,11 +10,12 @@ sequence or between the CR and LF of a CRLF), and return the items completed so 
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, cast
 
 import attrs
+
+from shared import jsontext
 
 __all__ = [
     "DEFAULT_MAX_LINE_BYTES",
@@ -36,11 +37,11 @@ T = TypeVar("T")
 
 
 def _pick_json_loads() -> Callable[[str], Any]:
-    """Return ``orjson.loads`` when orjson is installed, else ``json.loads``."""
+    """Return ``orjson.loads`` when orjson is installed, else the standard library's."""
     try:
         orjson = importlib.import_module("orjson")
     except ImportError:
-        return json.loads
+        return jsontext.loads_text
     return cast("Callable[[str], Any]", orjson.loads)
 
 

@@ -221,3 +221,40 @@ def test_the_wire_writers_are_generated_source_with_a_name() -> None:
     SERIALIZER.to_wire(_document("wire"), models.DocumentDefinition, "item")
     writer = SERIALIZER._wire_input._fast[models.DocumentDefinition]
     assert writer.__name__ == "wire_DocumentDefinition"
+
+
+def _stdlib_loads(text: str) -> Any:
+    try:
+        return ("ok", json.dumps(json.loads(text)))
+    except Exception as exc:
+        return ("error", type(exc), str(exc))
+
+
+def _our_loads(text: str) -> Any:
+    try:
+        return ("ok", json.dumps(jsontext.loads_text(text)))
+    except Exception as exc:
+        return ("error", type(exc), str(exc))
+
+
+_SPACE = st.sampled_from(["", " ", "\n", "\t ", "\r\n"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=_JSON.filter(lambda v: v == v),  # NaN does not equal itself
+    before=_SPACE,
+    after=_SPACE,
+    tail=st.sampled_from(["", "", "x", "1", "{}", ","]),
+)
+def test_loads_text_reads_what_json_loads_reads(
+    value: Any, before: str, after: str, tail: str
+) -> None:
+    text = before + json.dumps(value, ensure_ascii=False) + after + tail
+    assert _our_loads(text) == _stdlib_loads(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=12))
+def test_loads_text_fails_like_json_loads_on_any_text(text: str) -> None:
+    assert _our_loads(text) == _stdlib_loads(text)

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["Cutter", "Encoded", "Encoder", "Envelope", "IdEncoder", "ItemEncoder", "Page"]
 
 _COMMA = b","
-_NO_ID: Any = object()  # an id that is not a string on the wire
 
 
 class Encoded:
@@ -151,6 +150,8 @@ class ItemEncoder(Encoder):
         self._model = kind.model_type
         self._serializer = serializer
         self._to_wire = serializer.to_wire_hook(kind.model_type)
+        self._dumps = serializer.encode_json
+        self._id_keys = tuple(wire_name for _, wire_name in kind.raw_id_keys)
         self._fill = datasource if kind.fills_datasource else None
         self._field = kind.items_field
         self.limit = limit
@@ -174,10 +175,14 @@ class ItemEncoder(Encoder):
         wire = self._to_wire(self._filled(item), name)
         if self._fill is not None and "datasource" not in wire:
             return self._encoded_model(item, name)  # a model (or dict) leaving it UNSET
-        item_id = self._wire_id(wire)
-        if item_id is _NO_ID:
-            return self._encoded_model(item, name)
-        return item_id, self._serializer.encode_json(wire)
+        item_id = None
+        for key in self._id_keys:  # Kind.id_of, read from the wire data
+            item_id = wire.get(key)
+            if item_id is not None:
+                if item_id.__class__ is not str:
+                    return self._encoded_model(item, name)  # only the model can tell
+                break
+        return item_id, self._dumps(wire)
 
     def _encoded_model(self, item: Any, name: str) -> tuple[str | None, bytes]:
         """The id and JSON bytes of an item through its model (datasource filled in)."""
@@ -186,15 +191,6 @@ class ItemEncoder(Encoder):
             model = copy.copy(model)
             object.__setattr__(model, "datasource", self._fill)
         return self._kind.id_of(model), self._serializer.dumps(model)
-
-    def _wire_id(self, wire: Mapping[str, Any]) -> Any:
-        """:meth:`Kind.id_of` read from wire data (``_NO_ID``: only the model can tell)."""
-        for _, wire_name in self._kind.raw_id_keys:
-            value = wire.get(wire_name)
-            if value is None:
-                continue
-            return value if isinstance(value, str) else _NO_ID
-        return None
 
     def raw_key(self, item: Any) -> str | None:
         return self._kind.raw_id_of(item)
