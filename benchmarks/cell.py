@@ -5,11 +5,12 @@
 Workloads and their clients:
 
 * ``index``, ``search``, ``chat``, ``sse``, ``ttfe_chat``, ``ttfe_sse``: a client of
-  :mod:`benchmarks.clients` (``raw``, ``ga``, ``official``; ``ga_sync``, ``official_sync``
-  with ``--concurrency`` threads) does ``--count`` calls against ``--url``, ``--concurrency``
-  at a time, after a warm-up of :func:`warmup_count` calls;
+  :mod:`benchmarks.clients` (``raw``, ``ga``, ``ga_speedups``, ``official``; ``ga_sync``,
+  ``official_sync`` with ``--concurrency`` threads) does ``--count`` calls against
+  ``--url``, ``--concurrency`` at a time, after a warm-up of :func:`warmup_count` calls;
 * ``decode``: the search response body parsed ``--count`` times in process (``raw`` =
-  ``json.loads``, ``ga`` = ``json.loads`` + ``converter.structure``, ``official`` = its
+  ``json.loads``, ``ga`` = the serializer's ``decode`` (what a response body goes through:
+  ``loads`` + ``structure``, the GC paused for a large body), ``official`` = its
   ``unmarshal_json``);
 
 Import-time workloads run in :mod:`benchmarks.importcell` (a plain script).
@@ -186,11 +187,12 @@ def _decoder(client: str) -> Callable[[bytes], Any]:
     """What each client does with a search response body."""
     if client == "raw":
         return json.loads
-    if client == "ga":
+    if client in ("ga", "ga_speedups"):
         import glean_async
+        from glean_async._generated.wire import SERIALIZER
 
-        structure, model = glean_async.converter.structure, glean_async.models.SearchResponse
-        return lambda body: structure(json.loads(body), model)
+        model = glean_async.models.SearchResponse
+        return lambda body: SERIALIZER.decode(body, model)  # what a response body goes through
     if client == "official":
         from glean.api_client import models
         from glean.api_client.utils import unmarshal_json
@@ -223,8 +225,19 @@ def run_decode(client: str, args: argparse.Namespace) -> dict[str, Any]:
 # --- entry point --------------------------------------------------------------------------
 
 
+def check_speedups(client: str) -> None:
+    """``ga_speedups`` must see orjson and ``ga`` must not: each row is what it says."""
+    import importlib.util
+
+    found = importlib.util.find_spec("orjson") is not None
+    if client.startswith("ga") and found != (client == "ga_speedups"):
+        state = "finds" if found else "does not find"
+        raise SystemExit(f"cell {client} {state} orjson (see BENCH_SPEEDUPS_PATH in .ci/bench)")
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Run the cell described by ``args``."""
+    check_speedups(args.client)
     if args.workload == "decode":
         return run_decode(args.client, args)
     if args.workload not in NETWORK_WORKLOADS:

@@ -289,5 +289,10 @@ class OfficialSync:
         return parse_sse_text(self.glean.client.agents.run_stream(agent_id=AGENT_ID))
 
 
-ASYNC_CLIENTS: dict[str, Any] = {"raw": Raw, "ga": GleanAsync, "official": Official}
+ASYNC_CLIENTS: dict[str, Any] = {
+    "raw": Raw,
+    "ga": GleanAsync,
+    "ga_speedups": GleanAsync,  # the same client; its cell has orjson on its path
+    "official": Official,
+}
 SYNC_CLIENTS: dict[str, Any] = {"ga_sync": GleanSync, "official_sync": OfficialSync}

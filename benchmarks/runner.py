@@ -29,9 +29,10 @@ from benchmarks.server import Servers, pin_to
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-ALL = ("raw", "ga", "ga_sync", "official", "official_sync")
-ASYNC = ("raw", "ga", "official")
+ALL = ("raw", "ga", "ga_speedups", "ga_sync", "official", "official_sync")
+ASYNC = ("raw", "ga", "ga_speedups", "official")
 STREAMING = ("raw", "ga", "ga_sync", "official")
+SPEEDUPS = "ga_speedups"  # glean_async with the speedups extra's orjson on its path
 
 
 @dataclass(frozen=True)
@@ -83,12 +84,13 @@ def _index(concurrency: int, clients: tuple[str, ...]) -> Workload:
     )
 
 
-BULK = ("gen", "raw", "ga", "official")
+BULK = ("gen", "raw", "ga", "ga_speedups", "official")
 BULK_METRICS = ("docs_per_s", "cpu_us_per_doc", "server_cpu_us_per_doc", "peak_rss_mb")
 BULK_NOTES = {
     "gen": "nothing sent: every row's input cost",
     "raw": "json.dumps of each page, posted",
     "ga": "glean.bulk.documents",
+    "ga_speedups": "the same with orjson",
     "official": "PushUploader.bulk_index_documents, threads",
 }
 
@@ -116,7 +118,7 @@ WORKLOADS: tuple[Workload, ...] = (
     _index(1, ALL),
     _index(16, ALL),
     _index(64, ASYNC),
-    _index(256, ASYNC),
+    _index(256, ("raw", "ga", "official")),
     Workload(
         name="search",
         kind="search",
@@ -132,7 +134,11 @@ WORKLOADS: tuple[Workload, ...] = (
         counts={"*": 100},
         metrics=("cpu_ms_per_call",),
         title="deserialize the search response alone (no network)",
-        notes={"raw": "json.loads", "ga": "json.loads + converter.structure"},
+        notes={
+            "raw": "json.loads",
+            "ga": "the serializer's decode: loads + structure",
+            "ga_speedups": "the same with orjson",
+        },
     ),
     Workload(
         name="chat",
@@ -209,15 +215,20 @@ def cell_argv(workload: Workload, client: str, servers: Servers, scale: float) -
     return [*argv, "--count", count, "--concurrency", str(workload.concurrency)]
 
 
-def user_env() -> dict[str, str]:
+def user_env(client: str = "") -> dict[str, str]:
     """This environment as a user's would be: byte-code caches written and used.
 
     ``PYTHONDONTWRITEBYTECODE`` (set in some sandboxes and CI images) would make every
     import of the repository's modules compile them from source: 0.3 s and ~28 MB more
     for the generated models alone, while the official SDK's installed caches are used.
+    The ``ga_speedups`` cells get the folder ``.ci/bench`` installed orjson into on
+    their ``PYTHONPATH`` (``BENCH_SPEEDUPS_PATH``); no other cell sees it.
     """
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if client == SPEEDUPS:
+        extra = os.environ.get("BENCH_SPEEDUPS_PATH", str(ROOT / ".venv-speedups"))
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [extra, env.get("PYTHONPATH")]))
     return env
 
 
@@ -272,10 +283,10 @@ def run_bulk_cell(
 
     client_cpu, server_cpu = cpus
     if client == "gen":
-        return run_cell(bulk_argv(workload, client, "", scale), client_cpu)
+        return run_cell(bulk_argv(workload, client, "", scale), client_cpu, client)
     with BulkServer(server_cpu, user_env()) as server:
         argv = [*bulk_argv(workload, client, server.url, scale), "--server-pid", str(server.pid)]
-        result = run_cell(argv, client_cpu)
+        result = run_cell(argv, client_cpu, client)
     held = server.holdings.get("documents", {}).get(DATASOURCE)
     if held != result["documents"]:
         raise RuntimeError(
@@ -286,12 +297,12 @@ def run_bulk_cell(
     return result
 
 
-def run_cell(argv: list[str], cpu: int | None) -> dict[str, Any]:
+def run_cell(argv: list[str], cpu: int | None, client: str = "") -> dict[str, Any]:
     """Run one cell process (pinned to ``cpu``) and return its JSON."""
     done = subprocess.run(
         argv,
         cwd=ROOT,
-        env=user_env(),
+        env=user_env(client),
         capture_output=True,
         text=True,
         timeout=600,
@@ -381,6 +392,7 @@ def versions() -> dict[str, str]:
         except PackageNotFoundError:
             found[name] = "not installed"
     found["glean-indexing-sdk"] = indexing_sdk_versions()
+    found["orjson (glean_async[speedups] cells)"] = speedups_version()
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -395,6 +407,15 @@ def versions() -> dict[str, str]:
     except OSError:
         pass
     return found
+
+
+def speedups_version() -> str:
+    """The version of the orjson the ``ga_speedups`` cells import."""
+    script = "import orjson; print(orjson.__version__)"
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=user_env(SPEEDUPS), capture_output=True, text=True
+    )
+    return done.stdout.strip() if done.returncode == 0 else "not installed"
 
 
 def indexing_sdk_versions() -> str:
@@ -454,7 +475,7 @@ def run_all(args: argparse.Namespace, log: Callable[[str], None]) -> dict[str, A
                         continue
                     assert servers is not None
                     argv = cell_argv(workload, client, servers, scale)
-                    results[key] = run_cell(argv, client_cpu)
+                    results[key] = run_cell(argv, client_cpu, client)
                 elapsed = time.monotonic() - started
                 log(f"rep {rep + 1}/{args.reps}: {workload.name} done ({elapsed:.0f} s)")
             reps.append(results)

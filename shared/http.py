@@ -687,10 +687,8 @@ class HTTPCore:
             return body
         if declared.kind == "text":
             return _text(body, response)
-        serializer = self._config.serializer
         try:
-            data = serializer.loads(body)
-            return data if declared.type is None else serializer.structure(data, declared.type)
+            return self._config.serializer.decode(body, declared.type)
         except Exception as exc:
             raise self._invalid(op, response, body, token, str(exc)) from exc
 

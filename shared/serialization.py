@@ -55,7 +55,7 @@ from cattrs.errors import (
 from cattrs.fns import identity
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn_from_attrs, override
 
-from shared import jsontext
+from shared import gcpause, jsontext
 from shared.enums import OpenEnum
 from shared.errors import InvalidInputError
 from shared.models import ADDITIONAL
@@ -556,6 +556,19 @@ class Serializer:
             return hook(data, tp)
         except Exception as exc:
             raise StructureError(_type_name(tp), describe_error(exc)) from exc
+
+    def decode(self, body: bytes | str, tp: Any) -> Any:
+        """A JSON body as ``tp`` (plain data when ``tp`` is ``None``): :meth:`loads`, then
+        :meth:`structure`, with the cyclic GC paused for a large body (see
+        :mod:`shared.gcpause`)."""
+        if len(body) >= gcpause.PAUSE_FROM_BYTES and gcpause.enabled:
+            with gcpause.paused:  # a burst of allocations with no garbage in it
+                return self._decode(body, tp)
+        return self._decode(body, tp)
+
+    def _decode(self, body: bytes | str, tp: Any) -> Any:
+        data = self.loads(body)
+        return data if tp is None else self.structure(data, tp)
 
     def union_info(self, tp: Any) -> UnionInfo | None:
         """The discriminated union :meth:`structure` dispatches ``tp`` by, if any.
