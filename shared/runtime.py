@@ -206,6 +206,15 @@ class _Running:
         self.thread_id = thread.ident
         self.pid = _PID
         self.finished = False  # set as the loop thread ends
+        # calls from other threads waiting to be started, and whether a wake-up of the
+        # loop to start them is on its way (one wake-up serves every call queued till then)
+        self.queue: collections.deque[_Call[Any]] = collections.deque()
+        self.waking = False
+
+    def cancel_queued(self) -> None:
+        """Cancel the calls still waiting to be started (the loop is gone or stopping)."""
+        while self.queue:
+            self.queue.popleft().cancel()
 
     def usable(self) -> bool:
         return self.pid == _PID and not self.finished
@@ -314,6 +323,7 @@ class BackgroundLoop:
             ready.set_result(running)
             await portal.sleep_until_stopped()
             running.accepting = False
+            running.cancel_queued()
             tasks = list(running.tasks)
             for task in tasks:
                 task.cancel()
@@ -334,10 +344,24 @@ class BackgroundLoop:
             warnings.warn(_RUNNING_LOOP_WARNING, RuntimeWarning, stacklevel=_caller_level())
 
     def _submit(self, running: _Running, call: _Call[Any]) -> None:
+        """Queue ``call`` for the loop, waking it unless a wake-up is already on its way."""
+        running.queue.append(call)
+        if running.waking:
+            return  # the wake-up on its way starts this call too (see _spawn_queued)
+        running.waking = True
         try:
-            running.loop.call_soon_threadsafe(self._spawn, running, call)
+            running.loop.call_soon_threadsafe(self._spawn_queued, running)
         except RuntimeError:
+            running.waking = False
+            running.cancel_queued()
             raise RuntimeError("The background event loop is not running") from None
+
+    def _spawn_queued(self, running: _Running) -> None:
+        """Start every queued call (loop thread); a call queued from here on wakes it anew."""
+        running.waking = False
+        queue = running.queue
+        while queue:
+            self._spawn(running, queue.popleft())
 
     def _spawn(self, running: _Running, call: _Call[Any]) -> None:
         """Start ``call`` as a plain asyncio task (loop thread)."""

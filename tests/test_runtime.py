@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from shared import runtime
 from shared.runtime import BackgroundLoop, SyncClientBase, SyncEventStream, get_background_loop
 from tests import loops
 from tests.runtime_scripts.toyclient import ToyClient, ToyStream, ToySyncClient
@@ -332,6 +333,50 @@ def test_many_threads_share_the_loop_and_each_get_their_own_result(
     for worker in workers:
         worker.join(WAIT)
     assert results == {index: [index + step for step in range(20)] for index in range(8)}
+
+
+def test_calls_queued_from_many_threads_share_wake_ups_and_all_run(
+    fresh_loop: BackgroundLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Calls queued while a wake-up of the loop is on its way ride on it; none is lost."""
+    wake_ups: list[int] = []
+    spawn_queued = fresh_loop._spawn_queued
+
+    def counted(running: Any) -> None:
+        wake_ups.append(len(running.queue))
+        spawn_queued(running)
+
+    monkeypatch.setattr(fresh_loop, "_spawn_queued", counted)
+    gate = threading.Barrier(16)
+    results: dict[int, list[int]] = {}
+
+    def work(index: int) -> None:
+        gate.wait(WAIT)
+        results[index] = [fresh_loop.run(add, index, step) for step in range(50)]
+
+    workers = [threading.Thread(target=work, args=(index,)) for index in range(16)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(WAIT)
+    assert results == {index: [index + step for step in range(50)] for index in range(16)}
+    assert sum(wake_ups) >= 16 * 50  # every call was started by one wake-up or another
+    assert len(wake_ups) <= 16 * 50
+
+
+def test_a_call_to_a_closed_loop_is_refused_and_nothing_stays_queued(
+    fresh_loop: BackgroundLoop,
+) -> None:
+    assert fresh_loop.run(add, 1, 2) == 3
+    running = fresh_loop._running
+    assert running is not None
+    fresh_loop.close()
+    running.thread.join(WAIT)
+    call: Any = runtime._Call(add, (1, 2), {})
+    with pytest.raises(RuntimeError, match="not running"):
+        fresh_loop._submit(running, call)
+    assert not running.queue and not running.waking
+    assert call.done.is_set() and call.cancelled
 
 
 async def threading_ident() -> int:
