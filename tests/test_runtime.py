@@ -319,19 +319,29 @@ def test_close_ends_calls_still_running_on_the_loop(fresh_loop: BackgroundLoop) 
     assert "stopped before the call finished" in str(outcome[0])
 
 
-def test_many_threads_share_the_loop_and_each_get_their_own_result(
-    fresh_loop: BackgroundLoop,
-) -> None:
+def _sums_from_threads(
+    loop: BackgroundLoop, threads: int, calls: int, gate: threading.Barrier | None = None
+) -> dict[int, list[int]]:
+    """Each of ``threads`` threads runs ``calls`` calls of ``add`` on ``loop``."""
     results: dict[int, list[int]] = {}
 
     def work(index: int) -> None:
-        results[index] = [fresh_loop.run(add, index, step) for step in range(20)]
+        if gate is not None:
+            gate.wait(WAIT)
+        results[index] = [loop.run(add, index, step) for step in range(calls)]
 
-    workers = [threading.Thread(target=work, args=(index,)) for index in range(8)]
+    workers = [threading.Thread(target=work, args=(index,)) for index in range(threads)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join(WAIT)
+    return results
+
+
+def test_many_threads_share_the_loop_and_each_get_their_own_result(
+    fresh_loop: BackgroundLoop,
+) -> None:
+    results = _sums_from_threads(fresh_loop, 8, 20)
     assert results == {index: [index + step for step in range(20)] for index in range(8)}
 
 
@@ -347,18 +357,7 @@ def test_calls_queued_from_many_threads_share_wake_ups_and_all_run(
         spawn_queued(running)
 
     monkeypatch.setattr(fresh_loop, "_spawn_queued", counted)
-    gate = threading.Barrier(16)
-    results: dict[int, list[int]] = {}
-
-    def work(index: int) -> None:
-        gate.wait(WAIT)
-        results[index] = [fresh_loop.run(add, index, step) for step in range(50)]
-
-    workers = [threading.Thread(target=work, args=(index,)) for index in range(16)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(WAIT)
+    results = _sums_from_threads(fresh_loop, 16, 50, threading.Barrier(16))
     assert results == {index: [index + step for step in range(50)] for index in range(16)}
     assert sum(wake_ups) >= 16 * 50  # every call was started by one wake-up or another
     assert len(wake_ups) <= 16 * 50
