@@ -345,22 +345,62 @@ def test_many_threads_share_the_loop_and_each_get_their_own_result(
     assert results == {index: [index + step for step in range(20)] for index in range(8)}
 
 
-def test_calls_queued_from_many_threads_share_wake_ups_and_all_run(
-    fresh_loop: BackgroundLoop, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Calls queued while a wake-up of the loop is on its way ride on it; none is lost."""
+def _count_wake_ups(loop: BackgroundLoop, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of queued calls each wake-up of ``loop`` found, as they happen."""
     wake_ups: list[int] = []
-    spawn_queued = fresh_loop._spawn_queued
+    spawn_queued = loop._spawn_queued
 
     def counted(running: Any) -> None:
         wake_ups.append(len(running.queue))
         spawn_queued(running)
 
-    monkeypatch.setattr(fresh_loop, "_spawn_queued", counted)
+    monkeypatch.setattr(loop, "_spawn_queued", counted)
+    return wake_ups
+
+
+def test_calls_queued_from_many_threads_share_wake_ups_and_all_run(
+    fresh_loop: BackgroundLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Calls queued while a wake-up of the loop is on its way ride on it; none is lost."""
+    wake_ups = _count_wake_ups(fresh_loop, monkeypatch)
     results = _sums_from_threads(fresh_loop, 16, 50, threading.Barrier(16))
     assert results == {index: [index + step for step in range(50)] for index in range(16)}
     assert sum(wake_ups) >= 16 * 50  # every call was started by one wake-up or another
     assert len(wake_ups) <= 16 * 50
+
+
+def test_calls_queued_while_the_loop_is_busy_are_started_by_one_wake_up(
+    fresh_loop: BackgroundLoop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked, release = threading.Event(), threading.Event()
+
+    async def hold_the_loop() -> None:
+        blocked.set()
+        release.wait(WAIT)  # blocks the loop thread itself: nothing else runs on it
+
+    holder = threading.Thread(target=fresh_loop.run, args=(hold_the_loop,))
+    holder.start()
+    assert blocked.wait(WAIT)
+    running = fresh_loop._running
+    assert running is not None
+    wake_ups = _count_wake_ups(fresh_loop, monkeypatch)
+    results: dict[int, int] = {}
+
+    def call(index: int) -> None:
+        results[index] = fresh_loop.run(add, index, 100)
+
+    callers = [threading.Thread(target=call, args=(index,)) for index in range(8)]
+    for caller in callers:
+        caller.start()
+    deadline = time.monotonic() + WAIT
+    while len(running.queue) < 8 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert len(running.queue) == 8  # queued behind one wake-up the busy loop has not run
+    release.set()
+    for thread in [holder, *callers]:
+        thread.join(WAIT)
+    assert results == {index: index + 100 for index in range(8)}
+    assert wake_ups == [8]
 
 
 def test_a_call_to_a_closed_loop_is_refused_and_nothing_stays_queued(
