@@ -16,7 +16,7 @@ from collections.abc import Callable
 from json import encoder as _stdlib
 from typing import Any
 
-__all__ = ["dumps", "dumps_text", "loads_text"]
+__all__ = ["dumps", "dumps_all", "dumps_text", "loads_text"]
 
 
 def _unsupported(value: Any) -> Any:
@@ -27,8 +27,9 @@ def _fallback(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _c_encoder() -> Callable[[Any], str] | None:
-    """``dumps_text`` on the C encoder, or ``None`` when this interpreter has none."""
+def _c_encoder() -> tuple[Callable[[Any], str], Callable[[list[Any]], list[bytes]]] | None:
+    """``dumps_text`` and ``dumps_all`` on the C encoder, or ``None`` when this
+    interpreter has none."""
     make = getattr(_stdlib, "c_make_encoder", None)
     escape = getattr(_stdlib, "c_encode_basestring", None)
     if make is None or escape is None:
@@ -54,10 +55,29 @@ def _c_encoder() -> Callable[[Any], str] | None:
             markers.clear()  # an error leaves the markers of the containers it was in
             raise
 
-    return dumps_text
+    def dumps_all(items: list[Any]) -> list[bytes]:
+        """:func:`dumps` of each item, in one call (raises the first item's error)."""
+        try:
+            markers, encode = local.state
+        except AttributeError:
+            markers, encode = encoder()
+        try:
+            return [join(encode(item, 0)).encode() for item in items]
+        except BaseException:
+            markers.clear()
+            raise
+
+    return dumps_text, dumps_all
 
 
-dumps_text: Callable[[Any], str] = _c_encoder() or _fallback
+def _fallback_all(items: list[Any]) -> list[bytes]:
+    """:func:`dumps` of each item, in one call (raises the first item's error)."""
+    return [_fallback(item).encode() for item in items]
+
+
+dumps_text: Callable[[Any], str]
+dumps_all: Callable[[list[Any]], list[bytes]]
+dumps_text, dumps_all = _c_encoder() or (_fallback, _fallback_all)
 
 
 def dumps(data: Any) -> bytes:

@@ -614,6 +614,15 @@ class Serializer:
 
         return to_wire
 
+    def dict_writer(self, tp: Any) -> Callable[[dict[str, Any], str], Any] | None:
+        """The generated writer :meth:`to_wire` uses for a plain ``dict`` of model ``tp``
+        (``None`` when it has none): called straight, it saves the checks for other
+        input. On bad input it raises what :meth:`to_wire` raises."""
+        if not _is_model(tp):
+            return None
+        self._wire_input.hook(tp)
+        return self._wire_input._fast.get(tp)
+
     def dumps(self, obj: Any) -> bytes:
         """Unstructure ``obj`` and encode it as compact JSON."""
         return self.encode_json(self.converter.unstructure(obj))
@@ -623,6 +632,13 @@ class Serializer:
         if _orjson is not None:
             return bytes(_orjson.dumps(data))
         return jsontext.dumps(data)
+
+    def encode_json_all(self, items: list[Any]) -> list[bytes]:
+        """:meth:`encode_json` of each item (raises the first item's error)."""
+        if _orjson is not None:
+            dumps = _orjson.dumps
+            return [bytes(dumps(item)) for item in items]
+        return jsontext.dumps_all(items)
 
     def loads(self, data: bytes | str) -> Any:
         """Decode JSON text into plain Python data (not structured)."""

@@ -16,6 +16,7 @@ raises the exact error, naming the first bad field in the order the input gave t
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -49,6 +50,37 @@ class WireField:
     wire_key: bool = True
 
 
+_SHAPES = 32  # key orders a model's writer keeps a function for
+
+# writer -> its functions by key order, so a writer of a model holding another model
+# looks up that model's function itself (one call instead of two)
+_TABLES: weakref.WeakKeyDictionary[InputHook, dict[tuple[Any, ...], InputHook]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@attrs.frozen
+class _Model:
+    """What every function written for one model needs."""
+
+    name: str  # for tracebacks and profiles
+    fields: Sequence[WireField]
+    extra: WireField | None
+    slow: InputHook
+    add_undeclared: Callable[[dict[str, Any], Mapping[str, Any]], None]
+
+    def source(self, prefix: str) -> tuple[Source, str]:
+        """A new function's source with the names it uses, and the function's name."""
+        src = Source({"UNSET": UNSET, "_slow": self.slow, "_add": self.add_undeclared})
+        return src, f"{prefix}_{self.name}" if self.name.isidentifier() else f"{prefix}_model"
+
+    def extra_lines(self, src: Source) -> list[str]:
+        """Add the undeclared fields given under the extra field's name to ``out``."""
+        assert self.extra is not None
+        key, hook = self.extra.python, src.ref(self.extra.hook)
+        return [f"_add(out, {hook}(value[{key!r}], path + {'.' + key!r}))"]
+
+
 def write_mapping(
     name: str,
     fields: Sequence[WireField],
@@ -59,24 +91,97 @@ def write_mapping(
     """The generated writer for ``dict`` input of a model (``name`` for tracebacks).
 
     ``fields`` are in the order the wire data lists them; ``extra`` is the field of
-    undeclared keys, if the model has one; ``slow`` is the checked path. Each field is
-    looked up under its Python name, then its wire name; the keys found are counted, so
-    an unknown key, or one field given in both spellings, leaves the count short of
-    ``len(value)`` and the checked path answers.
+    undeclared keys, if the model has one; ``slow`` is the checked path.
+
+    The writer looks up the dict's keys, in their order, among the key orders it has
+    seen (``tuple(value)``: items of a bulk upload, made by one program, share one), and
+    runs the function written for that order: it reads exactly those keys, no test for
+    the absent ones. A new order gets its function when it first comes (up to
+    ``_SHAPES`` of them); an order that is not one key per field with the required ones
+    there, or one past the limit, goes to the general function (:func:`_general`).
     """
-    src = Source({"UNSET": UNSET, "_slow": slow, "_add": add_undeclared})
-    function = f"wire_{name}" if name.isidentifier() else "wire_model"
-    src.add(0, [f"def {function}(value, path):", "    try:", "        out = {}", "        n = 0"])
-    for field in fields:
-        src.add(2, _field_lines(src, field))
+    model = _Model(name, fields, extra, slow, add_undeclared)
+    general = _general(model)
+    shapes: dict[tuple[Any, ...], InputHook] = {}
+    python_keys = {field.python: field for field in fields}
     if extra is not None:
-        hook = src.ref(extra.hook)
-        src.add(2, [f"if {extra.python!r} in value:"])
-        src.add(3, [f"_add(out, {hook}(value[{extra.python!r}], path + {'.' + extra.python!r}))"])
-        src.add(3, ["n += 1"])
+        python_keys[extra.python] = extra
+    wire_keys = {f.wire: f for f in fields if f.wire_key and f.wire != f.python}
+    keys = {**wire_keys, **python_keys}
+    twice = python_keys.keys() & wire_keys.keys()  # keys two fields would read
+    limit = len(python_keys)
+
+    def learn(shape: tuple[Any, ...]) -> InputHook:
+        if len(shapes) >= _SHAPES or len(shape) > limit:
+            return general
+        chosen: dict[str, str] = {}  # python name -> the key it is read from
+        for key in shape:
+            field = keys.get(key) if key.__class__ is str and key not in twice else None
+            if field is None or field.python in chosen:
+                shapes[shape] = general  # an unknown key, or a field given twice
+                return general
+            chosen[field.python] = key
+        if not all(field.python in chosen for field in fields if field.required):
+            shapes[shape] = general
+            return general
+        writer = _shaped(model, chosen)
+        shapes[shape] = writer
+        return writer
+
+    def wire_shaped(value: dict[str, Any], path: str) -> Any:
+        shape = tuple(value)
+        writer = shapes.get(shape)
+        if writer is None:
+            writer = learn(shape)
+        return writer(value, path)
+
+    wire_shaped.__name__ = wire_shaped.__qualname__ = general.__name__
+    _TABLES[wire_shaped] = shapes
+    return wire_shaped
+
+
+def _shaped(model: _Model, chosen: Mapping[str, str]) -> InputHook:
+    """The function for one key order: ``chosen`` maps each field given to its key.
+
+    Each value is checked into a local, then the wire dict is made in one display (its
+    size known); an optional field whose hook answered UNSET is dropped after.
+    """
+    src, function = model.source("shaped")
+    src.add(0, [f"def {function}(value, path):", "    try:"])
+    given = [field for field in model.fields if field.python in chosen]
+    maybe_unset = any(not field.required for field in given)
+    if maybe_unset:
+        src.add(2, ["u = False"])
+    for index, field in enumerate(given):
+        src.add(2, _value_lines(src, field, chosen[field.python], f"x{index}", flag=True))
+    items = ", ".join(f"{field.wire!r}: x{index}" for index, field in enumerate(given))
+    src.add(2, [f"out = {{{items}}}"])
+    if maybe_unset:
+        src.add(2, ["if u:", "    out = {k: v for k, v in out.items() if v is not UNSET}"])
+    if model.extra is not None and model.extra.python in chosen:
+        src.add(2, model.extra_lines(src))
+    src.add(2, ["return out"])
+    src.add(1, ["except Exception:", "    return _slow(value, path)"])
+    label = f"<wire writer {model.name} {sorted(chosen.values())}>"
+    writer: InputHook = src.build(function, label)
+    return writer
+
+
+def _general(model: _Model) -> InputHook:
+    """The function for any key order: each field is looked up under its Python name,
+    then its wire name; the keys found are counted, so an unknown key, or one field
+    given in both spellings, leaves the count short of ``len(value)`` and the checked
+    path answers."""
+    src, function = model.source("wire")
+    src.add(0, [f"def {function}(value, path):", "    try:", "        out = {}", "        n = 0"])
+    for field in model.fields:
+        src.add(2, _field_lines(src, field))
+    if model.extra is not None:
+        src.add(2, [f"if {model.extra.python!r} in value:"])
+        src.add(3, [*model.extra_lines(src), "n += 1"])
     src.add(2, ["if n == len(value):", "    return out"])
     src.add(1, ["except Exception:", "    pass", "return _slow(value, path)"])
-    writer: InputHook = src.build(function, f"<wire writer {name}>")
+    writer: InputHook = src.build(function, f"<wire writer {model.name}>")
     return writer
 
 
@@ -85,35 +190,47 @@ def _field_lines(src: Source, field: WireField) -> list[str]:
     keys = [field.python]
     if field.wire_key and field.wire != field.python:
         keys.append(field.wire)
+    target = f"out[{field.wire!r}]"
+    write = [f"{target} = x"] if field.required else ["if x is not UNSET:", f"    {target} = x"]
     lines = []
     for index, key in enumerate(keys):
         lines.append(f"{'if' if index == 0 else 'elif'} {key!r} in value:")
-        lines.extend(_indent([f"x = value[{key!r}]", *_convert_lines(src, field, key)]))
-        lines.extend(_indent(_write_lines(field)))
+        lines.extend(_indent([*_value_lines(src, field, key, "x", flag=False), *write, "n += 1"]))
     if field.required:
         lines.extend(["else:", "    return _slow(value, path)"])
     return lines
 
 
-def _write_lines(field: WireField) -> list[str]:
-    target = f"out[{field.wire!r}]"
-    if field.required:
-        return [f"{target} = x", "n += 1"]
-    return ["if x is not UNSET:", f"    {target} = x", "n += 1"]
+def _value_lines(src: Source, field: WireField, key: str, x: str, *, flag: bool) -> list[str]:
+    """Read ``value[key]`` into ``x`` as wire data (``flag``: set ``u`` when it may be UNSET).
 
-
-def _convert_lines(src: Source, field: WireField, key: str) -> list[str]:
-    """``x`` made wire data: plain values as they are, nested dicts to their writer."""
-    call = f"x = {src.ref(field.hook)}(x, path + {'.' + key!r})"
+    A value of the field's plain class is kept as it is; a ``dict`` for a nested model
+    goes to that model's function for its key order, with this writer's ``path``: on any
+    error the writer that catches it re-runs the checked path, which names the right one.
+    """
+    call = [f"{x} = {src.ref(field.hook)}({x}, path + {'.' + key!r})"]
+    if flag and not field.required:
+        call.append(f"u = u or {x} is UNSET")
+    lines = [f"{x} = value[{key!r}]"]
     if field.nested is not None:
-        nested = f"x = {src.ref(field.nested)}(x, path + {'.' + key!r})"
-        return ["if x.__class__ is dict:", f"    {nested}", "else:", f"    {call}"]
-    if len(field.plain) == 1:
-        (plain,) = field.plain
-        return [f"if x.__class__ is not {src.ref(plain)}:", f"    {call}"]
+        table = _TABLES.get(field.nested)
+        writer = src.ref(field.nested)
+        lines.append(f"if {x}.__class__ is dict:")
+        if table is None:
+            lines.append(f"    {x} = {writer}({x}, path)")
+        else:
+            lines.append(f"    w = {src.ref(table)}.get(tuple({x}))")
+            lines.append(f"    {x} = w({x}, path) if w is not None else {writer}({x}, path)")
+        return [*lines, "else:", *_indent(call)]
     if field.plain:
-        return [f"if x.__class__ not in {src.ref(field.plain)}:", f"    {call}"]
-    return [call]
+        plain = field.plain
+        test = (
+            f"is not {src.ref(next(iter(plain)))}"
+            if len(plain) == 1
+            else f"not in {src.ref(plain)}"
+        )
+        return [*lines, f"if {x}.__class__ {test}:", *_indent(call)]
+    return [*lines, *call]
 
 
 def _indent(lines: list[str]) -> list[str]:

@@ -246,3 +246,125 @@ async def test_chunks_of_an_async_iterable_come_one_item_at_a_time() -> None:
     with pytest.raises(TypeError, match="expected an iterable of items, got str"):
         async for _ in chunks_of("abc"):
             pass
+
+
+# -- a chunk at a time --------------------------------------------------------------
+
+_TITLES = st.one_of(st.text(max_size=3), st.integers(0, 2), st.just("x" * 300))
+
+
+def _item(kind: str, n: int, title: object) -> object:
+    from glean_async import models
+
+    if kind == "wire":
+        return {"id": f"d{n}", "title": title, "viewURL": "https://x/a", "datasource": "wiki"}
+    if kind == "python":
+        return {"view_url": "https://x/a", "id": f"d{n}", "title": title}
+    if kind == "no-datasource":
+        return {"id": f"d{n}", "title": title}
+    if kind == "unset-datasource":
+        from shared.unset import UNSET
+
+        return {"id": f"d{n}", "title": title, "datasource": UNSET}
+    if kind == "int-id":
+        return {"id": n, "title": title, "datasource": "wiki"}
+    if kind == "no-id":
+        return {"title": title, "datasource": "wiki"}
+    if kind == "unknown-key":
+        return {"id": f"d{n}", "titel": title, "datasource": "wiki"}
+    if kind == "model":
+        return models.DocumentDefinition(datasource="wiki", id=f"d{n}", title="m")
+    if kind == "nan":
+        return {"id": f"d{n}", "datasource": "wiki", "customProperties": [{"value": float("nan")}]}
+    return n  # not a document at all
+
+
+_KINDS = st.sampled_from(
+    [
+        *("wire", "wire", "python", "no-datasource", "unset-datasource", "int-id", "no-id"),
+        *("unknown-key", "model", "nan", "int"),
+    ]
+)
+# one encoder for every example: the writers' key orders are learned across them
+_SHARED = ItemEncoder(DOCUMENTS, SERIALIZER, "wiki", 250)
+
+
+def _outcome(item: Encoded | ItemFailure) -> tuple[object, ...]:
+    if isinstance(item, Encoded):
+        return ("ok", item.position, item.id, item.key, item.data)
+    return ("failed", item.position, item.id, item.reason)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(_KINDS, _TITLES), max_size=40),
+    st.integers(0, 10_000),
+    st.sampled_from(["wiki", None]),
+)
+def test_a_chunk_encodes_like_its_items_one_by_one(
+    specs: list[tuple[str, object]], start: int, datasource: str | None
+) -> None:
+    items = [_item(kind, n, title) for n, (kind, title) in enumerate(specs)]
+    encoder = ItemEncoder(DOCUMENTS, SERIALIZER, datasource, 250) if datasource is None else _SHARED
+    good, bad = encoder.encode_many(start, items)
+    one_by_one = [encoder.encode(start + n, item) for n, item in enumerate(items)]
+    assert [_outcome(item) for item in good] == [
+        _outcome(item) for item in one_by_one if isinstance(item, Encoded)
+    ]
+    assert [_outcome(item) for item in bad] == [
+        _outcome(item) for item in one_by_one if isinstance(item, ItemFailure)
+    ]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.integers(0, 300), max_size=60),
+    st.integers(1, 7),
+    st.integers(200, 2000),
+    st.integers(1, 9),
+)
+def test_adding_many_items_cuts_the_pages_adding_one_at_a_time_cuts(
+    sizes: list[int], batch_size: int, max_bytes: int, step: int
+) -> None:
+    items = [Encoded(n, f"d{n}", b"x" * size) for n, size in enumerate(sizes)]
+    one, many = Cutter(batch_size, max_bytes, 50), Cutter(batch_size, max_bytes, 50)
+    singly = [page for page in map(one.add, items) if page is not None]
+    together = [
+        page for s in range(0, len(items), step) for page in many.add_many(items[s : s + step])
+    ]
+    for cutter, pages in ((one, singly), (many, together)):
+        last = cutter.flush()
+        pages.extend([last] if last is not None else [])
+    assert [(p.number, p.size, p.items) for p in together] == [
+        (p.number, p.size, p.items) for p in singly
+    ]
+
+
+@pytest.mark.anyio
+async def test_other_tasks_run_while_a_long_input_is_read(glean_server: FakeGleanServer) -> None:
+    import anyio
+
+    from glean_async import Glean
+
+    ticks = 0  # turns of another task so far
+    seen: list[int] = []  # ``ticks`` as each item was read
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await anyio.sleep(0)
+
+    def documents() -> Iterator[dict[str, str]]:
+        for n in range(8000):
+            seen.append(ticks)
+            yield {"id": f"d{n}", "title": "t"}
+
+    glean = Glean(api_token="t", server_url=glean_server.url)
+    async with glean, anyio.create_task_group() as group:
+        group.start_soon(ticker)
+        report = await glean.bulk.documents("wiki", documents(), batch_size=4000)
+        group.cancel_scope.cancel()
+    assert report.finalized and report.pages == 2
+    # the first page's 4000 items were read in chunks of 64, the loop turning after each
+    assert len(set(seen[:4000])) >= 4000 // 64

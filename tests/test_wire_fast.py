@@ -258,3 +258,43 @@ def test_loads_text_reads_what_json_loads_reads(
 @given(text=st.text(max_size=12))
 def test_loads_text_fails_like_json_loads_on_any_text(text: str) -> None:
     assert _our_loads(text) == _stdlib_loads(text)
+
+
+# -- functions per key order ------------------------------------------------------------
+
+_SHARED = Serializer()  # one serializer for every example: key orders learned across them
+
+
+@settings(max_examples=400, deadline=None)
+@given(value=st.dictionaries(_KEYS, _VALUES, max_size=4))
+def test_key_orders_seen_before_give_what_the_checked_path_gives(value: dict[str, Any]) -> None:
+    assert _fast(value, Clash, _SHARED) == _checked(value, Clash, _SHARED)
+
+
+def test_a_known_key_order_with_a_bad_value_gets_the_checked_paths_error() -> None:
+    cls = models.DocumentDefinition
+    good = _document("wire", title="t")
+    assert _fast(good, cls) == _checked(good, cls)  # this key order has its function now
+    for key, bad in [("title", 3), ("body", {"mimeType": 1}), ("permissions", "x")]:
+        document = {**good, key: bad}  # the same keys in the same order
+        outcome = _fast(document, cls)
+        assert outcome == _checked(document, cls) and outcome[0] == "error"
+    unset = {**good, "title": UNSET}
+    assert _fast(unset, cls) == _checked(unset, cls)
+    assert "title" not in SERIALIZER.to_wire(unset, cls, "item")
+
+
+def test_more_key_orders_than_a_writer_keeps_are_all_written_right() -> None:
+    import itertools
+
+    serializer = Serializer()
+    cls = models.DocumentDefinition
+    document = _document("wire", title="t")
+    orders = list(itertools.islice(itertools.permutations(document), 3, 3 + 3 * 40, 3))
+    for order in orders * 2:  # the first 32 get their function, the rest the general one
+        value = {key: document[key] for key in order}
+        assert _fast(value, cls, serializer) == _checked(value, cls, serializer)
+    writer = serializer._wire_input._fast[cls]
+    from shared import wirefast
+
+    assert len(wirefast._TABLES[writer]) == wirefast._SHAPES

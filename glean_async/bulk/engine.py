@@ -237,6 +237,18 @@ class BulkRun(Generic[S]):
         position = -1
         stats, encode, add = self.stats, self.encoder.encode, self.cutter.add
         async for chunk in chunks_of(source):
+            if check is None or check.done:  # nothing (left) to check: a chunk at a time
+                start, position = position + 1, position + len(chunk)
+                stats.items_read = position + 1
+                good, bad = self.encoder.encode_many(start, chunk)
+                if bad:
+                    self._fail(bad)
+                for page in self.cutter.add_many(good):
+                    yield page
+                # a chunk is about a millisecond of work: the loop then writes what
+                # the socket took of the pages in flight, and reads their answers
+                await anyio.sleep(0)
+                continue
             for item in chunk:
                 position += 1
                 stats.items_read = position + 1

@@ -139,6 +139,19 @@ class Encoder:
         """The digest key of an item as given, without encoding it (``None``: unknown)."""
         raise NotImplementedError
 
+    def encode_many(self, start: int, items: list[Any]) -> tuple[list[Encoded], list[ItemFailure]]:
+        """:meth:`encode` of each item, the first at position ``start``: the valid ones
+        and the failures, each in input order."""
+        good: list[Encoded] = []
+        bad: list[ItemFailure] = []
+        for position, item in enumerate(items, start):
+            encoded = self.encode(position, item)
+            if isinstance(encoded, ItemFailure):
+                bad.append(encoded)
+            else:
+                good.append(encoded)
+        return good, bad
+
 
 class ItemEncoder(Encoder):
     """Validates and encodes input items for one kind."""
@@ -154,7 +167,75 @@ class ItemEncoder(Encoder):
         self._id_keys = tuple(wire_name for _, wire_name in kind.raw_id_keys)
         self._fill = datasource if kind.fills_datasource else None
         self._field = kind.items_field
+        self._writer = serializer.dict_writer(kind.model_type)
+        self._dumps_all = serializer.encode_json_all
         self.limit = limit
+
+    def encode_many(self, start: int, items: list[Any]) -> tuple[list[Encoded], list[ItemFailure]]:
+        """Plain dicts that carry the datasource (when it is filled in) go straight to
+        the model's dict writer and are encoded together; any other item, and any item
+        the quick way finds fault with, goes through :meth:`encode`, which gives the
+        exact failure."""
+        writer, fill, field = self._writer, self._fill, self._field
+        if writer is None:
+            return super().encode_many(start, items)
+        positions: list[int] = []
+        wires: list[Any] = []
+        slow: list[int] = []  # positions for encode()
+        for position, item in enumerate(items, start):
+            if item.__class__ is dict and (fill is None or "datasource" in item):
+                try:
+                    wires.append(writer(item, field))  # the path is only for errors
+                    positions.append(position)
+                    continue
+                except (TypeError, ValueError):
+                    pass
+            slow.append(position)
+        good = self._encoded_all(positions, wires, slow)
+        if not slow:
+            return good, []
+        rest = [self.encode(position, items[position - start]) for position in slow]
+        return self._merged(good, rest)
+
+    def _encoded_all(
+        self, positions: list[int], wires: list[Any], slow: list[int]
+    ) -> list[Encoded]:
+        """The checked wire data as :class:`Encoded` items; the position of one that
+        needs a closer look (no datasource, an id that is not a ``str``, too large, not
+        encodable) is added to ``slow`` instead."""
+        try:
+            datas = self._dumps_all(wires)
+        except (TypeError, ValueError):
+            slow.extend(positions)  # told apart one by one
+            return []
+        good: list[Encoded] = []
+        id_keys, fill, limit = self._id_keys, self._fill, self.limit
+        for position, wire, data in zip(positions, wires, datas, strict=True):
+            item_id = None
+            for key in id_keys:
+                item_id = wire.get(key)
+                if item_id is not None:
+                    break
+            if (
+                (item_id is not None and item_id.__class__ is not str)
+                or (fill is not None and "datasource" not in wire)
+                or len(data) > limit
+            ):
+                slow.append(position)
+            else:
+                good.append(Encoded(position, item_id, data))
+        return good
+
+    @staticmethod
+    def _merged(
+        good: list[Encoded], rest: list[Encoded | ItemFailure]
+    ) -> tuple[list[Encoded], list[ItemFailure]]:
+        """``good`` and the outcomes of the items looked at one by one, in input order."""
+        bad = [item for item in rest if isinstance(item, ItemFailure)]
+        good = good + [item for item in rest if isinstance(item, Encoded)]
+        good.sort(key=lambda item: item.position)
+        bad.sort(key=lambda item: item.position)
+        return good, bad
 
     def encode(self, position: int, item: Any) -> Encoded | ItemFailure:
         try:
@@ -228,6 +309,20 @@ class Cutter:
             items = self._items
         self._size += len(item.data) + (1 if items else 0)
         items.append(item)
+        return done
+
+    def add_many(self, items: list[Encoded]) -> list[Page]:
+        """:meth:`add` of each item; the pages completed on the way."""
+        done: list[Page] = []
+        batch_size, max_bytes = self._batch_size, self._max_bytes
+        for item in items:
+            size = len(item.data)
+            page = self._items
+            if page and (len(page) >= batch_size or self._size + 1 + size > max_bytes):
+                done.append(self._take())
+                page = self._items
+            self._size += size + 1 if page else size
+            page.append(item)
         return done
 
     def flush(self) -> Page | None:
