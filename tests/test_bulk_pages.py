@@ -182,6 +182,20 @@ def test_resume_check_refuses_other_ids_or_another_order() -> None:
         short.finish(1)
 
 
+def test_item_hash_is_blake2b_128_of_position_and_key() -> None:
+    import hashlib
+
+    for position, key in [(0, "a"), (12345, "doc-12345"), (7, "é\x00x")]:
+        data = f"{position}\x00{key}".encode()
+        expected = int.from_bytes(hashlib.blake2b(data, digest_size=16).digest(), "big")
+        assert item_hash(position, key) == expected  # reports written before still resume
+    acked = AckSet()
+    acked.add_keys([5, 6, 7], ["a", "b", "c"])
+    (span,) = acked.ranges()
+    total = sum(item_hash(p, k) for p, k in [(5, "a"), (6, "b"), (7, "c")]) % (1 << 128)
+    assert int(span.digest, 16) == total
+
+
 def test_ack_digest_is_the_sum_of_item_hashes() -> None:
     acked = AckSet([AckRange(0, 1, f"{item_hash(0, 'a'):032x}")])
     acked.add_keys([1], ["b"])
