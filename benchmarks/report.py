@@ -270,8 +270,14 @@ def _provenance(workload: dict[str, Any]) -> list[str]:
         lines.append(f"From the earlier run of {run['generated']} (`{run['command']}`{server}).")
     if workload.get("server"):
         reps = workload.get("repetitions", 1)
+        fewer = {
+            client: count
+            for client, count in (workload.get("client_repetitions") or {}).items()
+            if count != reps
+        }
+        but = "".join(f" ({client}: {count})" for client, count in fewer.items())
         lines.append(
-            f"Server: {workload['server']}, pinned like the others; {reps} repetition(s); "
+            f"Server: {workload['server']}, pinned like the others; {reps} repetition(s){but}; "
             "each cell uploads its documents once, after a warm-up upload of 2,000."
         )
     return [*lines, ""] if lines else []
