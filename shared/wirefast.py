@@ -1,4 +1,4 @@
-"""One generated function per model that writes a plain ``dict`` of user input as wire data.
+"""Generated functions per model that write a plain ``dict`` of user input as wire data.
 
 The serializer's wire-input hook (``_WireInputConverter`` in :mod:`shared.serialization`)
 checks a mapping key by key: it finds each key's field, checks the value, collects the
@@ -7,7 +7,9 @@ whose keys all use one spelling (Python names or wire names) with every required
 there, :func:`write_mapping` gives a function that does the same in one flat frame: each
 field is read by its key in output order, a value of the field's plain class (a ``str``
 for a ``str`` field) is taken as it is, a ``dict`` for a nested model goes straight to
-that model's own generated function, anything else to the field's hook.
+that model's own generated function, anything else to the field's hook. A function is
+written for each order of keys the writer meets (up to ``_SHAPES``), which reads just
+those keys; other orders go to one that looks every field up.
 
 Error messages are never written here: when a key set is not one of those, or when
 anything raises, the function returns the checked path's answer (``slow``), which
