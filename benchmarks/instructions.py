@@ -1,16 +1,18 @@
 """Instructions per call under callgrind: a repeatable A/B figure on a noisy machine.
 
-    python -m benchmarks.instructions [--python OTHER_CHECKOUT/.venv/bin/python]
+    python -m benchmarks.instructions [--only search chat index bulk] [--python PYTHON]
 
 CPU-time cells move by 10-20% between runs on a shared VM; instruction counts do not.
-This serves the search response, the 2,000-line chat stream and ``indexdocuments`` from
-a separate process (not counted), runs a client under ``valgrind --tool=callgrind`` with
-0 and with ``N`` measured calls, and prints the difference per call, for glean_async and
-for raw aiohttp + ``json`` doing the same (the floor of the benchmark cells), and their
-ratio. ``--python`` picks the interpreter, so another checkout's venv measures that
-checkout (its ``glean_async`` is imported). Instructions leave out cache misses (a GC
-pass over a large heap costs more time than its count says), so the CPU cells stay the
-figure of record.
+This serves the search response, the 2,000-line chat stream, ``indexdocuments`` and
+bulk pages from a separate process (not counted), runs a client under
+``valgrind --tool=callgrind`` with 0 and with ``N`` measured calls, and prints the
+difference per call, for glean_async and for raw aiohttp + ``json`` doing the same (the
+floor of the benchmark cells), and their ratio. The bulk row counts an upload of ``N``
+generated documents at concurrency 8 (after a warm-up upload of 2,000) per document.
+``--only`` picks rows. ``--python`` picks the client's interpreter, so another checkout's venv
+measures that checkout (its ``glean_async`` is imported). Instructions leave out cache
+misses (a GC pass over a large heap costs more time than its count says), so the CPU
+cells stay the figure of record.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ async def answer(request, body, kind):
 app = web.Application()
 app.router.add_post("/rest/api/v1/search", lambda r: answer(r, search, "application/json"))
 app.router.add_post("/rest/api/v1/chat", lambda r: answer(r, chat, "text/plain"))
-app.router.add_post("/api/index/v1/indexdocuments", lambda r: answer(r, b"{}", "application/json"))
+for path in ("/api/index/v1/indexdocuments", "/api/index/v1/bulkindexdocuments"):
+    app.router.add_post(path, lambda r: answer(r, b"{}", "application/json"))
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
 """
 CLIENT = """
@@ -69,7 +72,23 @@ async def raw(session):
                 for line in lines:
                     if line.strip():
                         json.loads(line)
+async def bulk():
+    from benchmarks.bulkcell import raw_upload
+    from benchmarks.bulkdocs import documents
+    if kind == "raw_bulk":
+        await raw_upload(url, "warm", 2000, 8)
+        if count:
+            await raw_upload(url, "ds", count, 8)
+        return
+    from glean_async import Glean
+    async with Glean(api_token="t", server_url=url) as glean:
+        await glean.bulk.documents("warm", documents(2000, "warm"), concurrency=8)
+        if count:
+            await glean.bulk.documents("ds", documents(count, "ds"), concurrency=8)
 async def main():
+    if kind.endswith("bulk"):
+        await bulk()
+        return
     if kind.startswith("raw_"):
         headers = {"Authorization": "Bearer t", "Content-Type": "application/json"}
         async with aiohttp.ClientSession(headers=headers) as session:
@@ -82,7 +101,7 @@ async def main():
             await call(glean)
 asyncio.run(main())
 """
-CALLS = {"search": 20, "chat": 3, "index": 200}
+CALLS = {"search": 20, "chat": 3, "index": 200, "bulk": 10_000}  # bulk: documents
 
 
 def _free_port() -> int:
@@ -113,6 +132,7 @@ def _per_call(python: str, kind: str, url: str, count: int, folder: Path) -> flo
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions")
     parser.add_argument("--python", default=sys.executable, help="interpreter of the client")
+    parser.add_argument("--only", nargs="*", choices=list(CALLS), help="calls to count")
     args = parser.parse_args()
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])
@@ -121,13 +141,16 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         with tempfile.TemporaryDirectory() as tmp:
             for kind, count in CALLS.items():
+                if args.only and kind not in args.only:
+                    continue
                 ours, raw = (
                     _per_call(args.python, name, url, count, Path(tmp))
                     for name in (kind, f"raw_{kind}")
                 )
+                unit, scale, per = ("k", 1e3, "document") if kind == "bulk" else ("M", 1e6, "call")
                 print(
-                    f"{kind}: {ours / 1e6:.3f} M instructions per call; raw aiohttp + json: "
-                    f"{raw / 1e6:.3f} M ({ours / raw:.2f} x)"
+                    f"{kind}: {ours / scale:.3f} {unit} instructions per {per}; raw aiohttp + "
+                    f"json: {raw / scale:.3f} {unit} ({ours / raw:.2f} x)"
                 )
     finally:
         server.terminate()
