@@ -60,6 +60,7 @@ from shared.enums import OpenEnum
 from shared.errors import InvalidInputError
 from shared.models import ADDITIONAL
 from shared.pysource import Source
+from shared.shapes import ShapeField, by_key_order, shape_table
 from shared.unset import UNSET, Unset
 from shared.wirefast import WireField, write_mapping
 
@@ -1040,16 +1041,19 @@ class Serializer:
 # Generated structure functions (the quick path of every model)
 
 
-_INLINE_SCALARS: dict[Any, tuple[StructureHook, str]] = {
-    str: (_structure_str, "if {v}.__class__ is not str:"),
-    int: (_structure_int, "if {v}.__class__ is not int:"),
-    float: (_structure_float, "if {v}.__class__ is not float and {v}.__class__ is not int:"),
-    bool: (_structure_bool, "if {v} is not True and {v} is not False:"),
+_INLINE_SCALARS: dict[Any, tuple[StructureHook, str]] = {  # (hook, test of a plain value)
+    str: (_structure_str, "{v}.__class__ is str"),
+    int: (_structure_int, "{v}.__class__ is int"),
+    float: (_structure_float, "{v}.__class__ is float or {v}.__class__ is int"),
+    bool: (_structure_bool, "{v} is True or {v} is False"),
 }
 _INLINE_DATES: dict[Any, tuple[StructureHook, Callable[[str], Any]]] = {
     dt.datetime: (_structure_datetime, parse_datetime),
     dt.date: (_structure_date, parse_date),
 }
+
+
+_COMPILED_NAMES = {"Mapping": Mapping, "UNSET": UNSET, "_mismatch": _mismatch}
 
 
 def _structure_overrides(cls: type) -> dict[str, Any]:
@@ -1077,6 +1081,13 @@ def _compilable(field: attrs.Attribute[Any]) -> bool:
         and tp is not typing.Final
         and typing.get_origin(tp) is not typing.Final
     )
+
+
+def _branch(test: str, common: list[str], other: list[str]) -> list[str]:
+    """``common`` when ``test`` holds (nothing to do if empty), else ``other``."""
+    if not common:
+        return [f"if not ({test}):", *_indent(other)]
+    return [f"if {test}:", *_indent(common), "else:", *_indent(other)]
 
 
 def _indent(lines: list[str]) -> list[str]:
@@ -1121,7 +1132,7 @@ class _StructureCompiler:
         fields: tuple[attrs.Attribute[Any], ...],
         extra: attrs.Attribute[Any] | None,
     ) -> Any:
-        src = Source({"Mapping": Mapping, "UNSET": UNSET, "_mismatch": _mismatch})
+        src = Source(_COMPILED_NAMES)
         name = f"structure_{cls.__name__}" if cls.__name__.isidentifier() else "structure"
         src.add(0, [f"def {name}(o, _=None):"])
         src.add(1, ["if o.__class__ is not dict and not isinstance(o, Mapping):"])
@@ -1188,7 +1199,15 @@ class _StructureCompiler:
             src.add(2, [f"r.{extra.name} = extra"])
             src.add(1, ["else:", f"    r.{extra.name} = {src.ref(defaults[extra.name])}"])
         src.add(1, ["return r"])
-        return src.build(name, f"<generated structure {cls.__module__}.{cls.__qualname__}>")
+        general = src.build(name, f"<generated structure {cls.__module__}.{cls.__qualname__}>")
+        shaped = [
+            ShapeField(
+                f.name, _wire_name(f), f.type, f.default is attrs.NOTHING, defaults.get(f.name)
+            )
+            for f in fields
+        ]
+        kept = None if extra is None else (extra.name, defaults[extra.name])
+        return by_key_order(cls, shaped, kept, general, self._convert, _COMPILED_NAMES)
 
     def _convert(self, src: Source, tp: Any, v: str) -> list[str]:
         """Lines that turn the wire value in variable ``v`` into ``tp``, in place."""
@@ -1198,26 +1217,57 @@ class _StructureCompiler:
         hook = owner._hook(tp)
         if hook is self._any_hook and _is_any(tp):
             return []
-        call = f"{src.ref(hook)}({v}, {src.ref(tp)})"  # what cattrs' code would do
+        call = [f"{v} = {src.ref(hook)}({v}, {src.ref(tp)})"]  # what cattrs' code would do
+        common = self._common(src, tp, hook, v)
+        if common is not None:
+            return _branch(*common, call)
+        if hook is owner._structure_hooks.get(tp) and _is_union(tp):
+            return self._convert_optional(src, tp, v) or call
+        return call
+
+    def _common(self, src: Source, tp: Any, hook: Any, v: str) -> tuple[str, list[str]] | None:
+        """The test for the usual wire value of ``tp`` and the lines that convert it.
+
+        ``None`` when there is no such shortcut: the hook is called for every value.
+        """
+        owner = self._owner
         scalar = _INLINE_SCALARS.get(tp)
         if scalar is not None and hook is scalar[0]:
-            return [scalar[1].format(v=v), f"    {v} = {call}"]
+            return scalar[1].format(v=v), []
         date = _INLINE_DATES.get(tp)
         if date is not None and hook is date[0]:
-            return [f"{v} = {src.ref(date[1])}({v}) if {v}.__class__ is str else {call}"]
+            return f"{v}.__class__ is str", [f"{v} = {src.ref(date[1])}({v})"]
         if _is_open_enum(tp) and hook is _structure_open_enum:
             members = src.ref({member._value_: member for member in tp.__members__.values()})
-            return [f"{v} = {members}.get({v}) or {call} if {v}.__class__ is str else {call}"]
+            call = f"{src.ref(hook)}({v}, {src.ref(tp)})"
+            return f"{v}.__class__ is str", [f"{v} = {members}.get({v}) or {call}"]
         if _is_model(tp) and owner._is_model_hook(tp, hook):
-            return [f"{v} = {self._model_ref(src, tp)}({v})"]
-        if hook is owner._structure_hooks.get(tp):  # a union, list or dict hook of ours
-            if _is_union(tp):
-                return self._convert_optional(src, tp, v) or [f"{v} = {call}"]
-            item = _item_type(tp)
-            if _is_list(tp) and _is_model(item) and owner._is_model_hook(item, owner._hook(item)):
-                each = f"list(map({self._model_ref(src, item)}, {v}))"
-                return [f"{v} = {each} if {v}.__class__ is list else {call}"]
-        return [f"{v} = {call}"]
+            function, table = self._model_ref(src, tp), self._shape_table(src, tp)
+            if table is None:
+                return f"{v}.__class__ is dict", [f"{v} = {function}({v})"]
+            lookup = [f"w = {table}(tuple({v}))"]
+            return f"{v}.__class__ is dict", [
+                *lookup,
+                f"{v} = w({v}) if w is not None else {function}({v})",
+            ]
+        item = _item_type(tp) if _is_list(tp) else None
+        if item is None or hook is not owner._structure_hooks.get(tp):
+            return None
+        if not (_is_model(item) and owner._is_model_hook(item, owner._hook(item))):
+            return None
+        function, table = self._model_ref(src, item), self._shape_table(src, item)
+        if table is None:
+            return f"{v}.__class__ is list", [f"{v} = list(map({function}, {v}))"]
+        each = (
+            f"w(x) if x.__class__ is dict and (w := {table}(tuple(x))) is not None"
+            f" else {function}(x)"
+        )
+        return f"{v}.__class__ is list", [f"{v} = [{each} for x in {v}]"]
+
+    def _shape_table(self, src: Source, cls: type) -> str | None:
+        """A name for the ``get`` of the key-order table of ``cls``'s function, if it has one."""
+        table = shape_table(self._owner._quick_hooks.get(cls))
+        return None if table is None else src.ref(table.get)
 
     def _collect(
         self,
@@ -1254,11 +1304,15 @@ class _StructureCompiler:
         inner = self._convert(src, branches[0], v)
         if has_unset and not has_none:
             lines = [f"if {v} is None:", f"    {v} = UNSET"]
-            return [*lines, f"elif {v} is not UNSET:", *_indent(inner)] if inner else lines
-        if not inner:
+            if inner:
+                lines += [f"elif {v} is not UNSET:", *_indent(inner)]
+        elif not inner:
             return ["pass"]
-        guard = f"if {v} is not None and {v} is not UNSET:" if has_unset else f"if {v} is not None:"
-        return [guard, *_indent(inner)]
+        else:
+            test = f"{v} is not None and {v} is not UNSET" if has_unset else f"{v} is not None"
+            lines = [f"if {test}:", *_indent(inner)]
+        common = self._common(src, branches[0], self._owner._hook(branches[0]), v)
+        return lines if common is None else _branch(*common, lines)
 
     def _model_ref(self, src: Source, cls: type) -> str:
         """A name for the quick function of ``cls``; filled in later if it is being compiled."""
