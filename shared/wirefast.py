@@ -9,7 +9,9 @@ field is read by its key in output order, a value of the field's plain class (a 
 for a ``str`` field) is taken as it is, a ``dict`` for a nested model goes straight to
 that model's own generated function, anything else to the field's hook. A function is
 written for each order of keys the writer meets (up to ``_SHAPES``), which reads just
-those keys; other orders go to one that looks every field up.
+those keys; other orders go to one that looks every field up. When an order's keys are
+all wire names and no value needed its hook, the dict is its own wire data and is
+returned as it is (JSON objects are unordered: it is sent in its own key order).
 
 Error messages are never written here: when a key set is not one of those, or when
 anything raises, the function returns the checked path's answer (``slow``), which
@@ -154,8 +156,16 @@ def _shaped(model: _Model, chosen: Mapping[str, str]) -> InputHook:
     maybe_unset = any(not field.required for field in given)
     if maybe_unset:
         src.add(2, ["u = False"])
+    # given under wire names only: when no value needed a hook, the dict is its own wire data
+    same = model.extra is None or model.extra.python not in chosen
+    same = same and all(chosen[field.python] == field.wire for field in given)
+    if same:
+        src.add(2, ["c = False"])
     for index, field in enumerate(given):
-        src.add(2, _value_lines(src, field, chosen[field.python], f"x{index}", flag=True))
+        key, x = chosen[field.python], f"x{index}"
+        src.add(2, _value_lines(src, field, key, x, flag=True, changed=same))
+    if same:
+        src.add(2, ["if not c:", "    return value"])
     items = ", ".join(f"{field.wire!r}: x{index}" for index, field in enumerate(given))
     src.add(2, [f"out = {{{items}}}"])
     if maybe_unset:
@@ -203,8 +213,11 @@ def _field_lines(src: Source, field: WireField) -> list[str]:
     return lines
 
 
-def _value_lines(src: Source, field: WireField, key: str, x: str, *, flag: bool) -> list[str]:
-    """Read ``value[key]`` into ``x`` as wire data (``flag``: set ``u`` when it may be UNSET).
+def _value_lines(
+    src: Source, field: WireField, key: str, x: str, *, flag: bool, changed: bool = False
+) -> list[str]:
+    """Read ``value[key]`` into ``x`` as wire data (``flag``: set ``u`` when it may be UNSET;
+    ``changed``: set ``c`` when the wire data is not the value itself).
 
     A value of the field's plain class is kept as it is; a ``dict`` for a nested model
     goes to that model's function for its key order, with this writer's ``path``: on any
@@ -213,16 +226,21 @@ def _value_lines(src: Source, field: WireField, key: str, x: str, *, flag: bool)
     call = [f"{x} = {src.ref(field.hook)}({x}, path + {'.' + key!r})"]
     if flag and not field.required:
         call.append(f"u = u or {x} is UNSET")
+    if changed:
+        call.append("c = True")
     lines = [f"{x} = value[{key!r}]"]
     if field.nested is not None:
         table = _TABLES.get(field.nested)
         writer = src.ref(field.nested)
         lines.append(f"if {x}.__class__ is dict:")
+        target = "y" if changed else x
         if table is None:
-            lines.append(f"    {x} = {writer}({x}, path)")
+            lines.append(f"    {target} = {writer}({x}, path)")
         else:
             lines.append(f"    w = {src.ref(table)}.get(tuple({x}))")
-            lines.append(f"    {x} = w({x}, path) if w is not None else {writer}({x}, path)")
+            lines.append(f"    {target} = w({x}, path) if w is not None else {writer}({x}, path)")
+        if changed:
+            lines += [f"    if y is not {x}:", f"        {x} = y", "        c = True"]
         return [*lines, "else:", *_indent(call)]
     if field.plain:
         plain = field.plain
