@@ -1301,7 +1301,13 @@ class _StructureCompiler:
         branches, has_none, has_unset = _split_union(tp)
         if len(branches) != 1:
             return []
-        inner = self._convert(src, branches[0], v)
+        branch = branches[0]
+        hook = self._owner._hook(branch)
+        common = self._common(src, branch, hook, v)
+        if common is None:
+            inner = self._convert(src, branch, v)
+        else:  # past the usual-class test below, only the hook is left to call
+            inner = [f"{v} = {src.ref(hook)}({v}, {src.ref(branch)})"]
         if has_unset and not has_none:
             lines = [f"if {v} is None:", f"    {v} = UNSET"]
             if inner:
@@ -1311,7 +1317,6 @@ class _StructureCompiler:
         else:
             test = f"{v} is not None and {v} is not UNSET" if has_unset else f"{v} is not None"
             lines = [f"if {test}:", *_indent(inner)]
-        common = self._common(src, branches[0], self._owner._hook(branches[0]), v)
         return lines if common is None else _branch(*common, lines)
 
     def _model_ref(self, src: Source, cls: type) -> str:
