@@ -1,6 +1,6 @@
 """Instructions per call under callgrind: a repeatable A/B figure on a noisy machine.
 
-    python -m benchmarks.instructions [--only search chat index bulk] [--python PYTHON]
+    python -m benchmarks.instructions [--only search chat index bulk structure] [--python PYTHON]
 
 CPU-time cells move by 10-20% between runs on a shared VM; instruction counts do not.
 This serves the search response, the 2,000-line chat stream, ``indexdocuments`` and
@@ -9,6 +9,9 @@ bulk pages from a separate process (not counted), runs a client under
 difference per call, for glean_async and for raw aiohttp + ``json`` doing the same (the
 floor of the benchmark cells), and their ratio. The bulk row counts an upload of ``N``
 generated documents at concurrency 8 (after a warm-up upload of 2,000) per document.
+The structure row runs in process: the serializer's ``structure`` of the parsed search
+body against the least any pure-Python structurer must do for the same models
+(:mod:`benchmarks.modelfloor`: allocate and fill them, read and check nothing).
 ``--only`` picks rows. ``--python`` picks the client's interpreter, so another checkout's venv
 measures that checkout (its ``glean_async`` is imported). Instructions leave out cache
 misses (a GC pass over a large heap costs more time than its count says), so the CPU
@@ -101,7 +104,7 @@ async def main():
             await call(glean)
 asyncio.run(main())
 """
-CALLS = {"search": 20, "chat": 3, "index": 200, "bulk": 10_000}  # bulk: documents
+CALLS = {"search": 20, "chat": 3, "index": 200, "bulk": 10_000, "structure": 10}  # bulk: documents
 
 
 def _free_port() -> int:
@@ -110,12 +113,20 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _argv(python: str, kind: str, url: str, count: int) -> list[str]:
+    """The client's command line: ``structure`` rows run in process, the others call ``url``."""
+    # -I: no current folder on sys.path, so the interpreter's own install of glean_async
+    # loads; it also ignores PYTHONDONTWRITEBYTECODE, so the warm-up run writes the caches
+    if kind in ("structure", "floor"):
+        return [python, "-I", "-m", "benchmarks.modelfloor", kind, str(count)]
+    return [python, "-I", "-c", CLIENT, kind, url, str(count)]
+
+
 def _instructions(python: str, kind: str, url: str, count: int, folder: Path) -> int:
     out = folder / f"callgrind.{kind}.{count}"
-    # -I: no current folder on sys.path, so the interpreter's own install of glean_async loads
-    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", python, "-I", "-c"]
+    command = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
     result = subprocess.run(
-        [*command, CLIENT, kind, url, str(count)], capture_output=True, text=True, check=True
+        [*command, *_argv(python, kind, url, count)], capture_output=True, text=True, check=True
     )
     match = re.search(r"Collected : (\d+)", result.stderr)
     if match is None:
@@ -124,9 +135,19 @@ def _instructions(python: str, kind: str, url: str, count: int, folder: Path) ->
 
 
 def _per_call(python: str, kind: str, url: str, count: int, folder: Path) -> float:
-    """Instructions per call of ``kind``: ``count`` calls less none (start-up, warm-up)."""
+    """Instructions per call of ``kind``: ``count`` calls less none (start-up, warm-up).
+
+    One run outside valgrind comes first: it writes the byte-code caches of every module
+    the calls import, which a fresh checkout lacks, so the count without calls does not
+    include compiling them.
+    """
+    subprocess.run(_argv(python, kind, url, 0), capture_output=True, check=True)
     base = _instructions(python, kind, url, 0, folder)
     return (_instructions(python, kind, url, count, folder) - base) / count
+
+
+FLOORS = {"structure": "floor"}  # rows whose floor is not raw aiohttp: the floor's kind
+FLOOR_NAMES = {"structure": "straight-line building of the same models"}
 
 
 def main() -> None:
@@ -143,14 +164,15 @@ def main() -> None:
             for kind, count in CALLS.items():
                 if args.only and kind not in args.only:
                     continue
+                floor = FLOORS.get(kind, f"raw_{kind}")
                 ours, raw = (
-                    _per_call(args.python, name, url, count, Path(tmp))
-                    for name in (kind, f"raw_{kind}")
+                    _per_call(args.python, name, url, count, Path(tmp)) for name in (kind, floor)
                 )
                 unit, scale, per = ("k", 1e3, "document") if kind == "bulk" else ("M", 1e6, "call")
+                against = FLOOR_NAMES.get(kind, "raw aiohttp + json")
                 print(
-                    f"{kind}: {ours / scale:.3f} {unit} instructions per {per}; raw aiohttp + "
-                    f"json: {raw / scale:.3f} {unit} ({ours / raw:.2f} x)"
+                    f"{kind}: {ours / scale:.3f} {unit} instructions per {per}; {against}: "
+                    f"{raw / scale:.3f} {unit} ({ours / raw:.2f} x)"
                 )
     finally:
         server.terminate()
