@@ -11,7 +11,9 @@ floor of the benchmark cells), and their ratio. The bulk row counts an upload of
 generated documents at concurrency 8 (after a warm-up upload of 2,000) per document.
 The structure row runs in process: the serializer's ``structure`` of the parsed search
 body against the least any pure-Python structurer must do for the same models
-(:mod:`benchmarks.modelfloor`: allocate and fill them, read and check nothing).
+(:mod:`benchmarks.modelfloor`: allocate and fill them, read and check nothing). The
+search row is also counted against raw aiohttp + ``json`` followed by that building: the
+least a client returning these models pays.
 ``--only`` picks rows. ``--python`` picks the client's interpreter, so another checkout's venv
 measures that checkout (its ``glean_async`` is imported). Instructions leave out cache
 misses (a GC pass over a large heap costs more time than its count says), so the CPU
@@ -49,6 +51,9 @@ import asyncio, json, sys
 import aiohttp
 from benchmarks.payloads import DATASOURCE, SMALL_DOCUMENT, SMALL_DOCUMENT_WIRE
 kind, url, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if kind == "models_search":
+    from benchmarks.modelfloor import search_floor
+    BUILD = search_floor()
 async def call(glean):
     if kind == "search":
         await glean.client.search.query(query="q", page_size=100)
@@ -67,6 +72,10 @@ async def raw(session):
     elif kind == "raw_search":
         async with session.post(url + "/rest/api/v1/search", data=b'{"query":"q"}') as response:
             json.loads(await response.read())
+    elif kind == "models_search":  # raw, then the same models built with nothing checked
+        async with session.post(url + "/rest/api/v1/search", data=b'{"query":"q"}') as response:
+            json.loads(await response.read())
+            return BUILD()
     else:
         async with session.post(url + "/rest/api/v1/chat", data=b"{}") as response:
             buffer = b""
@@ -92,7 +101,7 @@ async def main():
     if kind.endswith("bulk"):
         await bulk()
         return
-    if kind.startswith("raw_"):
+    if kind.startswith(("raw_", "models_")):
         headers = {"Authorization": "Bearer t", "Content-Type": "application/json"}
         async with aiohttp.ClientSession(headers=headers) as session:
             for _ in range(2 + count):
@@ -146,8 +155,12 @@ def _per_call(python: str, kind: str, url: str, count: int, folder: Path) -> flo
     return (_instructions(python, kind, url, count, folder) - base) / count
 
 
-FLOORS = {"structure": "floor"}  # rows whose floor is not raw aiohttp: the floor's kind
-FLOOR_NAMES = {"structure": "straight-line building of the same models"}
+# what each row is counted against (default: raw aiohttp + json doing the same)
+FLOORS = {"structure": ("floor",), "search": ("raw_search", "models_search")}
+FLOOR_NAMES = {
+    "floor": "straight-line building of the same models",
+    "models_search": "raw + straight-line building of its models",
+}
 
 
 def main() -> None:
@@ -164,15 +177,19 @@ def main() -> None:
             for kind, count in CALLS.items():
                 if args.only and kind not in args.only:
                     continue
-                floor = FLOORS.get(kind, f"raw_{kind}")
-                ours, raw = (
-                    _per_call(args.python, name, url, count, Path(tmp)) for name in (kind, floor)
+                floors = FLOORS.get(kind, (f"raw_{kind}",))
+                ours, *raws = (
+                    _per_call(args.python, name, url, count, Path(tmp)) for name in (kind, *floors)
                 )
                 unit, scale, per = ("k", 1e3, "document") if kind == "bulk" else ("M", 1e6, "call")
-                against = FLOOR_NAMES.get(kind, "raw aiohttp + json")
+                against = [
+                    f"{FLOOR_NAMES.get(floor, 'raw aiohttp + json')}: {raw / scale:.3f} {unit}"
+                    f" ({ours / raw:.2f} x)"
+                    for floor, raw in zip(floors, raws, strict=True)
+                ]
                 print(
-                    f"{kind}: {ours / scale:.3f} {unit} instructions per {per}; {against}: "
-                    f"{raw / scale:.3f} {unit} ({ours / raw:.2f} x)"
+                    f"{kind}: {ours / scale:.3f} {unit} instructions per {per}; "
+                    + "; ".join(against)
                 )
     finally:
         server.terminate()

@@ -58,15 +58,27 @@ def straight_line(tree: Any) -> Callable[[], Any]:
     return lambda: build(values, new)
 
 
-def calls() -> dict[str, Callable[[], Any]]:
-    """``structure`` (the serializer on the parsed search body) and its ``floor``."""
+def _search() -> tuple[Any, Any, Any]:
+    """The parsed search body, its model, and the serializer's tree of it."""
     import glean_async
     from benchmarks.payloads import search_body
     from glean_async._generated.wire import SERIALIZER
 
     model = glean_async.models.SearchResponse
     data = json.loads(search_body())
-    tree = SERIALIZER.structure(data, model)
+    return data, model, SERIALIZER.structure(data, model)
+
+
+def search_floor() -> Callable[[], Any]:
+    """The straight-line builder of the search response's models."""
+    return straight_line(_search()[2])
+
+
+def calls() -> dict[str, Callable[[], Any]]:
+    """``structure`` (the serializer on the parsed search body) and its ``floor``."""
+    from glean_async._generated.wire import SERIALIZER
+
+    data, model, tree = _search()
     floor = straight_line(tree)
     if floor() != tree:
         raise AssertionError("the straight-line function built a different tree")
