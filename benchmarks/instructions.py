@@ -1,10 +1,11 @@
 """Instructions per call under callgrind: a repeatable A/B figure on a noisy machine.
 
-    python -m benchmarks.instructions [--only search chat index bulk structure] [--python PYTHON]
+    python -m benchmarks.instructions [--only ROW...] [--split] [--python PYTHON]
 
 CPU-time cells move by 10-20% between runs on a shared VM; instruction counts do not.
-This serves the search response, the 2,000-line chat stream, ``indexdocuments`` and
-bulk pages from a separate process (not counted), runs a client under
+This serves the search response, the 2,000-line chat stream, the 2,000-event agent run
+stream (SSE), ``indexdocuments`` and bulk pages from a separate process (not counted),
+runs a client under
 ``valgrind --tool=callgrind`` with 0 and with ``N`` measured calls, and prints the
 difference per call, for glean_async and for raw aiohttp + ``json`` doing the same (the
 floor of the benchmark cells), and their ratio. The bulk row counts an upload of ``N``
@@ -14,10 +15,12 @@ body against the least any pure-Python structurer must do for the same models
 (:mod:`benchmarks.modelfloor`: allocate and fill them, read and check nothing). The
 search row is also counted against raw aiohttp + ``json`` followed by that building: the
 least a client returning these models pays.
-``--only`` picks rows. ``--python`` picks the client's interpreter, so another checkout's venv
-measures that checkout (its ``glean_async`` is imported). Instructions leave out cache
-misses (a GC pass over a large heap costs more time than its count says), so the CPU
-cells stay the figure of record.
+``--only`` picks rows (search chat sse index bulk structure). ``--split`` also writes
+``benchmarks/profiles/instructions-<row>.txt``: each row's instructions per call by kind
+of work (:mod:`benchmarks.costsplit`). ``--python`` picks the client's interpreter, so
+another checkout's venv measures that checkout (its ``glean_async`` is imported).
+Instructions leave out cache misses (a GC pass over a large heap costs more time than its
+count says), so the CPU cells stay the figure of record.
 """
 
 from __future__ import annotations
@@ -34,14 +37,17 @@ from pathlib import Path
 SERVER = """
 import sys
 from aiohttp import web
-from benchmarks.payloads import chat_ndjson, search_body
-search, chat = search_body(), chat_ndjson()
+from benchmarks.payloads import agent_sse, chat_ndjson, search_body
+search, chat, sse = search_body(), chat_ndjson(), agent_sse()
 async def answer(request, body, kind):
     await request.read()
     return web.Response(body=body, content_type=kind)
 app = web.Application()
 app.router.add_post("/rest/api/v1/search", lambda r: answer(r, search, "application/json"))
 app.router.add_post("/rest/api/v1/chat", lambda r: answer(r, chat, "text/plain"))
+app.router.add_post(
+    "/rest/api/v1/agents/runs/stream", lambda r: answer(r, sse, "text/event-stream")
+)
 for path in ("/api/index/v1/indexdocuments", "/api/index/v1/bulkindexdocuments"):
     app.router.add_post(path, lambda r: answer(r, b"{}", "application/json"))
 web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
@@ -59,6 +65,10 @@ async def call(glean):
         await glean.client.search.query(query="q", page_size=100)
     elif kind == "index":
         await glean.indexing.documents.index(datasource=DATASOURCE, documents=[SMALL_DOCUMENT])
+    elif kind == "sse":
+        async with await glean.client.agents.run_stream(agent_id="bench-agent") as events:
+            async for event in events:
+                json.loads(event.data)
     else:
         stream = await glean.client.chat.create_stream(messages=[{"fragments": [{"text": "hi"}]}])
         async with stream as lines:
@@ -76,6 +86,16 @@ async def raw(session):
         async with session.post(url + "/rest/api/v1/search", data=b'{"query":"q"}') as response:
             json.loads(await response.read())
             return BUILD()
+    elif kind == "raw_sse":
+        async with session.post(url + "/rest/api/v1/agents/runs/stream", data=b"{}") as response:
+            buffer = b""
+            async for chunk in response.content.iter_any():
+                *blocks, buffer = (buffer + chunk).split(b"\\n\\n")
+                for block in blocks:
+                    lines = block.split(b"\\n")
+                    data = [line[5:].lstrip(b" ") for line in lines if line[:5] == b"data:"]
+                    if data:
+                        json.loads(b"\\n".join(data))
     else:
         async with session.post(url + "/rest/api/v1/chat", data=b"{}") as response:
             buffer = b""
@@ -113,7 +133,8 @@ async def main():
             await call(glean)
 asyncio.run(main())
 """
-CALLS = {"search": 20, "chat": 3, "index": 200, "bulk": 10_000, "structure": 10}  # bulk: documents
+# calls counted per row (bulk: documents)
+CALLS = {"search": 20, "chat": 3, "sse": 3, "index": 200, "bulk": 10_000, "structure": 10}
 
 
 def _free_port() -> int:
@@ -163,10 +184,26 @@ FLOOR_NAMES = {
 }
 
 
+def _write_split(kind: str, names: tuple[str, ...], count: int, folder: Path) -> None:
+    """``benchmarks/profiles/instructions-<kind>.txt``: the row and its floors, by work."""
+    from benchmarks import costsplit
+
+    rows = []
+    for name in names:
+        base = costsplit.function_costs(folder / f"callgrind.{name}.0")
+        counted = costsplit.function_costs(folder / f"callgrind.{name}.{count}")
+        rows.append((name, costsplit.per_call(base, counted, count)))
+    title = f"{kind}: callgrind instructions per call ({count} calls), glean_async and its floors"
+    out = Path(__file__).parent / "profiles" / f"instructions-{kind}.txt"
+    out.write_text(costsplit.report(title, rows))
+    print(f"  split by work: {out}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.instructions")
     parser.add_argument("--python", default=sys.executable, help="interpreter of the client")
     parser.add_argument("--only", nargs="*", choices=list(CALLS), help="calls to count")
+    parser.add_argument("--split", action="store_true", help="write each row's split by work")
     args = parser.parse_args()
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)])
@@ -191,6 +228,8 @@ def main() -> None:
                     f"{kind}: {ours / scale:.3f} {unit} instructions per {per}; "
                     + "; ".join(against)
                 )
+                if args.split:
+                    _write_split(kind, (kind, *floors), count, Path(tmp))
     finally:
         server.terminate()
         server.wait(timeout=10)
